@@ -1,0 +1,57 @@
+# kexue-anthology — see README.md.
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.setup-done
+MATHJAX  := pipeline/mathjax
+CONTENT  ?=
+APT_PACKAGES := nodejs npm fonts-noto-cjk poppler-utils
+
+.PHONY: setup system check list test bench pdf clean update-golden
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(MATHJAX)/package-lock.json
+	@$(MAKE) --no-print-directory system
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	cd $(MATHJAX) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(STAMP)
+
+# System packages: installed with apt-get when running as root, else the command is printed.
+system:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if command -v node >/dev/null 2>&1; then missing=$$(echo $$missing | tr ' ' '\n' | grep -vx 'nodejs\|npm' | tr '\n' ' '); fi; \
+	if [ -n "$$(echo $$missing)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing system packages:$$missing"; \
+	    echo "run: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+
+check: setup
+	$(BIN)/anthology check $(CONTENT)
+
+list: setup
+	$(BIN)/anthology list $(CONTENT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python -m tests.bench
+
+# Until the PDF stage lands, `make pdf` runs what exists on the bundled sample.
+pdf: setup
+	$(BIN)/anthology check $(CONTENT)
+
+update-golden: setup
+	$(BIN)/python -m pytest -q --update-golden
+
+clean:
+	rm -rf out .pytest_cache

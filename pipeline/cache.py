@@ -1,0 +1,47 @@
+"""An on-disk cache of JSON values named by a hash of their input.
+
+Entries are written to a temporary file and renamed into place, so two runs at once never
+see half an entry; an entry that does not parse (truncated, damaged) counts as missing and
+is redone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from pipeline.fileio import atomic_write_text
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("ANTHOLOGY_CACHE"):
+        return Path(os.environ["ANTHOLOGY_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "kexue-anthology"
+
+
+def key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+class Cache:
+    def __init__(self, root: Optional[Path], kind: str) -> None:
+        self.root = Path(root) / kind if root else None
+
+    def _path(self, k: str) -> Path:
+        return self.root / k[:2] / f"{k}.json"
+
+    def get(self, k: str) -> Optional[Any]:
+        if self.root is None:
+            return None
+        try:
+            return json.loads(self._path(k).read_text(encoding="utf-8"))["value"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, k: str, value: Any) -> None:
+        if self.root is None:
+            return
+        atomic_write_text(self._path(k), json.dumps({"key": k, "value": value}, ensure_ascii=False))

@@ -1,0 +1,171 @@
+"""The `anthology` command: check, list and import posts of 科学空间.
+
+    anthology check  [PATH…] [--format text|github|json] [--strict]
+    anthology list   [PATH…] [--format text|json]
+    anthology import PATH… --to DIR
+
+With no PATH the bundled sample (content/seeds) is read.  Exit status: 0 when all is well,
+1 when a formula (or, with --strict, a warning) fails, 2 for bad usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional, TextIO
+
+from pipeline import __version__
+from pipeline.cache import default_cache_dir
+from pipeline.diagnostics import Diagnostics
+from pipeline.importer import write_markdown
+from pipeline.mathjax.client import EngineUnavailable
+from pipeline.stages import Run, run_stages, select
+from pipeline.validate import ValidateOptions
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "content" / "seeds"
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="anthology", description="Check and export the posts of 科学空间 (kexue.fm).")
+    parser.add_argument("--version", action="version", version=f"anthology {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def inputs(p):
+        p.add_argument("paths", nargs="*", metavar="PATH",
+                       help="files or folders of posts (default: the bundled sample, content/seeds)")
+        p.add_argument("--series", help="only the posts of this series")
+
+    check = sub.add_parser("check", help="check every formula the way the blog's MathJax does")
+    inputs(check)
+    check.add_argument("--format", choices=("text", "github", "json"), default="text")
+    check.add_argument("--strict", action="store_true", help="warnings count as errors")
+    check.add_argument("--cache-dir", type=Path, default=None,
+                       help="where verdicts are cached (default: $ANTHOLOGY_CACHE or ~/.cache/kexue-anthology)")
+    check.add_argument("--no-cache", action="store_true", help="check everything again, store nothing")
+    check.add_argument("--timeout", type=float, default=10.0, help="seconds MathJax may spend on one formula")
+
+    lister = sub.add_parser("list", help="list the posts found: id, date, series, part, title")
+    inputs(lister)
+    lister.add_argument("--format", choices=("text", "json"), default="text")
+
+    imp = sub.add_parser("import", help="write every post read as Markdown with front matter")
+    imp.add_argument("paths", nargs="+", metavar="PATH")
+    imp.add_argument("--to", required=True, type=Path, metavar="DIR")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None, out: TextIO = None, err: TextIO = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as e:
+        print(e, file=err)
+        return 2
+    except SystemExit as e:             # --help, --version
+        return int(e.code or 0)
+    run = Run(paths=[str(p) for p in (args.paths or [SAMPLE])])
+    try:
+        return COMMANDS[args.command](args, run, out, err)
+    except EngineUnavailable as e:
+        print(f"anthology: error: {e}", file=err)
+        return 2
+
+
+def _finish(run: Run, err: TextIO, show: bool = True) -> int:
+    d = run.diagnostics
+    if show:
+        for item in d.sorted():
+            print(item.format(), file=err)
+    if d.unreadable_input:
+        return 2
+    return 1 if d.errors else 0
+
+
+def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
+    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    run.validate_options = ValidateOptions(cache_dir=cache_dir, timeout=args.timeout)
+    started = time.perf_counter()
+    run_stages(run, "extract")
+    run.posts = select(run.posts, args.series)
+    run_stages_from(run, "validate")
+    if args.strict:
+        run.diagnostics.strict()
+    d = run.diagnostics
+    formulas = sum(len(p.formulas) for p in run.posts)
+    summary = {"posts": len(run.posts), "formulas": formulas, "errors": d.errors, "warnings": d.warnings}
+    if args.format == "json":
+        json.dump({"summary": summary,
+                   "posts": [p.summary() for p in run.posts],
+                   "formulas": [formula_json(p, f) for p in run.posts for f in p.formulas],
+                   "diagnostics": [diagnostic_json(x) for x in d.sorted()]},
+                  out, ensure_ascii=False, indent=1)
+        out.write("\n")
+        return _finish(run, err, show=False)
+    if args.format == "github":
+        for item in d.sorted():
+            print(item.format_github(), file=out)
+    else:
+        for item in d.sorted():
+            print(item.format(), file=out)
+    stats = run.stats.get("validate")
+    engine = f", {stats.checked} through MathJax, {stats.cached_posts} posts from cache" if stats else ""
+    print(f"{summary['posts']} posts, {formulas} formulas, {d.errors} errors, {d.warnings} warnings"
+          f" ({time.perf_counter() - started:.1f} s{engine})", file=out)
+    return _finish(run, err, show=False)
+
+
+def run_stages_from(run: Run, stage: str) -> None:
+    from pipeline.stages import STAGES
+    for name, fn in STAGES:
+        if name == stage:
+            fn(run)
+
+
+def formula_json(post, f) -> dict:
+    return {"path": f.position.path, "line": f.position.line, "col": f.position.col, "post": post.id,
+            "display": f.display, "tex": f.tex, "ok": f.ok, "message": f.message}
+
+
+def diagnostic_json(d) -> dict:
+    p = d.position
+    return {"severity": d.severity, "code": d.code, "message": d.message,
+            "path": p.path if p else d.path, "line": p.line if p else None, "col": p.col if p else None}
+
+
+def cmd_list(args, run: Run, out: TextIO, err: TextIO) -> int:
+    run_stages(run, "extract")
+    posts = select(run.posts, args.series)
+    if args.format == "json":
+        json.dump([dict(p.summary(), formulas=len(p.formulas), readers=p.readers) for p in posts],
+                  out, ensure_ascii=False, indent=1)
+        out.write("\n")
+    else:
+        for p in posts:
+            part = "" if p.part is None else str(p.part)
+            print(f"{p.id:>12}  {p.date or '':10}  {(p.series or ''):<16}  {part:>3}  {p.title}", file=out)
+        print(f"{len(posts)} posts", file=out)
+    return _finish(run, err)
+
+
+def cmd_import(args, run: Run, out: TextIO, err: TextIO) -> int:
+    run_stages(run, "extract")
+    written = write_markdown(run.posts, args.to)
+    print(f"wrote {len(written)} posts to {args.to}", file=out)
+    return _finish(run, err)
+
+
+COMMANDS = {"check": cmd_check, "list": cmd_list, "import": cmd_import}

@@ -1,0 +1,70 @@
+"""`anthology import`: every post read, written as clean Markdown with YAML front matter.
+
+The body keeps each formula exactly as extracted; prose read from page text is escaped for
+Markdown (and its line breaks become paragraph breaks), so reading the written files back
+gives the same posts and the same formulas."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from pipeline.fileio import atomic_write_text
+from pipeline.model import Post
+
+_SPECIAL = re.compile(r"([\\`*_<$])")
+_LINE_START = re.compile(r"^([ \t]*)([#>+=-])", re.M)
+_ORDERED = re.compile(r"^([ \t]*\d+)([.)])", re.M)
+
+
+def front_matter(post: Post) -> dict:
+    meta = {"title": post.title, "id": post.id, "date": post.date}
+    if post.readers is not None:
+        meta["readers"] = post.readers
+    if post.series:
+        meta["series"] = post.series
+        meta["part"] = post.part
+    if post.tags:
+        meta["tags"] = post.tags
+    if post.url:
+        meta["url"] = post.url
+    return meta
+
+
+def escape_prose(text: str) -> str:
+    text = _SPECIAL.sub(r"\\\1", text)
+    text = _LINE_START.sub(r"\1\\\2", text)
+    return _ORDERED.sub(r"\1\\\2", text)
+
+
+def markdown_body(post: Post) -> str:
+    text = post.body.text
+    if post.body_format == "markdown":
+        return text
+    parts, pos = [], 0
+    for f in post.formulas:
+        parts.append(escape_prose(text[pos:f.start]).replace("\n", "\n\n"))
+        parts.append(text[f.start:f.end])
+        pos = f.end
+    parts.append(escape_prose(text[pos:]).replace("\n", "\n\n"))
+    return "".join(parts)
+
+
+def to_markdown(post: Post) -> str:
+    meta = yaml.safe_dump(front_matter(post), allow_unicode=True, sort_keys=False, width=1000)
+    return f"---\n{meta}---\n{markdown_body(post).rstrip()}\n"
+
+
+def file_name(post: Post) -> str:
+    return f"{post.date or 'undated'}-{post.id}.md"
+
+
+def write_markdown(posts: list[Post], directory: Path) -> list[Path]:
+    written = []
+    for post in posts:
+        path = Path(directory) / file_name(post)
+        atomic_write_text(path, to_markdown(post))
+        written.append(path)
+    return written

@@ -1,0 +1,115 @@
+/*
+ *  MathJax 2.7.9 extension loaded by worker.js inside mathjax-node's page.
+ *
+ *  1. The blog's TeX set-up: mathjax-node always loads TeX/autoload-all.js, which
+ *     would give \cancel, \ce, \enclose, \begin{CD}, \begingroup ... to formulas that
+ *     the blog's readers see as "undefined".  Those autoload stubs are removed.
+ *  2. A journal of user definitions (\newcommand, \def, \let, \DeclareMathOperator ...
+ *     all go through setDef/setEnv), undone by the macro \anthologyReset so that one
+ *     post's macros never leak into the next; it also clears equation numbers and labels.
+ *  3. A journal of what AMS numbering does while one formula is parsed: every numbered
+ *     row (tag text, \tag*, label, element id) and every \ref/\eqref.  The worker drains
+ *     it after each formula.  Nothing is journaled during AMSmath's re-parse for forward
+ *     references (AMS.refUpdate): that pass only fills in numbers.
+ */
+MathJax.Extension["anthology-blog"] = {version: "1.0"};
+
+MathJax.Hub.Register.StartupHook("TeX Jax Ready", function () {
+  var TEX = MathJax.InputJax.TeX, TEXDEF = TEX.Definitions;
+  var definitions = [];
+
+  function remember(table, name) {
+    var t = TEXDEF[table];
+    definitions.push([table, name, t.hasOwnProperty(name), t[name]]);
+  }
+
+  TEX.Parse.Augment({
+    setDef: function (name, value) {
+      remember("macros", name);
+      value.isUser = true; TEXDEF.macros[name] = value;
+    },
+    setEnv: function (name, value) {
+      remember("environment", name);
+      value.isUser = true; TEXDEF.environment[name] = value;
+    },
+    AnthologyReset: function () {
+      while (definitions.length) {
+        var d = definitions.pop();
+        if (d[2]) {TEXDEF[d[0]][d[1]] = d[3]} else {delete TEXDEF[d[0]][d[1]]}
+      }
+      if (TEX.resetEquationNumbers) {TEX.resetEquationNumbers(0, false)}
+    }
+  });
+  TEXDEF.Add({macros: {anthologyReset: "AnthologyReset"}}, null, true);
+});
+
+MathJax.Hub.Register.StartupHook("TeX autoload-all Ready", function () {
+  var TEXDEF = MathJax.InputJax.TeX.Definitions;
+  var notOnBlog = {action: 1, begingroup: 1, cancel: 1, enclose: 1, mhchem: 1, AMScd: 1};
+  function isStub(v) {
+    return v instanceof Array && (v[0] === "Extension" || v[0] === "ExtensionEnv") &&
+           notOnBlog[v[v[0] === "Extension" ? 1 : 2]];
+  }
+  ["macros", "environment"].forEach(function (table) {
+    var t = TEXDEF[table];
+    for (var name in t) {if (t.hasOwnProperty(name) && isStub(t[name])) {delete t[name]}}
+  });
+});
+
+MathJax.Hub.Register.StartupHook("TeX AMSmath Ready", function () {
+  var TEX = MathJax.InputJax.TeX, AMS = MathJax.Extension["TeX/AMSmath"];
+  var STACKITEM = TEX.Stack.Item;
+  // The journal hangs off the current label table under a registry symbol (shared by
+  // every realm of the process), so worker.js reads it through mathjax-node's state.
+  var KEY = Symbol.for("kexue-anthology.journal");
+  function journal() {
+    var table = AMS.labels;
+    if (!Object.prototype.hasOwnProperty.call(table, KEY)) {
+      Object.defineProperty(table, KEY, {value: {tags: [], refs: []}, enumerable: false, writable: true});
+    }
+    return table[KEY];
+  }
+
+  var HandleTag = TEX.Parse.prototype.HandleTag;
+  var HandleRef = TEX.Parse.prototype.HandleRef;
+  TEX.Parse.Augment({
+    HandleTag: function (name) {
+      var i = this.i, star = (this.GetNext() === "*");
+      this.i = i;
+      HandleTag.call(this, name);
+      this.stack.global.anthologyStar = star;
+    },
+    HandleRef: function (name, eqref) {
+      if (!AMS.refUpdate) {
+        var i = this.i, label = null;
+        try {label = this.GetArgument(name)} catch (e) {label = null}
+        this.i = i;
+        if (label !== null) journal().refs.push({label: label, eqref: !!eqref});
+      }
+      return HandleRef.call(this, name, eqref);
+    }
+  });
+
+  var getTag = STACKITEM.prototype.getTag;
+  STACKITEM.Augment({
+    getTag: function () {
+      var global = this.global;
+      var info = {tag: global.tagID, star: !!global.anthologyStar, label: global.label || null};
+      delete global.anthologyStar;
+      var tag = getTag.call(this);
+      if (!AMS.refUpdate) {
+        info.id = tag.id;
+        info.tag = (info.tag == null ? null : String(info.tag));
+        journal().tags.push(info);
+      }
+      return tag;
+    }
+  });
+
+  // A formula whose parse loads an extension is parsed again from the start once it is in.
+  TEX.prefilterHooks.Add(function () {
+    if (!AMS.refUpdate) {var j = journal(); j.tags = []; j.refs = []}
+  });
+});
+
+MathJax.Ajax.loadComplete("[anthology]/blog-ext.js");

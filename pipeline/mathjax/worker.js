@@ -1,0 +1,113 @@
+// kexue-anthology's MathJax worker: MathJax 2.7.9 (through mathjax-node) configured as on
+// kexue.fm: AMSmath, AMSsymbols, extpfeil, the TeX jax's own autoloads, AMS equation numbers
+// with label ids.  Errors and undefined macros are failures (no noErrors/noUndefined).
+//
+// stdin:  JSON lines, handled in order:
+//   {"id": n, "post": str, "tex": str, "display": bool, "quiet": bool?}
+//       formulas with the same "post" sent one after another share state as on one page
+//       (macros, \require'd extensions, equation numbers, labels); a new post resets it.
+//       "quiet": parse for its effect on the state only, print nothing (used to replay a
+//       post after a restart).
+//   {"reset": true}
+// stdout: one JSON line per formula that is not quiet, in input order:
+//   {"id": n, "ok": bool, "error": str|null,
+//    "tags": [{"tag", "star", "label", "id"}], "refs": [{"label", "eqref"}]}
+//   and once at start-up {"ready": true, "engine": "...", "config": "..."}.
+// The environment variable ANTHOLOGY_WORKER_FAULTS=1 turns on two fault-injection macros
+// for the test suite: a formula containing \anthologyTestHang never returns and one
+// containing \anthologyTestCrash kills the process.
+'use strict';
+const url = require('url');
+const readline = require('readline');
+const mjAPI = require('mathjax-node');
+
+const FAULTS = process.env.ANTHOLOGY_WORKER_FAULTS === '1';
+const ENGINE = 'mathjax-node ' + require('mathjax-node/package.json').version +
+  ' / MathJax ' + require('mathjax/package.json').version;
+const CONFIG = {
+  extensions: 'TeX/extpfeil,[anthology]/blog-ext',
+  MathJax: { TeX: { equationNumbers: { autoNumber: 'AMS', useLabelIds: true } } },
+};
+
+mjAPI.config(Object.assign({
+  displayErrors: false,
+  paths: { anthology: url.pathToFileURL(__dirname).href },
+}, CONFIG));
+mjAPI.start();
+
+function typeset(tex, display, state) {
+  return new Promise((resolve) => {
+    const opts = {
+      math: tex, format: display ? 'TeX' : 'inline-TeX',
+      equationNumbers: 'AMS', speakText: false, mml: false,
+      timeout: 60 * 60 * 1000,   // the Python client owns time limits
+    };
+    if (state) opts.state = state;
+    mjAPI.typeset(opts, resolve);
+  });
+}
+
+const JOURNAL = Symbol.for('kexue-anthology.journal');
+function drain(state) {
+  const labels = state && state.AMS && state.AMS.labels;
+  const j = labels && labels[JOURNAL];
+  if (!j) return { tags: [], refs: [] };
+  const out = { tags: j.tags, refs: j.refs };
+  j.tags = []; j.refs = [];
+  return out;
+}
+
+let currentPost;
+let postState = null;
+let requiredExtension = false;
+
+async function reset() {
+  if (requiredExtension) { mjAPI.start(); requiredExtension = false; }  // \require cannot be undone
+  await typeset('\\anthologyReset', false, null);
+  currentPost = undefined;
+  postState = null;
+}
+
+function plain(v) { return v == null ? null : String(v); }
+
+async function handle(item) {
+  if (item.reset) { await reset(); return; }
+  const post = item.post == null ? null : String(item.post);
+  if (post === null || post !== currentPost) {
+    await reset();
+    postState = {};
+    currentPost = post === null ? undefined : post;
+  }
+  const tex = String(item.tex);
+  if (FAULTS && tex.includes('\\anthologyTestHang')) { for (;;) { /* hang */ } }
+  if (FAULTS && tex.includes('\\anthologyTestCrash')) { process.exit(3); }
+  if (tex.includes('\\require')) requiredExtension = true;
+  const res = await typeset(tex, !!item.display, postState);
+  const journal = drain(postState);
+  const errors = res.errors && res.errors.length ? res.errors.join('; ') : null;
+  if (!item.quiet) {
+    process.stdout.write(JSON.stringify({
+      id: item.id, ok: !errors, error: errors,
+      tags: journal.tags.map((t) => ({ tag: plain(t.tag), star: !!t.star, label: plain(t.label), id: plain(t.id) })),
+      refs: journal.refs.map((r) => ({ label: String(r.label), eqref: !!r.eqref })),
+    }) + '\n');
+  }
+  if (post === null) { currentPost = undefined; postState = null; }
+}
+
+let pending = typeset('x', false, null).then(() => {
+  process.stdout.write(JSON.stringify({ ready: true, engine: ENGINE, config: JSON.stringify(CONFIG) }) + '\n');
+});
+const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+rl.on('line', (line) => {
+  if (!line.trim()) return;
+  let item;
+  try { item = JSON.parse(line); } catch (e) {
+    process.stderr.write('worker: bad input line: ' + line.slice(0, 200) + '\n');
+    return;
+  }
+  pending = pending.then(() => handle(item)).catch((e) => {
+    process.stdout.write(JSON.stringify({ id: item.id, ok: false, error: 'worker: ' + e, tags: [], refs: [] }) + '\n');
+  });
+});
+rl.on('close', () => { pending.then(() => process.stdout.write('', () => process.exit(0))); });

@@ -1,0 +1,117 @@
+"""The read stage: every form a post comes in, to one list of `Post`s.
+
+Readers are tried in the order of `READERS`; the first whose `detect` accepts a file reads
+it.  The same post met in several sources (a listing excerpt and the full scrape, or two
+listing pages) becomes one post: the fuller text wins, and missing facts are filled in from
+the others.  Series and part come from the front matter, else from the title.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from pathlib import Path
+from typing import Callable, Iterable
+
+from pipeline.diagnostics import Diagnostics
+from pipeline.model import Post
+from pipeline.read import frontmatter, listing, plaintext, scraped
+from pipeline.read.decode import decode
+from pipeline.series import normalize_title, parse_series
+from pipeline.sourcetext import SourceFile
+
+Reader = Callable[[SourceFile, Diagnostics], list[Post]]
+READERS: dict[str, tuple[Callable[[str], bool], Reader]] = {
+    frontmatter.FORM: (frontmatter.detect, frontmatter.read),
+    scraped.FORM: (scraped.detect, scraped.read),
+    plaintext.FORM: (plaintext.detect, plaintext.read),
+    listing.FORM: (listing.detect, listing.read),
+}
+SKIPPED_NAMES = ("README", "LICENSE", "LICENCE")
+
+
+def input_files(paths: Iterable[str], diagnostics: Diagnostics) -> list[Path]:
+    """Files named, and the files below folders named (hidden files and READMEs left out)."""
+    files: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(names):
+                    if name.startswith(".") or name.upper().startswith(SKIPPED_NAMES):
+                        continue
+                    files.append(Path(root) / name)
+        elif path.exists():
+            files.append(path)
+        else:
+            diagnostics.input_error(str(path), "no such file or folder", code="missing")
+    return files
+
+
+def read_file(path: Path, diagnostics: Diagnostics) -> list[Post]:
+    name = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        diagnostics.input_error(name, f"cannot read: {e.strerror or e}")
+        return []
+    decoded = decode(data)
+    if decoded.text is None:
+        diagnostics.input_error(name, f"cannot read: {decoded.problem}", code="undecodable")
+        return []
+    for note in decoded.notes:
+        diagnostics.warning("encoding", f"file {note}", path=name)
+    source = SourceFile(name, unicodedata.normalize("NFC", decoded.text))
+    for form, (detect, read) in READERS.items():
+        if detect(source.text):
+            return read(source, diagnostics)
+    diagnostics.input_error(name, "not a post in any known form (listing page, scraped post, "
+                                  "plain-text post, Markdown with front matter)", code="unknown-form")
+    return []
+
+
+def merge(posts: list[Post]) -> list[Post]:
+    """One post per normalised title: the fuller body wins, facts missing from it are filled in."""
+    groups: dict[str, list[Post]] = {}
+    for post in posts:
+        groups.setdefault(normalize_title(post.title), []).append(post)
+    merged = []
+    for group in groups.values():
+        best = max(group, key=lambda p: (len("".join(p.body.text.split())), p.id.isdigit()))
+        for other in group:
+            if other is best:
+                continue
+            best.also_in.append(other.position)
+            if other.id.isdigit() and not best.id.isdigit():
+                best.id = other.id
+            best.date = best.date or other.date
+            if other.readers and (best.readers or 0) < other.readers:
+                best.readers = other.readers
+            best.url = best.url or other.url
+            best.series = best.series or other.series
+            best.part = best.part or other.part
+            best.tags = best.tags or other.tags
+        merged.append(best)
+    return merged
+
+
+def read(paths: Iterable[str], diagnostics: Diagnostics) -> list[Post]:
+    posts: list[Post] = []
+    for path in input_files(paths, diagnostics):
+        posts.extend(read_file(path, diagnostics))
+    posts = merge(posts)
+    for post in posts:
+        if not post.series:
+            post.series, part = parse_series(post.title)
+            post.part = post.part or part
+        elif post.part is None:
+            post.part = parse_series(post.title)[1]
+    ids: dict[str, Post] = {}
+    for post in posts:
+        if post.id in ids:
+            diagnostics.error("duplicate-id", f"post id {post.id} is also used by "
+                              f"{ids[post.id].title!r} ({ids[post.id].position})", post.position)
+        ids[post.id] = post
+    posts.sort(key=lambda p: (p.date or "", p.id))
+    return posts

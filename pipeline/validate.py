@@ -1,0 +1,120 @@
+"""The validate stage: every formula through MathJax as the blog's readers get it.
+
+The formulas of a post go through in page order sharing the page's state (macros,
+`\\require`, equation labels); a new post starts clean.  Verdicts are cached per post, keyed
+by the post's formula sequence and the engine's fingerprint, so re-checking an unchanged
+corpus starts no engine at all.  Cross-references are checked here too: `\\ref`/`\\eqref` to
+a label no formula of the post defines is a warning; a label defined twice is MathJax's own
+error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from pipeline.cache import Cache, key
+from pipeline.diagnostics import Diagnostics
+from pipeline.mathjax.client import Request, Worker, fingerprint
+from pipeline.model import Post
+
+
+@dataclass
+class ValidateOptions:
+    cache_dir: Optional[Path] = None       # None: no cache
+    timeout: float = 10.0
+    worker_factory: Optional[Callable[[], Worker]] = None
+
+
+@dataclass
+class ValidateStats:
+    formulas: int = 0
+    checked: int = 0          # went through the engine this run
+    cached_posts: int = 0
+    restarts: int = 0
+
+
+CODES = [
+    (re.compile(r"Undefined control sequence"), "undefined-macro"),
+    (re.compile(r"multiply defined"), "duplicate-label"),
+    (re.compile(r"took longer than"), "engine-timeout"),
+    (re.compile(r"worker crashed"), "engine-crash"),
+    (re.compile(r"Unknown environment|Missing \\end|\\begin\{[^}]*\} ended with|Extra \\end"), "environment"),
+    (re.compile(r"Missing close brace|Extra close brace|Extra open brace"), "braces"),
+    (re.compile(r"\\left|\\right"), "left-right"),
+    (re.compile(r"Misplaced &"), "misplaced-ampersand"),
+    (re.compile(r"Double exponent|Double subscript"), "double-script"),
+]
+
+
+def error_code(message: str) -> str:
+    for pattern, code in CODES:
+        if pattern.search(message):
+            return code
+    return "tex-error"
+
+
+def validate(posts: list[Post], diagnostics: Diagnostics, options: ValidateOptions) -> ValidateStats:
+    stats = ValidateStats(formulas=sum(len(p.formulas) for p in posts))
+    cache = Cache(options.cache_dir, "verdicts")
+    engine = fingerprint()
+    todo: list[tuple[Post, str]] = []
+    for post in posts:
+        if not post.formulas:
+            continue
+        k = key(engine, [[f.tex, f.display] for f in post.formulas])
+        verdicts = cache.get(k)
+        if isinstance(verdicts, list) and len(verdicts) == len(post.formulas):
+            _apply(post, verdicts)
+            stats.cached_posts += 1
+        else:
+            todo.append((post, k))
+    if todo:
+        requests = [Request(post.id, f.tex, f.display) for post, _ in todo for f in post.formulas]
+        worker = options.worker_factory() if options.worker_factory else Worker(timeout=options.timeout)
+        with worker:
+            answers = worker.check(requests)
+        stats.restarts = worker.restarts
+        stats.checked = len(requests)
+        pos = 0
+        for post, k in todo:
+            verdicts = [{"ok": bool(a["ok"]), "error": a.get("error"), "tags": a.get("tags", []),
+                         "refs": a.get("refs", []), **({"fault": True} if a.get("fault") else {})}
+                        for a in answers[pos:pos + len(post.formulas)]]
+            pos += len(post.formulas)
+            _apply(post, verdicts)
+            if not any(v.get("fault") for v in verdicts):
+                cache.put(k, verdicts)
+    for post in posts:
+        report(post, diagnostics)
+    return stats
+
+
+def _apply(post: Post, verdicts: list[dict]) -> None:
+    for formula, v in zip(post.formulas, verdicts):
+        formula.ok = v["ok"]
+        formula.message = v.get("error")
+        formula.tags = v.get("tags", [])
+        formula.refs = v.get("refs", [])
+
+
+def report(post: Post, diagnostics: Diagnostics) -> None:
+    labels = {t["label"] for f in post.formulas for t in f.tags if t.get("label")}
+    for f in post.formulas:
+        if not f.ok:
+            diagnostics.error(error_code(f.message or ""), f.message or "MathJax rejected this formula",
+                              f.position, source=_shown(f))
+        for ref in f.refs:
+            if ref["label"] not in labels:
+                command = "\\eqref" if ref["eqref"] else "\\ref"
+                diagnostics.warning("unknown-label", f"{command}{{{ref['label']}}}: no equation of this "
+                                    "post has that label (the blog shows ??)", f.position, source=_shown(f))
+
+
+def _shown(f) -> str:
+    if f.delimiter in ("env", "ref"):
+        return f.tex
+    close = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}[f.delimiter]
+    return f.delimiter + f.tex + close

@@ -1,0 +1,56 @@
+"""Shared fixtures: paths to the bundled sample and to ../shared (skipped with a reason when absent)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SEEDS = ROOT / "content" / "seeds"
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+ORACLE = SHARED / "tools" / "mathjax2-oracle"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite the expected sections of tests/data/cases from the current output")
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return request.config.getoption("--update-golden")
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"needs the scraped corpus at {CORPUS} (not redistributable, so not in this repository)")
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def oracle(tmp_path_factory) -> Path:
+    """A working copy of ../shared/tools/mathjax2-oracle with its npm packages installed."""
+    if not ORACLE.is_dir():
+        pytest.skip(f"needs the MathJax 2.7.9 oracle at {ORACLE}")
+    if not shutil.which("npm"):
+        pytest.skip("needs npm to install the oracle's packages")
+    work = tmp_path_factory.mktemp("oracle")
+    for item in ORACLE.iterdir():
+        if item.is_file():
+            shutil.copy(item, work / item.name)
+    result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=work,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"could not install the oracle's npm packages: {result.stderr[-500:]}")
+    return work
+
+
+@pytest.fixture
+def cache_dir(tmp_path) -> Path:
+    return tmp_path / "cache"
