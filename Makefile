@@ -41,7 +41,7 @@ list: setup
 	$(BIN)/anthology list $(CONTENT)
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 bench: setup
 	$(BIN)/python -m tests.bench

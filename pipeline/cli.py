@@ -101,7 +101,7 @@ def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
     started = time.perf_counter()
     run_stages(run, "extract")
     run.posts = select(run.posts, args.series)
-    run_stages_from(run, "validate")
+    run_stages(run, "validate", start="validate")
     if args.strict:
         run.diagnostics.strict()
     d = run.diagnostics
@@ -126,13 +126,6 @@ def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
     print(f"{summary['posts']} posts, {formulas} formulas, {d.errors} errors, {d.warnings} warnings"
           f" ({time.perf_counter() - started:.1f} s{engine})", file=out)
     return _finish(run, err, show=False)
-
-
-def run_stages_from(run: Run, stage: str) -> None:
-    from pipeline.stages import STAGES
-    for name, fn in STAGES:
-        if name == stage:
-            fn(run)
 
 
 def formula_json(post, f) -> dict:

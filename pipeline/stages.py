@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 from pipeline import extract, read, validate
 from pipeline.diagnostics import Diagnostics
 from pipeline.model import Post
+from pipeline.series import normalize_title
 
 
 @dataclass
@@ -46,11 +47,13 @@ STAGES: list[tuple[str, Callable[[Run], None]]] = [
 ]
 
 
-def run_stages(run: Run, until: str) -> Run:
+def run_stages(run: Run, until: str, start: str = "read") -> Run:
+    """Run the stages from `start` to `until`, both included."""
     names = [name for name, _ in STAGES]
-    if until not in names:
-        raise ValueError(f"no stage {until!r}; stages: {', '.join(names)}")
-    for name, stage in STAGES[: names.index(until) + 1]:
+    for name in (start, until):
+        if name not in names:
+            raise ValueError(f"no stage {name!r}; stages: {', '.join(names)}")
+    for name, stage in STAGES[names.index(start): names.index(until) + 1]:
         stage(run)
     return run
 
@@ -58,6 +61,5 @@ def run_stages(run: Run, until: str) -> Run:
 def select(posts: Iterable[Post], series: str | None) -> list[Post]:
     if not series:
         return list(posts)
-    from pipeline.series import normalize_title
     wanted = normalize_title(series)
     return [p for p in posts if p.series and normalize_title(p.series) == wanted]
