@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
 from pipeline.fileio import atomic_write_text
-from pipeline.model import Post
+from pipeline.model import Formula, Post
 
 _SPECIAL = re.compile(r"([\\`*_<$])")
 _LINE_START = re.compile(r"^([ \t]*)([#>+=-])", re.M)
@@ -39,16 +40,19 @@ def escape_prose(text: str) -> str:
     return _ORDERED.sub(r"\1\\\2", text)
 
 
-def markdown_body(post: Post) -> str:
+def markdown_body(post: Post, formula_text: Callable[[Formula], str] | None = None) -> str:
+    """The body as Markdown; each formula written by `formula_text` (default: its source)."""
     text = post.body.text
-    if post.body_format == "markdown":
+    if post.body_format == "markdown" and formula_text is None:
         return text
+    prose = (lambda s: s) if post.body_format == "markdown" else (
+        lambda s: escape_prose(s).replace("\n", "\n\n"))
     parts, pos = [], 0
     for f in post.formulas:
-        parts.append(escape_prose(text[pos:f.start]).replace("\n", "\n\n"))
-        parts.append(text[f.start:f.end])
+        parts.append(prose(text[pos:f.start]))
+        parts.append(formula_text(f) if formula_text else text[f.start:f.end])
         pos = f.end
-    parts.append(escape_prose(text[pos:]).replace("\n", "\n\n"))
+    parts.append(prose(text[pos:]))
     return "".join(parts)
 
 

@@ -24,7 +24,7 @@ HEADING = re.compile(r"^# \[(?P<title>.+)\]\((?P<url>https?://kexue\.fm/archives
 BY = re.compile(r"\s*By\s*(?P<author>[^|\\\n]+?)\s*\\?\|\s*(?P<date>\d{4}-\d{2}-\d{2})\s*\\?\|\s*"
                 r"(?P<readers>\d+)位读者\s*\\?\|:?[ \t]*\n?")
 END_MARKERS = ("转载到请包括本文地址", "如果您需要引用本文", "@online{kexuefm-")
-HEADING_ANCHOR = re.compile(r"[ \t]*\[\\?#\]\([^)\n]*\)[ \t]*$", re.M)
+HEADING_ANCHOR = re.compile(r"[ \t]*\[\\?#\]\(.*\)[ \t]*$", re.M)
 
 
 ESCAPED_BY = re.compile(r"^By\s*[^|\\\n]+?\s*\\\|", re.M)

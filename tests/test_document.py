@@ -1,0 +1,88 @@
+"""The document model: each post as a pandoc AST with its formulas in place, nothing of the
+text lost between source and AST."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from pipeline.diagnostics import Diagnostics
+from pipeline.document import build, plain_text, walk
+from pipeline.extract import extract
+from pipeline.read import read
+from tests.conftest import DATA, SEEDS
+
+LINK_TARGET = re.compile(r"\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
+FENCE_INFO = re.compile(r"^(\s*(?:```|~~~)+)[^\n]*", re.M)
+
+
+def words(text: str) -> str:
+    return "".join(re.findall(r"\w", text))
+
+
+def source_words(post) -> str:
+    """The words of the source body: formulas as their TeX; for Markdown bodies link targets,
+    fence info strings and entities are markup, not text."""
+    text, parts, pos = post.body.text, [], 0
+    for f in post.formulas:
+        parts += [text[pos:f.start], f"\0{f.index}\0"]
+        pos = f.end
+    prose = "".join(parts) + text[pos:]
+    if post.body_format == "markdown":
+        prose = html.unescape(FENCE_INFO.sub(r"\1", LINK_TARGET.sub("]", prose)))
+    return words(re.sub(r"\0(\d+)\0", lambda m: post.formulas[int(m.group(1))].tex, prose))
+
+
+def posts_of(*paths):
+    d = Diagnostics()
+    return extract(read([str(p) for p in paths], d), d)
+
+
+def assert_nothing_lost(posts):
+    lost = []
+    for post in posts:
+        ast = build(post)
+        maths = [n for n in walk(ast["blocks"]) if n["t"] == "Math"]
+        if len(maths) != len(post.formulas) or words(plain_text(ast)) != source_words(post):
+            lost.append((post.id, post.path))
+    assert lost == []
+
+
+def test_seeds_lose_nothing():
+    assert_nothing_lost(posts_of(SEEDS))
+
+
+@pytest.mark.corpus
+def test_corpus_loses_nothing(corpus):
+    assert_nothing_lost(posts_of(corpus))
+
+
+def test_formulas_stand_in_place_with_their_index(tmp_path):
+    src = tmp_path / "p.md"
+    src.write_text("---\ntitle: t\nid: '7'\n---\n第一行$a$文字\n第二行**粗体**$$b$$\n\n- 列表\\eqref{x}\n", encoding="utf-8")
+    post = posts_of(src)[0]
+    blocks = build(post)["blocks"]
+    para = blocks[0]["c"]
+    # CJK line break kept without a space; formulas as Span.math around Math, in order
+    assert para[0] == {"t": "Str", "c": "第一行"}
+    assert para[1] == {"t": "Span", "c": [["", ["math"], [["data-formula", "0"]]],
+                                          [{"t": "Math", "c": [{"t": "InlineMath"}, "a"]}]]}
+    assert para[2] == {"t": "Str", "c": "文字"}
+    assert not any(n["t"] == "Space" for n in para[:6])
+    kinds = [(n["c"][0]["t"], n["c"][1]) for n in walk(blocks) if n["t"] == "Math"]
+    assert kinds == [("InlineMath", "a"), ("DisplayMath", "b"), ("InlineMath", "\\eqref{x}")]
+    assert blocks[1]["t"] == "BulletList"
+
+
+def test_scraped_markdown_structure(tmp_path):
+    path = tmp_path / "9005.txt"
+    path.write_text((DATA / "cases" / "scraped.txt").read_text(encoding="utf-8").partition("%%% expected")[0],
+                    encoding="utf-8")
+    ast = build(posts_of(path)[0])
+    types = [b["t"] for b in ast["blocks"]]
+    assert types == ["Para", "Header", "Para", "Para"]
+    header = ast["blocks"][1]
+    assert plain_text({"blocks": [header]}) == "第一节"
+    assert any(n["t"] == "Code" and n["c"][1] == "x\\_1 = $y$" for n in walk(ast["blocks"]))
