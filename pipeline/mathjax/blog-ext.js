@@ -11,6 +11,9 @@
  *     row (tag text, \tag*, label, element id) and every \ref/\eqref.  The worker drains
  *     it after each formula.  Nothing is journaled during AMSmath's re-parse for forward
  *     references (AMS.refUpdate): that pass only fills in numbers.
+ *  4. Undefined control sequences, journaled: the page loads TeX/noUndefined, so a formula
+ *     with an undefined macro is drawn (the macro in red) and still numbered; the worker
+ *     loads it too, so numbers match the page, and reports the macro as the error.
  */
 MathJax.Extension["anthology-blog"] = {version: "1.0"};
 
@@ -65,7 +68,7 @@ MathJax.Hub.Register.StartupHook("TeX AMSmath Ready", function () {
   function journal() {
     var table = AMS.labels;
     if (!Object.prototype.hasOwnProperty.call(table, KEY)) {
-      Object.defineProperty(table, KEY, {value: {tags: [], refs: []}, enumerable: false, writable: true});
+      Object.defineProperty(table, KEY, {value: {tags: [], refs: [], undef: []}, enumerable: false, writable: true});
     }
     return table[KEY];
   }
@@ -108,7 +111,11 @@ MathJax.Hub.Register.StartupHook("TeX AMSmath Ready", function () {
 
   // A formula whose parse loads an extension is parsed again from the start once it is in.
   TEX.prefilterHooks.Add(function () {
-    if (!AMS.refUpdate) {var j = journal(); j.tags = []; j.refs = []}
+    if (!AMS.refUpdate) {var j = journal(); j.tags = []; j.refs = []; j.undef = []}
+  });
+
+  MathJax.Hub.Register.MessageHook("TeX Jax - undefined control sequence", function (msg) {
+    if (!AMS.refUpdate) journal().undef.push(String(msg[1]));
   });
 });
 

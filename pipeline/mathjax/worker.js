@@ -1,6 +1,7 @@
 // kexue-anthology's MathJax worker: MathJax 2.7.9 (through mathjax-node) configured as on
-// kexue.fm: AMSmath, AMSsymbols, extpfeil, the TeX jax's own autoloads, AMS equation numbers
-// with label ids.  Errors and undefined macros are failures (no noErrors/noUndefined).
+// kexue.fm: AMSmath, AMSsymbols, extpfeil, noUndefined, the TeX jax's own autoloads, AMS equation
+// numbers with label ids.  TeX errors and undefined macros are failures (no noErrors; noUndefined
+// only so that numbering goes on as on the page, see blog-ext.js).
 //
 // stdin:  JSON lines, handled in order:
 //   {"id": n, "post": str, "tex": str, "display": bool, "quiet": bool?}
@@ -11,7 +12,7 @@
 //   {"reset": true}
 // stdout: one JSON line per formula that is not quiet, in input order:
 //   {"id": n, "ok": bool, "error": str|null,
-//    "tags": [{"tag", "star", "label", "id"}], "refs": [{"label", "eqref"}]}
+//    "tags": [{"tag", "star", "label", "id"}], "refs": [{"label", "eqref"}], "undefined": [str]}
 //   and once at start-up {"ready": true, "engine": "...", "config": "..."}.
 // The environment variable ANTHOLOGY_WORKER_FAULTS=1 turns on two fault-injection macros
 // for the test suite: a formula containing \anthologyTestHang never returns and one
@@ -25,9 +26,10 @@ const FAULTS = process.env.ANTHOLOGY_WORKER_FAULTS === '1';
 const ENGINE = 'mathjax-node ' + require('mathjax-node/package.json').version +
   ' / MathJax ' + require('mathjax/package.json').version;
 const CONFIG = {
-  extensions: 'TeX/extpfeil,[anthology]/blog-ext',
+  extensions: 'TeX/extpfeil,TeX/noUndefined,[anthology]/blog-ext',
   MathJax: { TeX: { equationNumbers: { autoNumber: 'AMS', useLabelIds: true } } },
 };
+const CONFIG_TEXT = JSON.stringify(CONFIG);   // before mathjax-node adds its own defaults to it
 
 mjAPI.config(Object.assign({
   displayErrors: false,
@@ -51,9 +53,9 @@ const JOURNAL = Symbol.for('kexue-anthology.journal');
 function drain(state) {
   const labels = state && state.AMS && state.AMS.labels;
   const j = labels && labels[JOURNAL];
-  if (!j) return { tags: [], refs: [] };
-  const out = { tags: j.tags, refs: j.refs };
-  j.tags = []; j.refs = [];
+  if (!j) return { tags: [], refs: [], undef: [] };
+  const out = { tags: j.tags, refs: j.refs, undef: j.undef };
+  j.tags = []; j.refs = []; j.undef = [];
   return out;
 }
 
@@ -84,19 +86,24 @@ async function handle(item) {
   if (tex.includes('\\require')) requiredExtension = true;
   const res = await typeset(tex, !!item.display, postState);
   const journal = drain(postState);
-  const errors = res.errors && res.errors.length ? res.errors.join('; ') : null;
+  // As without noUndefined: the first undefined macro is the error, unless a TeX error
+  // stopped the parse before any was met.
+  const errors = journal.undef.length
+    ? 'TeX parse error: Undefined control sequence ' + journal.undef[0]
+    : (res.errors && res.errors.length ? res.errors.join('; ') : null);
   if (!item.quiet) {
     process.stdout.write(JSON.stringify({
       id: item.id, ok: !errors, error: errors,
       tags: journal.tags.map((t) => ({ tag: plain(t.tag), star: !!t.star, label: plain(t.label), id: plain(t.id) })),
       refs: journal.refs.map((r) => ({ label: String(r.label), eqref: !!r.eqref })),
+      undefined: journal.undef.map(String),
     }) + '\n');
   }
   if (post === null) { currentPost = undefined; postState = null; }
 }
 
 let pending = typeset('x', false, null).then(() => {
-  process.stdout.write(JSON.stringify({ ready: true, engine: ENGINE, config: JSON.stringify(CONFIG) }) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true, engine: ENGINE, config: CONFIG_TEXT }) + '\n');
 });
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
 rl.on('line', (line) => {
