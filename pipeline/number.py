@@ -1,0 +1,87 @@
+"""Equation numbers and cross-references: our pass, since pandoc and WeasyPrint drop them.
+
+The numbers are MathJax's own: the worker journals every numbered row as AMS numbering
+gives it on the blog's page (restarting at 1 in each post, `\\nonumber`/`\\notag` and starred
+environments unnumbered, one number for `aligned`/`split` inside `equation`, one per row of
+`align`/`gather`, `\\tag`/`\\tag*` replacing the number).  This pass turns them into tags with
+anchors unique in the whole collection (post id + label) and resolves every `\\ref`/`\\eqref`
+to its tag — also references inside larger formulas and references made before the equation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from pipeline.model import Post
+
+
+@dataclass
+class EquationTag:
+    text: str                 # the tag: "3", or what \tag{…} says
+    star: bool                # \tag*{…}: shown without parentheses
+    label: Optional[str]
+    anchor: str               # element id, unique in the collection
+    formula: int              # index of the formula in its post
+    row: int                  # which numbered row of that formula (0-based)
+
+    @property
+    def shown(self) -> str:
+        return self.text if self.star else f"({self.text})"
+
+
+@dataclass
+class Reference:
+    label: str
+    eqref: bool
+    target: Optional[EquationTag]
+
+    @property
+    def shown(self) -> str:
+        tag = self.target.text if self.target else "??"
+        return f"({tag})" if self.eqref else tag
+
+
+@dataclass
+class PostNumbers:
+    tags: list[EquationTag] = field(default_factory=list)
+    labels: dict[str, EquationTag] = field(default_factory=dict)
+    by_formula: dict[int, list[EquationTag]] = field(default_factory=dict)
+    refs: dict[int, list[Reference]] = field(default_factory=dict)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9-]")
+
+
+def id_part(text: str) -> str:
+    """`text` as a piece of an XML id: letters, digits and '-' kept, any other character
+    written `.hex.` (so that two labels never share an id)."""
+    return _UNSAFE.sub(lambda m: f".{ord(m.group(0)):x}.", text)
+
+
+def anchor(post_id: str, label: Optional[str], n: int) -> str:
+    base = f"eq-{id_part(post_id)}-"
+    return base + (f"l-{id_part(label)}" if label else str(n))
+
+
+def number_post(post: Post) -> PostNumbers:
+    numbers = PostNumbers()
+    for f in post.formulas:
+        for row, t in enumerate(f.tags):
+            tag = EquationTag(text=t["tag"] if t.get("tag") is not None else "", star=bool(t.get("star")),
+                              label=t.get("label"), anchor=anchor(post.id, t.get("label"), len(numbers.tags) + 1),
+                              formula=f.index, row=row)
+            numbers.tags.append(tag)
+            numbers.by_formula.setdefault(f.index, []).append(tag)
+            if tag.label and tag.label not in numbers.labels:
+                numbers.labels[tag.label] = tag
+    for f in post.formulas:
+        refs = [Reference(r["label"], bool(r["eqref"]), numbers.labels.get(r["label"])) for r in f.refs]
+        if refs:
+            numbers.refs[f.index] = refs
+    return numbers
+
+
+def number(posts: list[Post]) -> dict[str, PostNumbers]:
+    return {post.id: number_post(post) for post in posts}
