@@ -45,9 +45,6 @@ class SourceFile:
         line = bisect.bisect_right(self.line_starts, offset) - 1
         return Position(self.path, line + 1, offset - self.line_starts[line] + 1)
 
-    def whole(self) -> "SourceText":
-        return SourceText(self.text, list(range(len(self.text))), self)
-
     def slice(self, start: int, end: int) -> "SourceText":
         return SourceText(self.text[start:end], list(range(start, end)), self)
 

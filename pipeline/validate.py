@@ -81,7 +81,7 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: ValidateOptio
         pos = 0
         for post, k in todo:
             verdicts = [{"ok": bool(a["ok"]), "error": a.get("error"), "tags": a.get("tags", []),
-                         "refs": a.get("refs", []), "undefined": a.get("undefined", []),
+                         "refs": a.get("refs", []),
                          **({"fault": True} if a.get("fault") else {})}
                         for a in answers[pos:pos + len(post.formulas)]]
             pos += len(post.formulas)
