@@ -19,7 +19,6 @@ from typing import Optional, TextIO
 
 from pipeline import __version__
 from pipeline.cache import default_cache_dir
-from pipeline.diagnostics import Diagnostics
 from pipeline.importer import write_markdown
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.stages import Run, run_stages, select

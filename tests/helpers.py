@@ -6,6 +6,14 @@ import io
 import json
 
 from pipeline.cli import main
+from tests.conftest import DATA
+
+EXPECTED_MARK = "%%% expected\n"
+
+
+def case_source(name: str) -> str:
+    """The input part of a fixture case in tests/data/cases (before its expected section)."""
+    return (DATA / "cases" / name).read_text(encoding="utf-8").partition(EXPECTED_MARK)[0]
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:

@@ -10,10 +10,9 @@ import json
 import pytest
 
 from tests.conftest import DATA
-from tests.helpers import check_json
+from tests.helpers import EXPECTED_MARK as MARK, check_json
 
 CASES = sorted(p for p in (DATA / "cases").iterdir() if p.is_file())
-MARK = "%%% expected\n"
 
 
 def describe(result: dict) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import DATA
-from tests.helpers import check_json, run_cli
+from tests.helpers import case_source, check_json, run_cli
 
 BROKEN = DATA / "cases" / "broken.md"
 STATE = DATA / "cases" / "state.md"
@@ -11,7 +11,7 @@ STATE = DATA / "cases" / "state.md"
 
 def source(case, tmp_path):
     path = tmp_path / case.name
-    path.write_text(case.read_text(encoding="utf-8").partition("%%% expected")[0], encoding="utf-8")
+    path.write_text(case_source(case.name), encoding="utf-8")
     return path
 
 

@@ -12,7 +12,8 @@ from pipeline.diagnostics import Diagnostics
 from pipeline.document import build, plain_text, walk
 from pipeline.extract import extract
 from pipeline.read import read
-from tests.conftest import DATA, SEEDS
+from tests.conftest import SEEDS
+from tests.helpers import case_source
 
 LINK_TARGET = re.compile(r"\]\((?:[^()\s]|\([^()]*\))*(?:\s+\"[^\"]*\")?\)")
 FENCE_INFO = re.compile(r"^(\s*(?:```|~~~)+)[^\n]*", re.M)
@@ -78,8 +79,7 @@ def test_formulas_stand_in_place_with_their_index(tmp_path):
 
 def test_scraped_markdown_structure(tmp_path):
     path = tmp_path / "9005.txt"
-    path.write_text((DATA / "cases" / "scraped.txt").read_text(encoding="utf-8").partition("%%% expected")[0],
-                    encoding="utf-8")
+    path.write_text(case_source("scraped.txt"), encoding="utf-8")
     ast = build(posts_of(path)[0])
     types = [b["t"] for b in ast["blocks"]]
     assert types == ["Para", "Header", "Para", "Para"]

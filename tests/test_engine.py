@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-from pipeline.diagnostics import Diagnostics
 from pipeline.mathjax.client import Request, Worker
 from pipeline.stages import Run, run_stages
 from pipeline.validate import ValidateOptions

@@ -8,7 +8,7 @@ from pipeline.diagnostics import Diagnostics
 from pipeline.extract import extract
 from pipeline.read import read
 from tests.conftest import DATA, SEEDS
-from tests.helpers import run_cli
+from tests.helpers import case_source, run_cli
 
 
 def posts_of(*paths):
@@ -44,14 +44,13 @@ def test_fixture_forms_round_trip(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     for case in (DATA / "cases").iterdir():
-        (src / case.name).write_text(case.read_text(encoding="utf-8").partition("%%% expected")[0], encoding="utf-8")
+        (src / case.name).write_text(case_source(case.name), encoding="utf-8")
     round_trip(tmp_path, src)
 
 
 def test_scraped_post_becomes_clean_markdown(tmp_path):
     src = tmp_path / "9005.txt"
-    src.write_text((DATA / "cases" / "scraped.txt").read_text(encoding="utf-8").partition("%%% expected")[0],
-                   encoding="utf-8")
+    src.write_text(case_source("scraped.txt"), encoding="utf-8")
     round_trip(tmp_path, src)
     text = (tmp_path / "md" / "2024-03-12-9005.md").read_text(encoding="utf-8")
     assert "title: 测试系列（三）：转义_的标题" in text and "series: 测试系列" in text and "part: 3" in text

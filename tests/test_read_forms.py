@@ -7,11 +7,10 @@ import codecs
 import pytest
 
 from pipeline.series import chinese_number, normalize_title, parse_series
-from tests.conftest import DATA
-from tests.helpers import check_json, run_cli
+from tests.helpers import case_source, check_json, run_cli
 
-LISTING = (DATA / "cases" / "listing_glued.txt").read_text(encoding="utf-8").partition("%%% expected")[0]
-SCRAPED = (DATA / "cases" / "scraped.txt").read_text(encoding="utf-8").partition("%%% expected")[0]
+LISTING = case_source("listing_glued.txt")
+SCRAPED = case_source("scraped.txt")
 
 
 @pytest.mark.parametrize("text, expected", [
