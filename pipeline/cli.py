@@ -22,7 +22,7 @@ from pipeline.cache import default_cache_dir
 from pipeline.importer import write_markdown
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.stages import Run, run_stages, select
-from pipeline.validate import ValidateOptions
+from pipeline.validate import EngineOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "content" / "seeds"
@@ -96,7 +96,7 @@ def _finish(run: Run, err: TextIO, show: bool = True) -> int:
 
 def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
-    run.validate_options = ValidateOptions(cache_dir=cache_dir, timeout=args.timeout)
+    run.engine = EngineOptions(cache_dir=cache_dir, timeout=args.timeout)
     started = time.perf_counter()
     run_stages(run, "extract")
     run.posts = select(run.posts, args.series)

@@ -10,6 +10,7 @@ error.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,15 @@ from pipeline.model import Post
 
 
 @dataclass
-class ValidateOptions:
+class EngineOptions:
+    """How the MathJax worker is used, by validate and render alike."""
     cache_dir: Optional[Path] = None       # None: no cache
     timeout: float = 10.0
     worker_factory: Optional[Callable[[], Worker]] = None
+    jobs: int = 0                          # workers drawing side by side; 0: one per core, up to 2
+
+    def workers(self) -> int:
+        return self.jobs if self.jobs > 0 else max(1, min(2, os.cpu_count() or 1))
 
 
 @dataclass
@@ -56,7 +62,7 @@ def error_code(message: str) -> str:
     return "tex-error"
 
 
-def validate(posts: list[Post], diagnostics: Diagnostics, options: ValidateOptions) -> ValidateStats:
+def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions) -> ValidateStats:
     stats = ValidateStats(formulas=sum(len(p.formulas) for p in posts))
     cache = Cache(options.cache_dir, "verdicts")
     engine = fingerprint()

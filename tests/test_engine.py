@@ -7,7 +7,7 @@ import os
 
 from pipeline.mathjax.client import Request, Worker
 from pipeline.stages import Run, run_stages
-from pipeline.validate import ValidateOptions
+from pipeline.validate import EngineOptions
 from tests.helpers import check_json, run_cli
 
 FAULTS = dict(os.environ, ANTHOLOGY_WORKER_FAULTS="1")
@@ -34,7 +34,7 @@ def test_a_hang_and_a_crash_are_reported_and_the_rest_goes_on():
 def test_a_hang_is_reported_at_the_formula_position(tmp_path):
     post = tmp_path / "p.md"
     post.write_text("---\ntitle: t\nid: '1'\n---\n前$a$\n\n中$\\anthologyTestHang$\n\n后$b^2^3$\n", encoding="utf-8")
-    run = Run(paths=[str(post)], validate_options=ValidateOptions(
+    run = Run(paths=[str(post)], engine=EngineOptions(
         timeout=2, worker_factory=lambda: Worker(timeout=2, env=FAULTS)))
     run_stages(run, "validate")
     found = [(d.position.line, d.position.col, d.code) for d in run.diagnostics.sorted()]

@@ -14,6 +14,8 @@
  *  4. Undefined control sequences, journaled: the page loads TeX/noUndefined, so a formula
  *     with an undefined macro is drawn (the macro in red) and still numbered; the worker
  *     loads it too, so numbers match the page, and reports the macro as the error.
+ *  5. \anthologyNoTags at the start of a formula makes \tag{…} and \tag*{…} read their
+ *     argument and draw nothing: the worker draws formulas without their tags.
  */
 MathJax.Extension["anthology-blog"] = {version: "1.0"};
 
@@ -76,7 +78,9 @@ MathJax.Hub.Register.StartupHook("TeX AMSmath Ready", function () {
   var HandleTag = TEX.Parse.prototype.HandleTag;
   var HandleRef = TEX.Parse.prototype.HandleRef;
   TEX.Parse.Augment({
+    AnthologyNoTags: function () {this.stack.global.anthologyNoTags = true},
     HandleTag: function (name) {
+      if (this.stack.global.anthologyNoTags) {this.GetStar(); this.GetArgument(name); return}
       var i = this.i, star = (this.GetNext() === "*");
       this.i = i;
       HandleTag.call(this, name);
@@ -92,6 +96,8 @@ MathJax.Hub.Register.StartupHook("TeX AMSmath Ready", function () {
       return HandleRef.call(this, name, eqref);
     }
   });
+
+  TEX.Definitions.Add({macros: {anthologyNoTags: "AnthologyNoTags"}}, null, true);
 
   var getTag = STACKITEM.prototype.getTag;
   STACKITEM.Augment({

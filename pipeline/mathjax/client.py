@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.js"
@@ -34,6 +34,8 @@ class Request:
     post: Optional[str]
     tex: str
     display: bool
+    render: bool = False      # answer with the formula drawn (SVG, MathML, tag rows)
+    quiet: bool = False       # only for its effect on the post's state: no answer
 
 
 def node_program() -> str:
@@ -143,8 +145,11 @@ class Worker:
         threading.Thread(target=write, args=(self.process.stdin, lines), daemon=True).start()
 
     # --- checking ----------------------------------------------------------------------------
-    def check(self, requests: list[Request]) -> list[dict]:
-        """One answer per request, in order: {"ok", "error", "tags", "refs"}."""
+    def check(self, requests: list[Request],
+              on_answer: Optional[Callable[[int, dict], None]] = None) -> list[Optional[dict]]:
+        """One answer per request, in order: {"ok", "error", "tags", "refs", "render"?};
+        None for quiet requests.  `on_answer(i, answer)` is called as each arrives, so the
+        caller's work on it overlaps the engine's on the next ones."""
         results: list[Optional[dict]] = [None] * len(requests)
         todo = list(range(len(requests)))
         replay: list[int] = []
@@ -152,13 +157,17 @@ class Worker:
             if self.process is None:
                 self.start()
             lines = [self._line(i, requests[i], quiet=True) for i in replay]
-            lines += [self._line(i, requests[i]) for i in todo]
+            lines += [self._line(i, requests[i], requests[i].quiet) for i in todo]
             self._send(lines)
             failed_at = None
             for n, i in enumerate(todo):
+                if requests[i].quiet:
+                    continue
                 answer = self._next(self.timeout)
                 if isinstance(answer, dict) and answer.get("id") == i:
                     results[i] = answer
+                    if on_answer:
+                        on_answer(i, answer)
                     continue
                 failed_at = n
                 if answer is TimeoutError:
@@ -172,6 +181,8 @@ class Worker:
                     message = (f"the MathJax worker crashed on this formula (exit status {status}, "
                                f"restarted): {detail}")
                 results[i] = {"ok": False, "error": message, "tags": [], "refs": [], "fault": True}
+                if on_answer:
+                    on_answer(i, results[i])
                 break
             if failed_at is None:
                 break
@@ -180,7 +191,7 @@ class Worker:
             i = todo[failed_at]
             post = requests[i].post
             replay = [j for j in range(i) if post is not None and requests[j].post == post
-                      and not results[j].get("fault")]
+                      and not (results[j] or {}).get("fault")]
             todo = todo[failed_at + 1:]
         return results
 
@@ -189,4 +200,6 @@ class Worker:
         item = {"id": i, "post": request.post, "tex": request.tex, "display": request.display}
         if quiet:
             item["quiet"] = True
+        elif request.render:
+            item["render"] = True
         return json.dumps(item, ensure_ascii=False) + "\n"

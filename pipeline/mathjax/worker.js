@@ -4,15 +4,22 @@
 // only so that numbering goes on as on the page, see blog-ext.js).
 //
 // stdin:  JSON lines, handled in order:
-//   {"id": n, "post": str, "tex": str, "display": bool, "quiet": bool?}
+//   {"id": n, "post": str, "tex": str, "display": bool, "quiet": bool?, "render": bool?}
 //       formulas with the same "post" sent one after another share state as on one page
 //       (macros, \require'd extensions, equation numbers, labels); a new post resets it.
 //       "quiet": parse for its effect on the state only, print nothing (used to replay a
-//       post after a restart).
+//       post after a restart, and to build a page's state before the formulas to render).
+//       "render": also return the formula drawn, see below.
 //   {"reset": true}
 // stdout: one JSON line per formula that is not quiet, in input order:
 //   {"id": n, "ok": bool, "error": str|null,
-//    "tags": [{"tag", "star", "label", "id"}], "refs": [{"label", "eqref"}], "undefined": [str]}
+//    "tags": [{"tag", "star", "label", "id"}], "refs": [{"label", "eqref"}], "undefined": [str],
+//    "render": {"svg", "mml", "rows"}?}
+//   A render is MathJax's SVG (glyphs in the SVG's own <defs>) and MathML of the formula.  The
+//   SVG is drawn without equation tags (MathJax draws them as nested SVGs that WeasyPrint
+//   leaves blank; the caller lays numbers out), the MathML keeps them as mlabeledtr; "rows"
+//   gives each tag's baseline height above the formula's baseline in SVG units (1000/em),
+//   read from MathJax's tagged layout.
 //   and once at start-up {"ready": true, "engine": "...", "config": "..."}.
 // The environment variable ANTHOLOGY_WORKER_FAULTS=1 turns on two fault-injection macros
 // for the test suite: a formula containing \anthologyTestHang never returns and one
@@ -37,13 +44,17 @@ mjAPI.config(Object.assign({
 }, CONFIG));
 mjAPI.start();
 
-function typeset(tex, display, state) {
+const EM = 6 / 0.430554;     // px per em at mathjax-node's ex = 6, MathJax's x-height
+
+function typeset(tex, display, state, output) {
   return new Promise((resolve) => {
-    const opts = {
+    const opts = Object.assign({
       math: tex, format: display ? 'TeX' : 'inline-TeX',
-      equationNumbers: 'AMS', speakText: false, mml: false,
+      equationNumbers: 'AMS', speakText: false, mml: false, svg: false,
+      useFontCache: true, useGlobalCache: false,
+      cjkCharWidth: EM,          // a CJK character is one em wide (mathjax-node guesses 13 px)
       timeout: 60 * 60 * 1000,   // the Python client owns time limits
-    };
+    }, output || {});
     if (state) opts.state = state;
     mjAPI.typeset(opts, resolve);
   });
@@ -84,7 +95,8 @@ async function handle(item) {
   if (FAULTS && tex.includes('\\anthologyTestHang')) { for (;;) { /* hang */ } }
   if (FAULTS && tex.includes('\\anthologyTestCrash')) { process.exit(3); }
   if (tex.includes('\\require')) requiredExtension = true;
-  const res = await typeset(tex, !!item.display, postState);
+  const res = await typeset(tex, !!item.display, postState,
+    item.render && !item.quiet ? { svg: true, mml: true } : null);
   const journal = drain(postState);
   // As without noUndefined: the first undefined macro is the error, unless a TeX error
   // stopped the parse before any was met.
@@ -97,9 +109,25 @@ async function handle(item) {
       tags: journal.tags.map((t) => ({ tag: plain(t.tag), star: !!t.star, label: plain(t.label), id: plain(t.id) })),
       refs: journal.refs.map((r) => ({ label: String(r.label), eqref: !!r.eqref })),
       undefined: journal.undef.map(String),
+      render: item.render ? await drawing(tex, !!item.display, res, journal.tags.length) : undefined,
     }) + '\n');
   }
   if (post === null) { currentPost = undefined; postState = null; }
+}
+
+// A tag's group: <g id="mjx-eqn-…" transform="translate(x,y)">, no transform when both are 0.
+const TAG_ROW = /<g id="mjx-eqn-[^"]*"(?: transform="translate\(\s*[-\d.e]+(?:[ ,]+([-\d.e]+))?\s*\)")?/g;
+
+// The tagged layout gives the rows' heights; the SVG without tags is drawn again in a
+// throw-away state (\anthologyNoTags: \tag is read and ignored; no automatic numbers).
+async function drawing(tex, display, res, tagged) {
+  const out = { svg: res.svg || '', mml: res.mml || '', rows: [] };
+  if (tagged && res.svg) {
+    out.rows = Array.from(res.svg.matchAll(TAG_ROW), (m) => Number(m[1] || 0));
+    const plain = await typeset('\\anthologyNoTags ' + tex, display, {}, { svg: true, equationNumbers: 'none' });
+    out.svg = plain.svg || '';
+  }
+  return out;
 }
 
 let pending = typeset('x', false, null).then(() => {

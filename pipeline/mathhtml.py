@@ -1,0 +1,136 @@
+"""Formulas as HTML, for every emitter: MathML, inline SVG or SVG images; equation numbers
+laid out by us beside display formulas, level with their rows; bare `\\ref`/`\\eqref` as
+links; formulas that failed validation as their TeX source in a marked box with the message.
+
+The layout rules live in templates/math.css.  A display formula is
+
+    <span class="math display tagged">
+      <span class="math-body">…drawing…</span>
+      <span class="eq-tags"><span class="eq-tag" id="ANCHOR" style="top:F%">(1)</span>…</span>
+    </span>
+
+where F is the row's baseline as a share of the drawing's height, read off MathJax's own
+tagged layout (`Render.rows`), so the same rule places numbers for SVG and MathML alike.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from pipeline.model import Formula, Post
+from pipeline.number import EquationTag, PostNumbers
+from pipeline.render import Render, drawable
+
+MODES = ("mathml", "svg", "img")
+# As MathJax's matchFontHeight does on the blog's page: the math's x-height made equal to the
+# text's.  Noto Serif CJK's x-height is 0.514 em, MathJax's 0.430554 em.
+MATH_SCALE = 0.514 / 0.430554
+_LOCAL_HREF = re.compile(r'href="#(eq-[^"]*)"')
+_SVG_BOX = re.compile(r'width="[-\d.]+ex" height="[-\d.]+ex" style="[^"]*"')
+_CLOSERS = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}
+
+
+def source_of(f: Formula) -> str:
+    """The formula as written, delimiters included."""
+    if f.delimiter in ("env", "ref"):
+        return f.tex
+    return f.delimiter + f.tex + _CLOSERS[f.delimiter]
+
+
+def em(value: float) -> str:
+    return f"{value:.4g}em"
+
+
+@dataclass
+class MathHTML:
+    mode: str = "mathml"
+    link: Callable[[str], str] = lambda anchor: "#" + anchor          # where an anchor lives
+    image: Optional[Callable[[Render], str]] = None                   # img mode: the drawing's URL
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"math mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.mode == "img" and self.image is None:
+            raise ValueError("img mode needs a function giving each drawing's URL")
+
+    def formula(self, f: Formula, numbers: PostNumbers, render: Optional[Render]) -> str:
+        if f.delimiter == "ref":
+            return "".join(self._reference(r.shown, r.target, r.label) for r in numbers.refs.get(f.index, []))\
+                or self._broken(f, [])
+        tags = numbers.by_formula.get(f.index, [])
+        if not drawable(f) or render is None:
+            return self._broken(f, tags)
+        body = self._drawing(render, f.display)
+        if not f.display:
+            return f'<span class="math inline" data-formula="{f.index}">{body}</span>'
+        return (f'<span class="math display{" tagged" if tags else ""}" data-formula="{f.index}">'
+                f'<span class="math-body">{body}</span>{self._tags(tags, render)}</span>')
+
+    # --- pieces ------------------------------------------------------------------------------
+    def _reference(self, shown: str, target: Optional[EquationTag], label: str) -> str:
+        if target is None:
+            return (f'<span class="eqref unknown" title="{html.escape("no equation labelled " + label)}">'
+                    f'{html.escape(shown)}</span>')
+        return f'<a class="eqref" href="{html.escape(self.link(target.anchor))}">{html.escape(shown)}</a>'
+
+    def _drawing(self, render: Render, display: bool) -> str:
+        def size(ex: float) -> str:
+            return em(render.em(ex) * MATH_SCALE)
+        box = (f"width:{size(render.width)};height:{size(render.height)};"
+               f"vertical-align:{size(render.valign)};margin-bottom:{size(render.margin_bottom)}")
+        alt = html.escape(render.alt)
+        if self.mode == "img":
+            return f'<img class="math-img" src="{html.escape(self.image(render))}" alt="{alt}" style="{box}"/>'
+        if self.mode == "svg":
+            svg = _SVG_BOX.sub(f'style="{box}" aria-label="{alt}"', render.svg, count=1)
+            return self._relink(svg)
+        return self._relink(render.mathml.replace("<math ", f'<math alttext="{alt}" ', 1))
+
+    def _relink(self, markup: str) -> str:
+        return _LOCAL_HREF.sub(lambda m: f'href="{html.escape(self.link(m.group(1)))}"', markup)
+
+    @staticmethod
+    def _tags(tags: list[EquationTag], render: Optional[Render]) -> str:
+        if not tags:
+            return ""
+        spans = []
+        for i, tag in enumerate(tags):
+            if render and i < len(render.rows) and render.height > 0:
+                top = 100 * render.rows[i] / render.height
+            else:                      # no drawing: the numbers one under another
+                top = 100 * (i + 1) / (len(tags) + 1)
+            spans.append(f'<span class="eq-tag" id="{tag.anchor}" style="top:{top:.2f}%">'
+                         f'{html.escape(tag.shown)}</span>')
+        return f'<span class="eq-tags">{"".join(spans)}</span>'
+
+    def _broken(self, f: Formula, tags: list[EquationTag]) -> str:
+        message = f.message or "this formula could not be drawn"
+        kind = "display" if f.display else "inline"
+        return (f'<span class="math-error {kind}{" tagged" if tags else ""}" data-formula="{f.index}" '
+                f'title="{html.escape(message)}"><code class="math-source">{html.escape(source_of(f))}</code>'
+                f'<span class="math-message">{html.escape(message)}</span>{self._tags(tags, None)}</span>')
+
+    # --- documents ---------------------------------------------------------------------------
+    def document(self, ast: dict, post: Post, numbers: PostNumbers,
+                 renders: dict[tuple[str, int], Render]) -> dict:
+        """A copy of the pandoc AST of `post` (pipeline.document) with each formula as raw HTML."""
+        ast = json.loads(json.dumps(ast))
+        _swap(ast["blocks"], lambda i: self.formula(post.formulas[i], numbers, renders.get((post.id, i))))
+        return ast
+
+
+def _swap(node, html_of: Callable[[int], str]) -> None:
+    if isinstance(node, list):
+        for n, item in enumerate(node):
+            if isinstance(item, dict) and item.get("t") == "Span" and "math" in item["c"][0][1]:
+                node[n] = {"t": "RawInline", "c": ["html", html_of(int(dict(item["c"][0][2])["data-formula"]))]}
+            else:
+                _swap(item, html_of)
+    elif isinstance(node, dict):
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                _swap(value, html_of)

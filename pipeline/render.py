@@ -1,0 +1,243 @@
+"""The render stage: every distinct formula drawn once by MathJax, as SVG and as MathML.
+
+A drawing depends on the TeX as drawn (each `\\ref`/`\\eqref` already replaced by a link to
+our anchor with our number, see `drawn_tex`), display mode, the macros in scope (the post's
+earlier formulas that define something) and the engine; the cache key is a hash of exactly
+these, so a formula shared by many posts is drawn once, and a second build of an unchanged
+collection starts no engine.  Formulas that failed validation and bare references are not
+drawn: the emitters show the former as their source in a marked box and the latter as links.
+
+The worker replays a post's formulas in page order up to the last one to draw (the page's
+macros and `\\require`s), drawing only the formulas missing from the cache.  SVGs come back
+without MathJax's tags; `Render.rows` says where each tagged row's baseline lies so that the
+emitters set the numbers level with their rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from pylatexenc.latex2text import LatexNodes2Text
+
+from pipeline.cache import Cache, key
+from pipeline.diagnostics import Diagnostics
+from pipeline.mathjax.client import Request, Worker, fingerprint
+from pipeline.model import Formula, Post
+from pipeline.number import PostNumbers, Reference
+from pipeline.validate import EngineOptions, error_code
+
+UNITS_PER_EX = 430.554        # MathJax SVG: 1000 units per em, x-height 0.430554 em
+EX_PER_EM = 1000 / UNITS_PER_EX
+CJK_FONTS = "'Noto Serif CJK SC','Source Han Serif SC','Noto Sans CJK SC','Songti SC',serif"
+TEXT_SIZE = 1000 / 71.759     # mathjax-node draws text at scale(71.759): 13.935 px is one em
+
+DEFINES = re.compile(r"\\(?:(?:re|provide)?newcommand|(?:re)?newenvironment|[gex]?def|let|"
+                     r"DeclareMathOperator|require|Newextarrow)(?![A-Za-z])")
+REF = re.compile(r"\\(eqref|ref)\s*\{([^{}]*)\}")
+ENGINE_FAULTS = ("engine-timeout", "engine-crash")
+
+
+@dataclass
+class Render:
+    svg: str                  # MathJax's SVG, no tags, glyphs in its own <defs>, ids unique
+    mathml: str               # MathJax's MathML, tag cells removed
+    width: float              # ex, as MathJax gives them
+    height: float
+    valign: float             # vertical-align (negative: below the text's baseline)
+    margin_bottom: float
+    rows: list[float] = field(default_factory=list)   # per tag: ex from the top to its row's baseline
+    alt: str = ""
+
+    def em(self, ex: float) -> float:
+        return round(ex / EX_PER_EM, 4)
+
+
+@dataclass
+class RenderStats:
+    formulas: int = 0         # drawable formulas in the collection
+    distinct: int = 0
+    drawn: int = 0            # went through the engine this run
+    cached: int = 0
+
+
+def drawn_tex(f: Formula, refs: list[Reference]) -> str:
+    """The formula with every \\ref/\\eqref replaced by a link to our anchor with our number
+    (MathJax alone cannot resolve a reference to a later formula).  Left as it is when the
+    references written do not match the ones MathJax read."""
+    found = list(REF.finditer(f.tex))
+    if not found or [m.group(2) for m in found] != [r.label for r in refs]:
+        return f.tex
+    out, pos = [], 0
+    for m, ref in zip(found, refs):
+        out.append(f.tex[pos:m.start()])
+        shown = "\\text{" + ref.shown + "}"
+        out.append("{" + (f"\\href{{#{ref.target.anchor}}}{{{shown}}}" if ref.target else shown) + "}")
+        pos = m.end()
+    out.append(f.tex[pos:])
+    return "".join(out)
+
+
+def drawable(f: Formula) -> bool:
+    return bool(f.ok) and f.delimiter != "ref"
+
+
+def replayable(f: Formula) -> bool:
+    """Formulas sent again to rebuild a page's state: all but those that hung or killed it."""
+    return f.ok or error_code(f.message or "") not in ENGINE_FAULTS
+
+
+_TO_TEXT = threading.local()
+
+
+def plain_text(tex: str) -> str:
+    """A formula as plain text (pylatexenc), for alt text, titles and bookmarks."""
+    if not hasattr(_TO_TEXT, "converter"):
+        _TO_TEXT.converter = LatexNodes2Text(math_mode="text", strict_latex_spaces=True)
+    try:
+        text = _TO_TEXT.converter.latex_to_text(tex)
+    except Exception:        # pylatexenc gives up on some input; the source is still readable
+        text = tex
+    return " ".join(text.split())
+
+
+def _version() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diagnostics,
+           options: EngineOptions) -> tuple[dict[tuple[str, int], Render], RenderStats]:
+    """Renders of every drawable formula, by (post id, formula index)."""
+    stats = RenderStats()
+    cache = Cache(options.cache_dir, "renders")
+    engine = (fingerprint(), _version())
+    renders: dict[tuple[str, int], Render] = {}
+    keys: dict[tuple[str, int], str] = {}
+    texts: dict[tuple[str, int], str] = {}
+    missing: dict[str, tuple[str, int]] = {}          # key → first formula with it
+    for post in posts:
+        scope: list[str] = []
+        refs = numbers[post.id].refs if post.id in numbers else {}
+        for f in post.formulas:
+            tex = drawn_tex(f, refs.get(f.index, []))
+            texts[(post.id, f.index)] = tex
+            if drawable(f):
+                k = key(engine, tex, f.display, scope)
+                keys[(post.id, f.index)] = k
+                if k not in missing:
+                    value = cache.get(k)
+                    if _complete(value):
+                        renders[(post.id, f.index)] = Render(**value)
+                    else:
+                        missing[k] = (post.id, f.index)
+            if DEFINES.search(f.tex):
+                scope.append(f.tex)
+    stats.formulas = len(keys)
+    stats.distinct = len(set(keys.values()))
+    drawn = _draw(posts, texts, missing, cache, diagnostics, options) if missing else {}
+    stats.drawn = len(missing)
+    stats.cached = stats.distinct - stats.drawn
+    for where, k in keys.items():
+        if where not in renders:
+            value = drawn.get(k) or cache.get(k)
+            if _complete(value):
+                renders[where] = Render(**value)
+    return renders, stats
+
+
+def _complete(value) -> bool:
+    return (isinstance(value, dict) and isinstance(value.get("svg"), str)
+            and value["svg"].startswith("<svg") and value["svg"].rstrip().endswith("</svg>")
+            and isinstance(value.get("mathml"), str) and value["mathml"].rstrip().endswith("</math>")
+            and set(value) == set(Render.__dataclass_fields__))
+
+
+def _draw(posts, texts, missing, cache: Cache, diagnostics: Diagnostics,
+          options: EngineOptions) -> dict[str, dict]:
+    """Draw the missing formulas: each post's stream (state replay + drawings) goes whole to
+    one of `options.jobs` workers, which run side by side."""
+    wanted = {where: k for k, where in missing.items()}
+    streams = []
+    for post in posts:
+        last = max((f.index for f in post.formulas if (post.id, f.index) in wanted), default=-1)
+        stream = [(f, wanted.get((post.id, f.index))) for f in post.formulas[:last + 1] if replayable(f)]
+        if stream:
+            streams.append((post, stream))
+    buckets: list[list] = [[] for _ in range(max(1, min(options.workers(), len(streams))))]
+    load = [0] * len(buckets)
+    for post, stream in sorted(streams, key=lambda s: -sum(10 if k else 1 for _, k in s[1])):
+        i = load.index(min(load))
+        buckets[i].append((post, stream))
+        load[i] += sum(10 if k else 1 for _, k in stream)
+    drawn: dict[str, dict] = {}
+    lock = threading.Lock()
+
+    def run(bucket):
+        requests, asked = [], {}
+        for post, stream in bucket:
+            for f, k in stream:
+                if k is not None:
+                    asked[len(requests)] = (post, f, k)
+                requests.append(Request(post.id, texts[(post.id, f.index)], f.display,
+                                        render=k is not None, quiet=k is None))
+
+        def on_answer(i: int, answer: dict) -> None:
+            post, f, k = asked[i]
+            drawing = answer.get("render")
+            if answer.get("ok") and drawing:
+                value = asdict(finish(drawing, k, f))
+                cache.put(k, value)
+                drawn[k] = value
+                return
+            with lock:
+                diagnostics.error("render", "MathJax could not draw this formula, which it accepted "
+                                  f"when checking: {answer.get('error')}", f.position,
+                                  source=texts[(post.id, f.index)])
+
+        worker = options.worker_factory() if options.worker_factory else Worker(timeout=options.timeout)
+        with worker:
+            worker.check(requests, on_answer)
+
+    with ThreadPoolExecutor(len(buckets)) as pool:
+        for done in [pool.submit(run, bucket) for bucket in buckets]:
+            done.result()
+    return drawn
+
+
+_SVG_SIZE = re.compile(r'<svg[^>]*?width="([-\d.]+)ex" height="([-\d.]+)ex" style="([^"]*)" '
+                       r'viewBox="([-\d. ]+)"')
+_STYLE = re.compile(r"(vertical-align|margin-bottom):\s*([-\d.]+)ex")
+_IDS = re.compile(r'(id="|href="#)E\d+-')
+_TEXT = re.compile(r'<text font-family="monospace" ([^>]*)>([^<]*)</text>')
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f]")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_LABEL_CELL = re.compile(r"<mlabeledtr([^>]*)>\s*<mtd[^>]*>.*?</mtd>", re.S)
+
+
+def finish(drawing: dict, k: str, f: Formula) -> Render:
+    """Our touches on MathJax's output: glyph ids unique to the formula, CJK text in a CJK
+    font at MathJax's em, tag cells out of the MathML, sizes read off the SVG."""
+    svg = _IDS.sub(lambda m: f"{m.group(1)}M{k[:12]}-", drawing["svg"])
+    svg = _TEXT.sub(_text_font, svg)
+    m = _SVG_SIZE.search(svg)
+    if not m:
+        raise ValueError(f"unexpected SVG from MathJax: {svg[:200]}")
+    width, height, style, viewbox = float(m.group(1)), float(m.group(2)), m.group(3), m.group(4)
+    styles = {name: float(value) for name, value in _STYLE.findall(style)}
+    top = -float(viewbox.split()[1])                  # units above the baseline
+    rows = [round((top - y) / UNITS_PER_EX, 3) for y in drawing.get("rows", [])]
+    mathml = _LABEL_CELL.sub(lambda m: f"<mtr{m.group(1)}>", drawing["mml"]).replace("</mlabeledtr>", "</mtr>")
+    mathml = re.sub(r">\n\s*<", "><", _COMMENT.sub("", mathml)).strip()
+    return Render(svg=svg, mathml=mathml, width=width, height=height,
+                  valign=styles.get("vertical-align", 0.0), margin_bottom=styles.get("margin-bottom", 0.0),
+                  rows=rows, alt=plain_text(f.tex))
+
+
+def _text_font(m: re.Match) -> str:
+    family = CJK_FONTS if _CJK.search(m.group(2)) else "monospace"
+    return f'<text font-family="{family}" font-size="{TEXT_SIZE:.3f}" {m.group(1)}>{m.group(2)}</text>'
