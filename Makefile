@@ -5,7 +5,7 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.setup-done
 MATHJAX  := pipeline/mathjax
 CONTENT  ?=
-APT_PACKAGES := nodejs npm fonts-noto-cjk poppler-utils
+APT_PACKAGES := nodejs npm fonts-noto-cjk poppler-utils libharfbuzz-subset0
 
 .PHONY: setup system check list test bench pdf clean update-golden
 

@@ -66,10 +66,10 @@ class RenderStats:
     cached: int = 0
 
 
-def drawn_tex(f: Formula, refs: list[Reference]) -> str:
-    """The formula with every \\ref/\\eqref replaced by a link to our anchor with our number
-    (MathJax alone cannot resolve a reference to a later formula).  Left as it is when the
-    references written do not match the ones MathJax read."""
+def drawn_tex(f: Formula, refs: list[Reference], linked: bool = True) -> str:
+    """The formula with every \\ref/\\eqref replaced by our number, as a link to our anchor
+    (MathJax alone cannot resolve a reference to a later formula), or as plain text for
+    `linked=False`.  Left as it is when the references written do not match the ones MathJax read."""
     found = list(REF.finditer(f.tex))
     if not found or [m.group(2) for m in found] != [r.label for r in refs]:
         return f.tex
@@ -77,7 +77,9 @@ def drawn_tex(f: Formula, refs: list[Reference]) -> str:
     for m, ref in zip(found, refs):
         out.append(f.tex[pos:m.start()])
         shown = "\\text{" + ref.shown + "}"
-        out.append("{" + (f"\\href{{#{ref.target.anchor}}}{{{shown}}}" if ref.target else shown) + "}")
+        if linked and ref.target:
+            shown = f"\\href{{#{ref.target.anchor}}}{{{shown}}}"
+        out.append("{" + shown + "}")
         pos = m.end()
     out.append(f.tex[pos:])
     return "".join(out)
@@ -92,13 +94,24 @@ def replayable(f: Formula) -> bool:
     return f.ok or error_code(f.message or "") not in ENGINE_FAULTS
 
 
+class _ToText(LatexNodes2Text):
+    """pylatexenc's LaTeX-to-text, keeping the name of a macro it does not know (a post's own
+    \\newcommand, say) instead of dropping it."""
+
+    def macro_node_to_text(self, node):
+        if self.latex_context.get_macro_spec(node.macroname) is None:
+            return node.macroname + "".join(self._groupnodecontents_to_text(n)
+                                            for n in (node.nodeargd.argnlist if node.nodeargd else []) if n)
+        return super().macro_node_to_text(node)
+
+
 _TO_TEXT = threading.local()
 
 
 def plain_text(tex: str) -> str:
     """A formula as plain text (pylatexenc), for alt text, titles and bookmarks."""
     if not hasattr(_TO_TEXT, "converter"):
-        _TO_TEXT.converter = LatexNodes2Text(math_mode="text", strict_latex_spaces=True)
+        _TO_TEXT.converter = _ToText(math_mode="text", strict_latex_spaces=True)
     try:
         text = _TO_TEXT.converter.latex_to_text(tex)
     except Exception:        # pylatexenc gives up on some input; the source is still readable
@@ -119,6 +132,7 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
     renders: dict[tuple[str, int], Render] = {}
     keys: dict[tuple[str, int], str] = {}
     texts: dict[tuple[str, int], str] = {}
+    alts: dict[str, str] = {}
     missing: dict[str, tuple[str, int]] = {}          # key → first formula with it
     for post in posts:
         scope: list[str] = []
@@ -129,6 +143,7 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
             if drawable(f):
                 k = key(engine, tex, f.display, scope)
                 keys[(post.id, f.index)] = k
+                alts.setdefault(k, drawn_tex(f, refs.get(f.index, []), linked=False))
                 if k not in missing:
                     value = cache.get(k)
                     if _complete(value):
@@ -139,7 +154,7 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
                 scope.append(f.tex)
     stats.formulas = len(keys)
     stats.distinct = len(set(keys.values()))
-    drawn = _draw(posts, texts, missing, cache, diagnostics, options) if missing else {}
+    drawn = _draw(posts, texts, alts, missing, cache, diagnostics, options) if missing else {}
     stats.drawn = len(missing)
     stats.cached = stats.distinct - stats.drawn
     for where, k in keys.items():
@@ -157,7 +172,7 @@ def _complete(value) -> bool:
             and set(value) == set(Render.__dataclass_fields__))
 
 
-def _draw(posts, texts, missing, cache: Cache, diagnostics: Diagnostics,
+def _draw(posts, texts, alts, missing, cache: Cache, diagnostics: Diagnostics,
           options: EngineOptions) -> dict[str, dict]:
     """Draw the missing formulas: each post's stream (state replay + drawings) goes whole to
     one of `options.jobs` workers, which run side by side."""
@@ -190,7 +205,7 @@ def _draw(posts, texts, missing, cache: Cache, diagnostics: Diagnostics,
             post, f, k = asked[i]
             drawing = answer.get("render")
             if answer.get("ok") and drawing:
-                value = asdict(finish(drawing, k, f))
+                value = asdict(finish(drawing, k, alts[k]))
                 cache.put(k, value)
                 drawn[k] = value
                 return
@@ -209,8 +224,7 @@ def _draw(posts, texts, missing, cache: Cache, diagnostics: Diagnostics,
     return drawn
 
 
-_SVG_SIZE = re.compile(r'<svg[^>]*?width="([-\d.]+)ex" height="([-\d.]+)ex" style="([^"]*)" '
-                       r'viewBox="([-\d. ]+)"')
+_SVG_SIZE = re.compile(r'<svg[^>]*?width="([-\d.]+)ex" height="([-\d.]+)ex" style="([^"]*)"')
 _STYLE = re.compile(r"(vertical-align|margin-bottom):\s*([-\d.]+)ex")
 _IDS = re.compile(r'(id="|href="#)E\d+-')
 _TEXT = re.compile(r'<text font-family="monospace" ([^>]*)>([^<]*)</text>')
@@ -219,7 +233,7 @@ _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _LABEL_CELL = re.compile(r"<mlabeledtr([^>]*)>\s*<mtd[^>]*>.*?</mtd>", re.S)
 
 
-def finish(drawing: dict, k: str, f: Formula) -> Render:
+def finish(drawing: dict, k: str, alt_tex: str) -> Render:
     """Our touches on MathJax's output: glyph ids unique to the formula, CJK text in a CJK
     font at MathJax's em, tag cells out of the MathML, sizes read off the SVG."""
     svg = _IDS.sub(lambda m: f"{m.group(1)}M{k[:12]}-", drawing["svg"])
@@ -227,15 +241,33 @@ def finish(drawing: dict, k: str, f: Formula) -> Render:
     m = _SVG_SIZE.search(svg)
     if not m:
         raise ValueError(f"unexpected SVG from MathJax: {svg[:200]}")
-    width, height, style, viewbox = float(m.group(1)), float(m.group(2)), m.group(3), m.group(4)
+    width, height, style = float(m.group(1)), float(m.group(2)), m.group(3)
     styles = {name: float(value) for name, value in _STYLE.findall(style)}
-    top = -float(viewbox.split()[1])                  # units above the baseline
-    rows = [round((top - y) / UNITS_PER_EX, 3) for y in drawing.get("rows", [])]
+    rows = [round(min(max(depth / UNITS_PER_EX, 0.0), height), 3) for depth in _row_depths(svg, drawing)]
     mathml = _LABEL_CELL.sub(lambda m: f"<mtr{m.group(1)}>", drawing["mml"]).replace("</mlabeledtr>", "</mtr>")
     mathml = re.sub(r">\n\s*<", "><", _COMMENT.sub("", mathml)).strip()
     return Render(svg=svg, mathml=mathml, width=width, height=height,
                   valign=styles.get("vertical-align", 0.0), margin_bottom=styles.get("margin-bottom", 0.0),
-                  rows=rows, alt=plain_text(f.tex))
+                  rows=rows, alt=plain_text(alt_tex))
+
+
+def _row_depths(svg: str, drawing: dict) -> list[float]:
+    """Each tag's baseline as a depth below the top of the untagged drawing, in SVG units.
+    Where the tagged layout has the same box as the untagged one, both share a baseline and
+    the rows are where the tags are.  Otherwise the tagged layout was shifted: either a
+    single-row formula was made a table centred on the axis, or a tag is taller than its
+    row; with one tag the number sits on the formula's baseline, with several the baseline
+    is shared."""
+    heights = drawing.get("rows", [])
+    box = re.search(r'viewBox="\S+ (\S+) \S+ (\S+)"', svg)
+    if not heights or not box:
+        return []
+    top, height = -float(box.group(1)), float(box.group(2))
+    tagged = drawing.get("box") or [-top, height]
+    same = abs(tagged[0] + top) < 1 and abs(tagged[1] - height) < 1
+    if not same and len(heights) == 1:
+        return [top]
+    return [top - y for y in heights]
 
 
 def _text_font(m: re.Match) -> str:

@@ -1,4 +1,4 @@
-"""The stages, in order, in one place.  Each takes the posts and the run's diagnostics.
+r"""The stages, in order, in one place.  Each takes the posts and the run's diagnostics.
 
     read      → posts from every input form (pipeline.read)
     extract   → the math fragments of each post with positions (pipeline.extract)

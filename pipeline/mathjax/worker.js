@@ -18,8 +18,8 @@
 //   A render is MathJax's SVG (glyphs in the SVG's own <defs>) and MathML of the formula.  The
 //   SVG is drawn without equation tags (MathJax draws them as nested SVGs that WeasyPrint
 //   leaves blank; the caller lays numbers out), the MathML keeps them as mlabeledtr; "rows"
-//   gives each tag's baseline height above the formula's baseline in SVG units (1000/em),
-//   read from MathJax's tagged layout.
+//   gives each tag's baseline height in MathJax's tagged layout, in SVG units (1000/em)
+//   above that layout's baseline, and "box" that layout's viewBox [min-y, height].
 //   and once at start-up {"ready": true, "engine": "...", "config": "..."}.
 // The environment variable ANTHOLOGY_WORKER_FAULTS=1 turns on two fault-injection macros
 // for the test suite: a formula containing \anthologyTestHang never returns and one
@@ -123,6 +123,8 @@ const TAG_ROW = /<g id="mjx-eqn-[^"]*"(?: transform="translate\(\s*[-\d.e]+(?:[ 
 async function drawing(tex, display, res, tagged) {
   const out = { svg: res.svg || '', mml: res.mml || '', rows: [] };
   if (tagged && res.svg) {
+    const box = res.svg.match(/viewBox="\S+ (\S+) \S+ (\S+)"/);
+    out.box = box ? [Number(box[1]), Number(box[2])] : null;
     out.rows = Array.from(res.svg.matchAll(TAG_ROW), (m) => Number(m[1] || 0));
     const plain = await typeset('\\anthologyNoTags ' + tex, display, {}, { svg: true, equationNumbers: 'none' });
     out.svg = plain.svg || '';

@@ -1,0 +1,128 @@
+"""The render stage and the formula HTML: drawings, rows of tags, links, broken boxes, the cache."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from pipeline.mathhtml import MathHTML
+from pipeline.render import plain_text
+from pipeline.stages import Run, run_stages
+from pipeline.validate import EngineOptions
+from tests.conftest import DATA, ROOT
+
+
+def rendered(*paths, cache_dir=None):
+    run = Run(paths=[str(p) for p in paths], engine=EngineOptions(cache_dir=cache_dir))
+    return run_stages(run, "render")
+
+
+def write_post(tmp_path, name, body, post_id="r1"):
+    path = tmp_path / name
+    path.write_text(f"---\ntitle: 渲染\nid: '{post_id}'\n---\n{body}\n", encoding="utf-8")
+    return path
+
+
+def test_drawings_of_the_numbering_fixture():
+    run = rendered(DATA / "numbering.md")
+    post, numbers = run.posts[0], run.numbers["n1"]
+    drawn = {i for (pid, i) in run.renders}
+    refs = {f.index for f in post.formulas if f.delimiter == "ref"}
+    assert [f.index for f in post.formulas if not f.ok] == [11]
+    assert drawn == {f.index for f in post.formulas} - refs - {11}     # refs are links, 11 a box
+    for i in drawn:
+        r, tags = run.renders[("n1", i)], numbers.by_formula.get(i, [])
+        assert "mjx-eqn" not in r.svg and "mlabeledtr" not in r.mathml and "mjx-eqn" not in r.mathml
+        assert len(r.rows) == len(tags)
+        assert all(0 < row < r.height for row in r.rows)
+        assert r.svg.count("<svg") == 1                # no nested SVG tags for WeasyPrint to leave blank
+    align = run.renders[("n1", 4)].rows                # rows 1 and 3 numbered, row 2 not
+    assert align[0] < align[1] and (align[1] - align[0]) > 1.5 * (run.renders[("n1", 4)].height / 4)
+    gather = run.renders[("n1", 5)].rows
+    assert gather[0] < gather[1]
+    inside = run.renders[("n1", 8)]                    # \eqref inside a formula: our anchor and number
+    assert 'href="#eq-n1-l-eq.3a.row1"' in inside.svg and 'href="#eq-n1-l-eq.3a.row1"' in inside.mathml
+    assert '<mtext href="#eq-n1-l-eq.3a.row1">(2)</mtext>' in inside.mathml
+    assert inside.alt == "R^n 由 (2)"                  # a post's own macro \R keeps its name
+
+
+def test_forward_reference_inside_a_formula_and_cjk_text(tmp_path):
+    path = write_post(tmp_path, "f.md", "见$a+\\eqref{eq:later}$与$\\text{中文}x$\n\n"
+                      "\\begin{equation}b\\label{eq:later}\\end{equation}")
+    run = rendered(path)
+    forward = run.renders[("r1", 0)]
+    assert 'href="#eq-r1-l-eq.3a.later"' in forward.svg and '"#eq-r1-l-eq.3a.later">(1)</mtext>' in forward.mathml
+    cjk = run.renders[("r1", 1)].svg
+    assert re.search(r'<text font-family="[^"]*Noto Serif CJK SC[^"]*" font-size="13.9[0-9]*"[^>]*>中</text>', cjk)
+    ids = [set(re.findall(r'id="([^"]+)"', r.svg)) for r in run.renders.values()]
+    assert not ids[0] & ids[1] and not ids[1] & ids[2]          # inline SVGs can share a page
+
+
+def test_formula_html_anchors_links_and_broken_box():
+    run = rendered(DATA / "numbering.md")
+    post, numbers = run.posts[0], run.numbers["n1"]
+    for mode in ("mathml", "svg", "img"):
+        mh = MathHTML(mode=mode, image=lambda r: "math/x.svg")
+        page = "".join(mh.formula(f, numbers, run.renders.get(("n1", f.index))) for f in post.formulas)
+        ids = re.findall(r'\bid="(eq-[^"]+)"', page)
+        assert ids == [t.anchor for t in numbers.tags]          # every tag anchored once, in order
+        targets = re.findall(r'href="#([^"]+)"', page)              # links, and glyphs in SVG
+        assert {t for t in targets if t.startswith("eq-")} and set(targets) <= set(re.findall(r'\bid="([^"]+)"', page))
+        assert '<span class="eqref unknown"' in page and "(??)" in page
+        broken = re.search(r'<span class="math-error display[^"]*"[^>]*>(.*?)</span></span>', page).group(0)
+        assert "$$x^2^3\\tag{坏}$$" in broken and "Double exponent" in broken
+    page = MathHTML(mode="img", link=lambda a: f"c2.xhtml#{a}", image=lambda r: "m.svg").formula(
+        post.formulas[0], numbers, None)
+    assert page == '<a class="eqref" href="c2.xhtml#eq-n1-l-eq.3a.first">(1)</a>'
+
+
+def test_plain_text_of_formulas():
+    assert plain_text(r"\frac{a}{b}+\alpha_i") == "a/b+α_i"
+    assert plain_text(r"\text{速度}v=\sqrt{x}") == "速度v=√(x)"
+
+
+def test_second_build_draws_nothing_and_a_truncated_entry_is_redone(tmp_path):
+    cache = tmp_path / "cache"
+    first = rendered(DATA / "numbering.md", cache_dir=cache).stats["render"]
+    assert first.drawn == first.distinct > 0
+    again = rendered(DATA / "numbering.md", cache_dir=cache)
+    assert again.stats["render"].drawn == 0 and len(again.renders) == first.formulas
+    entry = sorted((cache / "renders").rglob("*.json"))[0]
+    entry.write_bytes(entry.read_bytes()[:len(entry.read_bytes()) // 2])
+    third = rendered(DATA / "numbering.md", cache_dir=cache)
+    assert third.stats["render"].drawn == 1 and len(third.renders) == first.formulas
+
+
+def test_two_builds_at_once_share_the_cache(tmp_path):
+    cache = tmp_path / "cache"
+    script = ("import sys; from tests.test_render import rendered; "
+              "s = rendered(sys.argv[1], cache_dir=sys.argv[2]).stats['render']; print(s.formulas)")
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(DATA / "numbering.md"), str(cache)],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [r.communicate(timeout=300) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    assert not list((cache / "renders").rglob("*.tmp"))
+    after = rendered(DATA / "numbering.md", cache_dir=cache)
+    assert after.stats["render"].drawn == 0 and len(after.renders) == int(outputs[0][0])
+
+
+def test_every_formula_of_the_corpus_is_drawn_with_its_rows(corpus, tmp_path):
+    run = rendered(corpus, cache_dir=tmp_path / "cache")
+    assert not [d for d in run.diagnostics.sorted() if d.code == "render"]
+    expected = {(p.id, f.index) for p in run.posts for f in p.formulas if f.ok and f.delimiter != "ref"}
+    assert set(run.renders) == expected and len(expected) > 5000
+    run.posts_by_id = {p.id: p for p in run.posts}
+    single = 0
+    for (post_id, i), r in run.renders.items():
+        tags = run.numbers[post_id].by_formula.get(i, [])
+        assert len(r.rows) == len(tags), (post_id, i)
+        assert all(0 <= row <= r.height for row in r.rows), (post_id, i)
+        assert r.width > 0 and r.height > 0 and r.alt
+        if len(tags) == 1 and "\\\\" not in run.posts_by_id[post_id].formulas[i].tex:
+            # one row: the number on the baseline (MathJax's own tags sit up to 0.12 ex off it)
+            baseline = r.height + r.valign + r.margin_bottom
+            assert abs(r.rows[0] - baseline) < 0.15, (post_id, i, r.rows, baseline)
+            single += 1
+    assert single > 300
