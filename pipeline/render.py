@@ -41,6 +41,7 @@ DEFINES = re.compile(r"\\(?:(?:re|provide)?newcommand|(?:re)?newenvironment|[gex
                      r"DeclareMathOperator|require|Newextarrow)(?![A-Za-z])")
 REF = re.compile(r"\\(eqref|ref)\s*\{([^{}]*)\}")
 ENGINE_FAULTS = ("engine-timeout", "engine-crash")
+DRAW_TIME_FACTOR = 3
 
 
 @dataclass
@@ -214,7 +215,9 @@ def _draw(posts, texts, alts, missing, cache: Cache, diagnostics: Diagnostics,
                                   f"when checking: {answer.get('error')}", f.position,
                                   source=texts[(post.id, f.index)])
 
-        worker = options.worker_factory() if options.worker_factory else Worker(timeout=options.timeout)
+        # Drawing takes about ten times as long as checking: a formula gets three times the time.
+        worker = (options.worker_factory() if options.worker_factory
+                  else Worker(timeout=DRAW_TIME_FACTOR * options.timeout))
         with worker:
             worker.check(requests, on_answer)
 

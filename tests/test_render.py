@@ -110,7 +110,8 @@ def test_two_builds_at_once_share_the_cache(tmp_path):
 
 def test_every_formula_of_the_corpus_is_drawn_with_its_rows(corpus, tmp_path):
     run = rendered(corpus, cache_dir=tmp_path / "cache")
-    assert not [d for d in run.diagnostics.sorted() if d.code == "render"]
+    failed = [d.format() for d in run.diagnostics.sorted() if d.code == "render"]
+    assert not failed
     expected = {(p.id, f.index) for p in run.posts for f in p.formulas if f.ok and f.delimiter != "ref"}
     assert set(run.renders) == expected and len(expected) > 5000
     run.posts_by_id = {p.id: p for p in run.posts}

@@ -1,0 +1,147 @@
+"""The assemble stage: the collection the emitters write, gathered and checked before anything is.
+
+    Collection.posts    by date, oldest first (undated last, by title)
+    Collection.series   each series with its parts in order; posts of no series stand alone
+    bodies()            each post's text as HTML, formulas in place (pipeline.mathhtml)
+
+Links are settled here for every output alike: a link to another post of the collection
+(`https://kexue.fm/archives/ID`) goes to that post wherever the emitter puts it; links whose
+scheme is not http(s)/mailto (`javascript:` …) lose their target; images on the web are not
+fetched but shown as a captioned placeholder with their address.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import pypandoc
+
+from pipeline import document
+from pipeline.cache import Cache
+from pipeline.mathhtml import MathHTML
+from pipeline.model import Post
+from pipeline.number import PostNumbers
+from pipeline.render import Render
+
+ARCHIVE = re.compile(r"^https?://(?:www\.)?(?:kexue\.fm|spaces\.ac\.cn)/archives/(\d+)/?(#.*)?$")
+SAFE_SCHEMES = ("http:", "https:", "mailto:")
+HTML_ARGS = ["--wrap=none", "--no-highlight"]
+
+
+@dataclass
+class Series:
+    name: str
+    parts: list[Post]
+
+
+@dataclass
+class Collection:
+    title: str
+    posts: list[Post]
+    series: list[Series]
+    numbers: dict[str, PostNumbers]
+    renders: dict[tuple[str, int], Render]
+    asts: dict[str, dict] = field(default_factory=dict)
+
+    def series_of(self, post: Post) -> Optional[Series]:
+        return next((s for s in self.series if post in s.parts), None)
+
+    def neighbours(self, post: Post) -> tuple[Optional[Post], Optional[Post]]:
+        series = self.series_of(post)
+        if not series:
+            return None, None
+        i = series.parts.index(post)
+        return (series.parts[i - 1] if i > 0 else None,
+                series.parts[i + 1] if i + 1 < len(series.parts) else None)
+
+    def by_id(self, post_id: str) -> Optional[Post]:
+        return next((p for p in self.posts if p.id == post_id), None)
+
+    def standalone(self) -> list[Post]:
+        return [p for p in self.posts if not self.series_of(p)]
+
+
+def date_key(post: Post):
+    return (post.date is None, post.date or "", post.title)
+
+
+def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[tuple[str, int], Render],
+             title: str = "科学空间文集", cache: Optional[Cache] = None) -> Collection:
+    ordered = sorted(posts, key=date_key)
+    groups: dict[str, list[Post]] = {}
+    for post in ordered:
+        if post.series:
+            groups.setdefault(post.series, []).append(post)
+    series = [Series(name, sorted(parts, key=lambda p: (p.part or 0, date_key(p))))
+              for name, parts in groups.items()]
+    series.sort(key=lambda s: date_key(s.parts[0]))
+    asts = {post.id: document.build(post, cache) for post in ordered}
+    return Collection(title=title, posts=ordered, series=series, numbers=numbers, renders=renders, asts=asts)
+
+
+def bodies(collection: Collection, mathhtml: MathHTML,
+           post_link: Callable[[Post, str], str]) -> dict[str, str]:
+    """Each post's text as HTML, from one pandoc run for the whole collection.
+    `post_link(post, fragment)` is where a link to another post of the collection goes."""
+    blocks = []
+    for n, post in enumerate(collection.posts):
+        ast = mathhtml.document(collection.asts[post.id], post, collection.numbers[post.id],
+                                collection.renders)
+        _settle_links(ast["blocks"], collection, post_link)
+        blocks.append({"t": "RawBlock", "c": ["html", f"<!--kx-post {n}-->"]})
+        blocks.extend(ast["blocks"])
+    whole = {"pandoc-api-version": next(iter(collection.asts.values()))["pandoc-api-version"],
+             "meta": {}, "blocks": blocks} if collection.asts else None
+    if whole is None:
+        return {}
+    html = pypandoc.convert_text(json.dumps(whole), "html5", format="json", extra_args=HTML_ARGS)
+    parts = re.split(r"<!--kx-post (\d+)-->\n?", html)
+    return {collection.posts[int(parts[i])].id: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+
+
+def _settle_links(node, collection: Collection, post_link) -> None:
+    if isinstance(node, list):
+        for n, item in enumerate(node):
+            if isinstance(item, dict) and item.get("t") == "Image" and _remote(item["c"][2][0]):
+                node[n] = _placeholder(item)
+            else:
+                _settle_links(item, collection, post_link)
+    elif isinstance(node, dict):
+        if node.get("t") == "Link":
+            target = node["c"][2]
+            target[0] = _link_target(target[0], collection, post_link)
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                _settle_links(value, collection, post_link)
+
+
+def _link_target(url: str, collection: Collection, post_link) -> str:
+    m = ARCHIVE.match(url.strip())
+    if m:
+        other = collection.by_id(m.group(1))
+        return post_link(other, m.group(2) or "") if other else url
+    scheme = re.match(r"^\s*([A-Za-z][A-Za-z0-9+.-]*:)", url)
+    if scheme and scheme.group(1).lower() not in SAFE_SCHEMES:
+        return ""
+    return url
+
+
+def _remote(url: str) -> bool:
+    return bool(re.match(r"^\s*(https?:)?//", url)) or bool(re.match(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:", url))
+
+
+def _placeholder(image: dict) -> dict:
+    """An image that would be fetched from the web: a box with its caption and its address."""
+    url = image["c"][2][0]
+    caption = image["c"][1] or [{"t": "Str", "c": "图片"}]
+    link = {"t": "Link", "c": [["", [], []], [{"t": "Str", "c": url}], [url if _safe(url) else "", ""]]}
+    return {"t": "Span", "c": [["", ["image-placeholder"], []],
+                               [{"t": "Span", "c": [["", ["image-caption"], []], caption]},
+                                {"t": "LineBreak"}, link]]}
+
+
+def _safe(url: str) -> bool:
+    return url.strip().lower().startswith(SAFE_SCHEMES) or url.strip().startswith("//")
