@@ -5,9 +5,11 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.setup-done
 MATHJAX  := pipeline/mathjax
 CONTENT  ?=
-APT_PACKAGES := nodejs npm fonts-noto-cjk poppler-utils libharfbuzz-subset0
+APT_PACKAGES := nodejs npm fonts-noto-cjk fonts-lmodern poppler-utils libharfbuzz-subset0
+# What the tests look through besides: a browser for screenshots, epubcheck for the ebooks.
+TEST_PACKAGES := chromium epubcheck
 
-.PHONY: setup system check list test bench pdf clean update-golden
+.PHONY: setup system test-system apt check list html test bench pdf clean update-golden
 
 setup: $(STAMP)
 
@@ -21,8 +23,14 @@ $(STAMP): pyproject.toml $(MATHJAX)/package-lock.json
 
 # System packages: installed with apt-get when running as root, else the command is printed.
 system:
+	@$(MAKE) --no-print-directory apt PACKAGES="$(APT_PACKAGES)"
+
+test-system:
+	@$(MAKE) --no-print-directory apt PACKAGES="$(TEST_PACKAGES)"
+
+apt:
 	@missing=""; \
-	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if command -v node >/dev/null 2>&1; then missing=$$(echo $$missing | tr ' ' '\n' | grep -vx 'nodejs\|npm' | tr '\n' ' '); fi; \
 	if [ -n "$$(echo $$missing)" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -40,7 +48,10 @@ check: setup
 list: setup
 	$(BIN)/anthology list $(CONTENT)
 
-test: setup
+html: setup
+	$(BIN)/anthology build html $(CONTENT) --out out/site
+
+test: setup system test-system
 	$(BIN)/python -m pytest -q -rs
 
 bench: setup

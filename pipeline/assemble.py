@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import quote, unquote
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -28,7 +29,7 @@ from pipeline.render import Render
 
 ARCHIVE = re.compile(r"^https?://(?:www\.)?(?:kexue\.fm|spaces\.ac\.cn)/archives/(\d+)/?(#.*)?$")
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
-HTML_ARGS = ["--wrap=none", "--no-highlight"]
+HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Collection:
     numbers: dict[str, PostNumbers]
     renders: dict[tuple[str, int], Render]
     asts: dict[str, dict] = field(default_factory=dict)
+    ids: dict[str, set[str]] = field(default_factory=dict)     # heading and equation ids per post
 
     def series_of(self, post: Post) -> Optional[Series]:
         return next((s for s in self.series if post in s.parts), None)
@@ -79,7 +81,37 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
               for name, parts in groups.items()]
     series.sort(key=lambda s: date_key(s.parts[0]))
     asts = {post.id: document.build(post, cache) for post in ordered}
-    return Collection(title=title, posts=ordered, series=series, numbers=numbers, renders=renders, asts=asts)
+    ids = {post.id: _heading_ids(asts[post.id]) | {t.anchor for t in numbers[post.id].tags}
+           for post in ordered}
+    return Collection(title=title, posts=ordered, series=series, numbers=numbers, renders=renders,
+                      asts=asts, ids=ids)
+
+
+def _heading_ids(ast: dict) -> set[str]:
+    """Headings get the blog's ids, their own text (`…/archives/7343#进一步思考与分析`)."""
+    seen: set[str] = set()
+    for node in document.walk(ast["blocks"]):
+        if node["t"] == "Header":
+            base = re.sub(r"\s+", "-", _text(node["c"][2]).strip()) or "section"
+            name, n = base, 1
+            while name in seen:
+                n += 1
+                name = f"{base}-{n}"
+            node["c"][1][0] = name
+            seen.add(name)
+    return seen
+
+
+def _text(inlines) -> str:
+    out = []
+    for node in document.walk(inlines):
+        if node["t"] == "Str":
+            out.append(node["c"])
+        elif node["t"] in ("Space", "SoftBreak"):
+            out.append(" ")
+        elif node["t"] == "Math":
+            out.append(node["c"][1])
+    return "".join(out)
 
 
 def bodies(collection: Collection, mathhtml: MathHTML,
@@ -122,7 +154,11 @@ def _link_target(url: str, collection: Collection, post_link) -> str:
     m = ARCHIVE.match(url.strip())
     if m:
         other = collection.by_id(m.group(1))
-        return post_link(other, m.group(2) or "") if other else url
+        if not other:
+            return url
+        fragment = unquote(m.group(2) or "")
+        known = fragment[1:] in collection.ids.get(other.id, set())
+        return post_link(other, "#" + quote(fragment[1:]) if known else "")
     scheme = re.match(r"^\s*([A-Za-z][A-Za-z0-9+.-]*:)", url)
     if scheme and scheme.group(1).lower() not in SAFE_SCHEMES:
         return ""

@@ -1,6 +1,7 @@
 """The `anthology` command: check, list and import posts of 科学空间.
 
     anthology check  [PATH…] [--format text|github|json] [--strict]
+    anthology build  html|epub|pdf [PATH…] [--series NAME] [--out PATH] [--math mathml|svg] [--strict]
     anthology list   [PATH…] [--format text|json]
     anthology import PATH… --to DIR
 
@@ -18,7 +19,10 @@ from pathlib import Path
 from typing import Optional, TextIO
 
 from pipeline import __version__
-from pipeline.cache import default_cache_dir
+from pipeline.assemble import assemble
+from pipeline.cache import Cache, default_cache_dir
+from pipeline.emit import EMITTERS, BuildOptions
+from pipeline.emit.common import slug
 from pipeline.importer import write_markdown
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.stages import Run, run_stages, select
@@ -47,14 +51,29 @@ def build_parser() -> argparse.ArgumentParser:
                        help="files or folders of posts (default: the bundled sample, content/seeds)")
         p.add_argument("--series", help="only the posts of this series")
 
+    def engine(p):
+        p.add_argument("--cache-dir", type=Path, default=None,
+                       help="where verdicts and drawings are cached (default: $ANTHOLOGY_CACHE or "
+                            "~/.cache/kexue-anthology)")
+        p.add_argument("--no-cache", action="store_true", help="check and draw everything again, store nothing")
+        p.add_argument("--timeout", type=float, default=10.0, help="seconds MathJax may spend checking one formula")
+
     check = sub.add_parser("check", help="check every formula the way the blog's MathJax does")
     inputs(check)
     check.add_argument("--format", choices=("text", "github", "json"), default="text")
     check.add_argument("--strict", action="store_true", help="warnings count as errors")
-    check.add_argument("--cache-dir", type=Path, default=None,
-                       help="where verdicts are cached (default: $ANTHOLOGY_CACHE or ~/.cache/kexue-anthology)")
-    check.add_argument("--no-cache", action="store_true", help="check everything again, store nothing")
-    check.add_argument("--timeout", type=float, default=10.0, help="seconds MathJax may spend on one formula")
+    engine(check)
+
+    build = sub.add_parser("build", help="write the collection as a static site, an EPUB or a PDF")
+    build.add_argument("format", choices=sorted(EMITTERS), help="what to write")
+    inputs(build)
+    build.add_argument("--out", type=Path, help="where (default: out/site, out/NAME.epub, out/NAME.pdf)")
+    build.add_argument("--math", choices=("mathml", "svg"), default="mathml",
+                       help="html and epub: MathML (default) or SVG drawings")
+    build.add_argument("--title", help="the collection's title (default: 科学空间文集, or the series name)")
+    build.add_argument("--strict", action="store_true",
+                       help="any error or warning fails the build and nothing is written")
+    engine(build)
 
     lister = sub.add_parser("list", help="list the posts found: id, date, series, part, title")
     inputs(lister)
@@ -94,9 +113,13 @@ def _finish(run: Run, err: TextIO, show: bool = True) -> int:
     return 1 if d.errors else 0
 
 
-def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
+def _engine(args) -> EngineOptions:
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
-    run.engine = EngineOptions(cache_dir=cache_dir, timeout=args.timeout)
+    return EngineOptions(cache_dir=cache_dir, timeout=args.timeout)
+
+
+def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
+    run.engine = _engine(args)
     started = time.perf_counter()
     run_stages(run, "extract")
     run.posts = select(run.posts, args.series)
@@ -160,4 +183,35 @@ def cmd_import(args, run: Run, out: TextIO, err: TextIO) -> int:
     return _finish(run, err)
 
 
-COMMANDS = {"check": cmd_check, "list": cmd_list, "import": cmd_import}
+DEFAULT_OUT = {"html": "site", "epub": "{name}.epub", "pdf": "{name}.pdf"}
+
+
+def cmd_build(args, run: Run, out: TextIO, err: TextIO) -> int:
+    """Everything is read, checked, numbered and drawn before anything is written."""
+    run.engine = _engine(args)
+    started = time.perf_counter()
+    run_stages(run, "extract")
+    run.posts = select(run.posts, args.series)
+    if not run.posts:
+        print(f"anthology: error: no posts{' in series ' + args.series if args.series else ''}", file=err)
+        return _finish(run, err) or 1
+    run_stages(run, "render", start="validate")
+    if args.strict:
+        run.diagnostics.strict()
+        if run.diagnostics.errors:
+            print("anthology: nothing written (--strict)", file=err)
+            return _finish(run, err)
+    title = args.title or (args.series if args.series else "科学空间文集")
+    collection = assemble(run.posts, run.numbers, run.renders, title=title,
+                          cache=Cache(run.engine.cache_dir, "documents"))
+    target = args.out or ROOT / "out" / DEFAULT_OUT[args.format].format(name=slug(title))
+    EMITTERS[args.format](collection, target, BuildOptions(math=args.math, title=title), run.diagnostics)
+    formulas = sum(len(p.formulas) for p in run.posts)
+    broken = sum(1 for p in run.posts for f in p.formulas if not f.ok and f.delimiter != "ref")
+    print(f"wrote {target}: {len(run.posts)} posts, {formulas} formulas"
+          f"{f', {broken} shown as source (MathJax rejects them)' if broken else ''}"
+          f" ({time.perf_counter() - started:.1f} s)", file=out)
+    return _finish(run, err)
+
+
+COMMANDS = {"check": cmd_check, "build": cmd_build, "list": cmd_list, "import": cmd_import}

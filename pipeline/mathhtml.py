@@ -22,14 +22,15 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from pipeline.model import Formula, Post
-from pipeline.number import EquationTag, PostNumbers
-from pipeline.render import Render, drawable
+from pipeline.number import EquationTag, PostNumbers, id_part
+from pipeline.render import Render, drawable, is_reference
 
 MODES = ("mathml", "svg", "img")
 # As MathJax's matchFontHeight does on the blog's page: the math's x-height made equal to the
 # text's.  Noto Serif CJK's x-height is 0.514 em, MathJax's 0.430554 em.
 MATH_SCALE = 0.514 / 0.430554
-_LOCAL_HREF = re.compile(r'href="#(eq-[^"]*)"')
+_HREF = re.compile(r'(?<![\w:-])href="([^"]*)"')          # not xlink:href (glyphs)
+_SAFE_URL = re.compile(r"^(?:https?:|mailto:|#)", re.I)
 _SVG_BOX = re.compile(r'width="[-\d.]+ex" height="[-\d.]+ex" style="[^"]*"')
 _CLOSERS = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}
 
@@ -39,6 +40,11 @@ def source_of(f: Formula) -> str:
     if f.delimiter in ("env", "ref"):
         return f.tex
     return f.delimiter + f.tex + _CLOSERS[f.delimiter]
+
+
+def formula_anchor(f: Formula) -> str:
+    """The id of a formula's place in its post (broken formulas are linked to from lists)."""
+    return f"formula-{id_part(f.post_id)}-{f.index}"
 
 
 def em(value: float) -> str:
@@ -58,7 +64,7 @@ class MathHTML:
             raise ValueError("img mode needs a function giving each drawing's URL")
 
     def formula(self, f: Formula, numbers: PostNumbers, render: Optional[Render]) -> str:
-        if f.delimiter == "ref":
+        if is_reference(f):
             return "".join(self._reference(r.shown, r.target, r.label) for r in numbers.refs.get(f.index, []))\
                 or self._broken(f, [])
         tags = numbers.by_formula.get(f.index, [])
@@ -91,7 +97,14 @@ class MathHTML:
         return self._relink(render.mathml.replace("<math ", f'<math alttext="{alt}" ', 1))
 
     def _relink(self, markup: str) -> str:
-        return _LOCAL_HREF.sub(lambda m: f'href="{html.escape(self.link(m.group(1)))}"', markup)
+        """Links drawn by MathJax (\\eqref, \\href): ours go where the anchor lives, web links
+        stay, anything else (`javascript:` …) loses its target."""
+        def fix(m: re.Match) -> str:
+            url = html.unescape(m.group(1))
+            if url.startswith("#eq-"):
+                return f'href="{html.escape(self.link(url[1:]))}"'
+            return m.group(0) if _SAFE_URL.match(url.strip()) else 'data-removed-href=""'
+        return _HREF.sub(fix, markup)
 
     @staticmethod
     def _tags(tags: list[EquationTag], render: Optional[Render]) -> str:
@@ -110,8 +123,8 @@ class MathHTML:
     def _broken(self, f: Formula, tags: list[EquationTag]) -> str:
         message = f.message or "this formula could not be drawn"
         kind = "display" if f.display else "inline"
-        return (f'<span class="math-error {kind}{" tagged" if tags else ""}" data-formula="{f.index}" '
-                f'title="{html.escape(message)}"><code class="math-source">{html.escape(source_of(f))}</code>'
+        return (f'<span class="math-error {kind}{" tagged" if tags else ""}" id="{formula_anchor(f)}" '
+                f'data-formula="{f.index}" title="{html.escape(message)}"><code class="math-source">{html.escape(source_of(f))}</code>'
                 f'<span class="math-message">{html.escape(message)}</span>{self._tags(tags, None)}</span>')
 
     # --- documents ---------------------------------------------------------------------------

@@ -86,8 +86,17 @@ def drawn_tex(f: Formula, refs: list[Reference], linked: bool = True) -> str:
     return "".join(out)
 
 
+_ONLY_REF = re.compile(r"^\s*\\(?:eq)?ref\s*\{[^{}]*\}\s*$")
+
+
+def is_reference(f: Formula) -> bool:
+    """A bare \\ref/\\eqref, or a formula that is nothing else (`$\\eqref{x}$`): shown as a link
+    in the text, not drawn (a link inside MathML is no link in most browsers)."""
+    return f.delimiter == "ref" or bool(f.ok and _ONLY_REF.match(f.tex))
+
+
 def drawable(f: Formula) -> bool:
-    return bool(f.ok) and f.delimiter != "ref"
+    return bool(f.ok) and not is_reference(f)
 
 
 def replayable(f: Formula) -> bool:
@@ -107,12 +116,14 @@ class _ToText(LatexNodes2Text):
 
 
 _TO_TEXT = threading.local()
+_HREF_URL = re.compile(r"\\href\s*\{[^{}]*\}")
 
 
 def plain_text(tex: str) -> str:
     """A formula as plain text (pylatexenc), for alt text, titles and bookmarks."""
     if not hasattr(_TO_TEXT, "converter"):
         _TO_TEXT.converter = _ToText(math_mode="text", strict_latex_spaces=True)
+    tex = _HREF_URL.sub("", tex)                 # \href{url}{text}: the text
     try:
         text = _TO_TEXT.converter.latex_to_text(tex)
     except Exception:        # pylatexenc gives up on some input; the source is still readable

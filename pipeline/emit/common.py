@@ -1,0 +1,110 @@
+"""What the emitters share: build options, the build date, templates, atomic output, fonts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import jinja2
+
+from pipeline.assemble import Collection
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATES = ROOT / "templates"
+AUTHOR = "苏剑林"
+
+
+@dataclass
+class BuildOptions:
+    math: str = "mathml"          # html, epub: "mathml" or "svg"; pdf always draws SVG images
+    paper: str = "a5"             # pdf
+    title: Optional[str] = None
+
+
+def build_date(collection: Collection) -> dt.datetime:
+    """SOURCE_DATE_EPOCH when set, else the newest post's date: never the clock, so that two
+    builds of the same collection are byte for byte the same."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)
+    dates = [p.date for p in collection.posts if p.date]
+    day = max(dates) if dates else "2000-01-01"
+    return dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc)
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                              autoescape=jinja2.select_autoescape(["html", "xhtml", "xml"]),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+
+
+def slug(name: str) -> str:
+    """A file name for a series or book: the name itself, minus what file systems and URLs
+    cannot carry."""
+    return re.sub(r'[\s/\\:*?"<>|#%&{}$!\'@+`=]+', "-", name).strip("-.") or "untitled"
+
+
+@contextmanager
+def output_dir(out: Path) -> Iterator[Path]:
+    """A fresh directory beside `out`; on success it replaces `out`, on failure it is removed."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        yield work
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
+            os.replace(out, old / "x")
+        os.replace(work, out)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def output_file(out: Path) -> Iterator[Path]:
+    """A temporary file beside `out`, renamed to `out` on success."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+MATH_FONT_NAMES = ("Latin Modern Math", "STIX Two Math", "STIXMath", "TeX Gyre Termes Math",
+                   "Libertinus Math", "Noto Sans Math")
+
+
+def math_font() -> Optional[Path]:
+    """An installed font with an OpenType MATH table (Debian: fonts-lmodern), or None."""
+    from fontTools.ttLib import TTFont
+    if not shutil.which("fc-match"):
+        return None
+    for name in MATH_FONT_NAMES:
+        found = subprocess.run(["fc-match", "-f", "%{family}\t%{file}", name], capture_output=True, text=True)
+        family, _, path = found.stdout.partition("\t")
+        if found.returncode or name.lower() not in family.lower() or not path:
+            continue
+        try:
+            if "MATH" in TTFont(path, lazy=True, fontNumber=0):
+                return Path(path)
+        except Exception:
+            continue
+    return None
