@@ -5,11 +5,12 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.setup-done
 MATHJAX  := pipeline/mathjax
 CONTENT  ?=
+SERIES   ?=
 APT_PACKAGES := nodejs npm fonts-noto-cjk fonts-lmodern poppler-utils libharfbuzz-subset0
 # What the tests look through besides: a browser for screenshots, epubcheck for the ebooks.
 TEST_PACKAGES := chromium epubcheck
 
-.PHONY: setup system test-system apt check list html test bench pdf clean update-golden
+.PHONY: setup system test-system apt check list html epub series test bench pdf clean update-golden
 
 setup: $(STAMP)
 
@@ -50,6 +51,14 @@ list: setup
 
 html: setup
 	$(BIN)/anthology build html $(CONTENT) --out out/site
+
+epub: setup
+	$(BIN)/anthology build epub $(CONTENT) --out out/anthology.epub
+
+# One series as its own book: make series SERIES=最小熵原理 [CONTENT=../shared/corpus]
+series: setup
+	@test -n "$(SERIES)" || { echo "usage: make series SERIES=NAME [CONTENT=…]"; exit 2; }
+	$(BIN)/anthology build epub $(CONTENT) --series "$(SERIES)" --out "out/$(SERIES).epub"
 
 test: setup system test-system
 	$(BIN)/python -m pytest -q -rs

@@ -122,7 +122,7 @@ def bodies(collection: Collection, mathhtml: MathHTML,
     for n, post in enumerate(collection.posts):
         ast = mathhtml.document(collection.asts[post.id], post, collection.numbers[post.id],
                                 collection.renders)
-        _settle_links(ast["blocks"], collection, post_link)
+        settle_links(ast["blocks"], collection, post_link)
         blocks.append({"t": "RawBlock", "c": ["html", f"<!--kx-post {n}-->"]})
         blocks.extend(ast["blocks"])
     whole = {"pandoc-api-version": next(iter(collection.asts.values()))["pandoc-api-version"],
@@ -134,20 +134,20 @@ def bodies(collection: Collection, mathhtml: MathHTML,
     return {collection.posts[int(parts[i])].id: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
-def _settle_links(node, collection: Collection, post_link) -> None:
+def settle_links(node, collection: Collection, post_link) -> None:
     if isinstance(node, list):
         for n, item in enumerate(node):
             if isinstance(item, dict) and item.get("t") == "Image" and _remote(item["c"][2][0]):
                 node[n] = _placeholder(item)
             else:
-                _settle_links(item, collection, post_link)
+                settle_links(item, collection, post_link)
     elif isinstance(node, dict):
         if node.get("t") == "Link":
             target = node["c"][2]
             target[0] = _link_target(target[0], collection, post_link)
         for value in node.values():
             if isinstance(value, (list, dict)):
-                _settle_links(value, collection, post_link)
+                settle_links(value, collection, post_link)
 
 
 def _link_target(url: str, collection: Collection, post_link) -> str:

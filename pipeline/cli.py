@@ -121,9 +121,9 @@ def _engine(args) -> EngineOptions:
 def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
     run.engine = _engine(args)
     started = time.perf_counter()
-    run_stages(run, "extract")
+    run_stages(run, "read")
     run.posts = select(run.posts, args.series)
-    run_stages(run, "validate", start="validate")
+    run_stages(run, "validate", start="extract")
     if args.strict:
         run.diagnostics.strict()
     d = run.diagnostics
@@ -190,12 +190,12 @@ def cmd_build(args, run: Run, out: TextIO, err: TextIO) -> int:
     """Everything is read, checked, numbered and drawn before anything is written."""
     run.engine = _engine(args)
     started = time.perf_counter()
-    run_stages(run, "extract")
+    run_stages(run, "read")
     run.posts = select(run.posts, args.series)
     if not run.posts:
         print(f"anthology: error: no posts{' in series ' + args.series if args.series else ''}", file=err)
         return _finish(run, err) or 1
-    run_stages(run, "render", start="validate")
+    run_stages(run, "render", start="extract")
     if args.strict:
         run.diagnostics.strict()
         if run.diagnostics.errors:

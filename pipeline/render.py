@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from PIL import ImageColor
 from pylatexenc.latex2text import LatexNodes2Text
 
 from pipeline.cache import Cache, key
@@ -244,14 +245,20 @@ _IDS = re.compile(r'(id="|href="#)E\d+-')
 _TEXT = re.compile(r'<text font-family="monospace" ([^>]*)>([^<]*)</text>')
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f]")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
+_SVG_LINK = re.compile(r'<a class="mjx-svg-href" href="([^"]*)"')
+_COLOR = re.compile(r'\b(mathcolor|mathbackground|color|background)="([^"]*)"')
+_HTML4_COLORS = {"aqua", "black", "blue", "fuchsia", "gray", "green", "lime", "maroon", "navy", "olive",
+                 "purple", "red", "silver", "teal", "white", "yellow"}
 _LABEL_CELL = re.compile(r"<mlabeledtr([^>]*)>\s*<mtd[^>]*>.*?</mtd>", re.S)
 
 
 def finish(drawing: dict, k: str, alt_tex: str) -> Render:
     """Our touches on MathJax's output: glyph ids unique to the formula, CJK text in a CJK
-    font at MathJax's em, tag cells out of the MathML, sizes read off the SVG."""
+    font at MathJax's em, links titled, tag cells out of the MathML, colours as MathML 3
+    allows them, sizes read off the SVG."""
     svg = _IDS.sub(lambda m: f"{m.group(1)}M{k[:12]}-", drawing["svg"])
     svg = _TEXT.sub(_text_font, svg)
+    svg = _SVG_LINK.sub(lambda m: f'{m.group(0)} xlink:title="{_link_title(m.group(1))}"', svg)
     m = _SVG_SIZE.search(svg)
     if not m:
         raise ValueError(f"unexpected SVG from MathJax: {svg[:200]}")
@@ -260,9 +267,26 @@ def finish(drawing: dict, k: str, alt_tex: str) -> Render:
     rows = [round(min(max(depth / UNITS_PER_EX, 0.0), height), 3) for depth in _row_depths(svg, drawing)]
     mathml = _LABEL_CELL.sub(lambda m: f"<mtr{m.group(1)}>", drawing["mml"]).replace("</mlabeledtr>", "</mtr>")
     mathml = re.sub(r">\n\s*<", "><", _COMMENT.sub("", mathml)).strip()
+    mathml = _COLOR.sub(_mathml_color, mathml)
     return Render(svg=svg, mathml=mathml, width=width, height=height,
                   valign=styles.get("vertical-align", 0.0), margin_bottom=styles.get("margin-bottom", 0.0),
                   rows=rows, alt=plain_text(alt_tex))
+
+
+def _link_title(url: str) -> str:
+    return "跳到公式" if url.startswith("#") else url
+
+
+def _mathml_color(m: re.Match) -> str:
+    """MathML 3 takes #rgb/#rrggbb and the 16 HTML 4 names; MathJax passes CSS names through."""
+    value = m.group(2).strip()
+    if re.fullmatch(r"#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?", value) or value.lower() in _HTML4_COLORS:
+        return m.group(0)
+    try:
+        r, g, b = ImageColor.getrgb(value)[:3]
+    except ValueError:
+        return ""
+    return f'{m.group(1)}="#{r:02x}{g:02x}{b:02x}"'
 
 
 def _row_depths(svg: str, drawing: dict) -> list[float]:

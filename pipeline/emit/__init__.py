@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pipeline.emit import html
+from pipeline.emit import epub, html
 from pipeline.emit.common import BuildOptions
 
 EMITTERS: dict[str, Callable] = {
     "html": html.emit,
+    "epub": epub.emit,
 }
 
 __all__ = ["EMITTERS", "BuildOptions"]

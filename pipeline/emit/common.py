@@ -16,6 +16,7 @@ from typing import Iterator, Optional
 import jinja2
 
 from pipeline.assemble import Collection
+from pipeline.fileio import DIR_MODE, FILE_MODE
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "templates"
@@ -61,6 +62,7 @@ def output_dir(out: Path) -> Iterator[Path]:
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:
         yield work
+        os.chmod(work, DIR_MODE)
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
@@ -82,6 +84,7 @@ def output_file(out: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -9,6 +9,7 @@ the others.  Series and part come from the front matter, else from the title.
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from pathlib import Path
 from typing import Callable, Iterable
@@ -62,13 +63,28 @@ def read_file(path: Path, diagnostics: Diagnostics) -> list[Post]:
         return []
     for note in decoded.notes:
         diagnostics.warning("encoding", f"file {note}", path=name)
-    source = SourceFile(name, unicodedata.normalize("NFC", decoded.text))
+    source = SourceFile(name, _without_controls(unicodedata.normalize("NFC", decoded.text), name, diagnostics))
     for form, (detect, read) in READERS.items():
         if detect(source.text):
             return read(source, diagnostics)
     diagnostics.input_error(name, "not a post in any known form (listing page, scraped post, "
                                   "plain-text post, Markdown with front matter)", code="unknown-form")
     return []
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _without_controls(text: str, name: str, diagnostics: Diagnostics) -> str:
+    """Control characters (a scrape's stray backspace) are no text and no XML: each becomes a
+    space, so that every other character keeps its line and column, and is reported."""
+    found = list(_CONTROL.finditer(text))
+    if not found:
+        return text
+    where = SourceFile(name, text).position(found[0].start())
+    diagnostics.warning("control-character", f"{len(found)} control character(s) (first U+{ord(found[0].group()):04X}) "
+                        "read as spaces", where)
+    return _CONTROL.sub(" ", text)
 
 
 def merge(posts: list[Post]) -> list[Post]:

@@ -1,0 +1,135 @@
+"""EPUB 3 through pandoc: one chapter per post, a nested table of contents, our math.
+
+A book of several series has a part per series (posts under it in series order) and a part
+「其他文章」 for the rest by date; a book of one series has its posts as chapters.  Each post
+is one chapter file, so equation numbers and `\\eqref` links (always within a post) stay in
+one file; links between posts go through pandoc's own link resolution (`#post-ID`).
+
+Math is MathML, or with `--math svg` each distinct formula once as an SVG image with alt text.
+The cover is drawn here (Pillow, the CJK font of the system); nothing comes from the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pypandoc
+
+from pipeline.assemble import Collection, date_key, settle_links
+from pipeline.document import walk
+from pipeline.diagnostics import Diagnostics
+from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, build_date, output_file
+from pipeline.emit.cover import draw_cover
+from pipeline.mathhtml import MathHTML
+from pipeline.model import Post
+from pipeline.render import Render
+
+OTHERS = "其他文章"
+
+
+def post_anchor(post: Post) -> str:
+    return f"post-{post.id}"
+
+
+def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
+    with tempfile.TemporaryDirectory(prefix="anthology-epub-") as tmp:
+        work = Path(tmp)
+        mathhtml = MathHTML(mode="img" if options.math == "svg" else "mathml",
+                            image=lambda r: _svg_file(work, r))
+        groups = _groups(collection)
+        depth = 1 if len(groups) == 1 and groups[0][0] is None else 2
+        blocks = []
+        for n, (name, posts) in enumerate(groups, 1):
+            if name is not None:
+                blocks.append(_header(1, f"part-{n}", name, ["part"]))
+            for post in posts:
+                blocks.extend(_chapter(collection, post, mathhtml, depth))
+        ast = {"pandoc-api-version": next(iter(collection.asts.values()))["pandoc-api-version"],
+               "meta": {}, "blocks": blocks}
+        when = build_date(collection)
+        cover = work / "cover.png"
+        draw_cover(cover, collection.title, AUTHOR, when)
+        css = work / "book.css"
+        css.write_text((TEMPLATES / "epub" / "book.css").read_text(encoding="utf-8")
+                       + (TEMPLATES / "math.css").read_text(encoding="utf-8"), encoding="utf-8")
+        meta = work / "meta.json"
+        meta.write_text(json.dumps({
+            "title": collection.title, "author": AUTHOR, "lang": "zh-Hans",
+            "identifier": [{"scheme": "UUID", "text": "urn:uuid:" + str(book_id(collection))}],
+            "date": when.date().isoformat(), "rights": "文章版权归原作者所有（科学空间 kexue.fm）",
+            "description": f"{len(collection.posts)} 篇文章，选自科学空间（kexue.fm）",
+        }, ensure_ascii=False), encoding="utf-8")
+        source = work / "book.json"
+        source.write_text(json.dumps(ast, ensure_ascii=False), encoding="utf-8")
+        with output_file(out) as target:
+            _pandoc([str(source), "--from=json", "--to=epub3", f"--output={target}",
+                     f"--metadata-file={meta}", f"--css={css}", f"--epub-cover-image={cover}",
+                     f"--split-level={depth}", "--toc", f"--toc-depth={depth}", "--wrap=none",
+                     "--syntax-highlighting=none"],
+                    cwd=work, env=dict(os.environ, SOURCE_DATE_EPOCH=str(int(when.timestamp()))))
+    return out
+
+
+def book_id(collection: Collection) -> uuid.UUID:
+    """Stable: the same title and posts give the same identifier."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "kexue-anthology:" + collection.title + ":"
+                      + ",".join(sorted(p.id for p in collection.posts)))
+
+
+def _groups(collection: Collection) -> list[tuple[str | None, list[Post]]]:
+    if len(collection.series) == 1 and not collection.standalone():
+        return [(None, collection.series[0].parts)]
+    if not collection.series:
+        return [(None, collection.posts)]
+    groups = [(s.name, s.parts) for s in collection.series]
+    if collection.standalone():
+        groups.append((OTHERS, sorted(collection.standalone(), key=date_key)))
+    return groups
+
+
+def _header(level: int, ident: str, text: str, classes=()) -> dict:
+    return {"t": "Header", "c": [level, [ident, list(classes), []], [{"t": "Str", "c": text}]]}
+
+
+def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int) -> list[dict]:
+    ast = mathhtml.document(collection.asts[post.id], post, collection.numbers[post.id], collection.renders)
+    settle_links(ast["blocks"], collection, lambda other, fragment: "#" + post_anchor(other))
+    _shift_headers(ast["blocks"], level)
+    meta = " · ".join(x for x in (post.date, f"{post.readers:,} 位读者" if post.readers else None) if x)
+    head = [_header(level, post_anchor(post), post.title, ["post-title"])]
+    if meta:
+        head.append({"t": "Div", "c": [["", ["post-meta"], []], [{"t": "Para", "c": [{"t": "Str", "c": meta}]}]]})
+    return head + ast["blocks"]
+
+
+def _shift_headers(blocks, by: int) -> None:
+    """A post's own headings go below its title, and below the level pandoc splits files at."""
+    for node in walk(blocks):
+        if node["t"] == "Header":
+            node["c"][0] = min(node["c"][0] + by, 6)
+            node["c"][1][0] = ""               # heading ids repeat between posts; a book needs none
+
+
+def _svg_file(work: Path, render: Render) -> str:
+    name = f"math/{hashlib.sha256(render.svg.encode()).hexdigest()[:20]}.svg"
+    path = work / name
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(render.svg, encoding="utf-8")
+    return name
+
+
+def _pandoc(args: list[str], cwd: Path, env: dict) -> None:
+    try:
+        subprocess.run([pypandoc.get_pandoc_path(), *args], cwd=cwd, env=env, check=True,
+                       capture_output=True, text=True)
+    except OSError as e:
+        raise RuntimeError(f"pandoc could not be run ({e}): run `make setup` (pypandoc-binary ships it)")
+    except subprocess.CalledProcessError as e:
+        raise RuntimeError(f"pandoc failed (exit {e.returncode}): {e.stderr.strip()[-2000:]}")

@@ -1,0 +1,106 @@
+"""EPUB 3 books: epubcheck on every book built, structure, metadata, math in both modes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import unicodedata
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+
+JAR = Path("/usr/share/java/epubcheck.jar")
+
+
+def epubcheck(book: Path) -> str:
+    if JAR.exists() and shutil.which("java"):
+        command = ["java", "-jar", str(JAR), str(book)]
+    else:
+        pytest.skip("needs epubcheck (Debian: apt-get install epubcheck, with java)")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    report = result.stdout + result.stderr
+    assert result.returncode == 0 and "Messages: 0 fatals / 0 errors / 0 warnings" in report, report[-3000:]
+    return report
+
+
+def build(*args, out: Path, cache: Path) -> tuple[int, str, str]:
+    return run_cli("build", "epub", *args, "--out", out, "--cache-dir", cache)
+
+
+def entries(book: Path) -> dict[str, str]:
+    with zipfile.ZipFile(book) as z:
+        return {n: z.read(n).decode("utf-8", "replace") for n in z.namelist()}
+
+
+def test_the_seed_collection(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    book = tmp_path / "seeds.epub"
+    status, stdout, stderr = build(out=book, cache=tmp_path / "cache")
+    assert status == 0, stderr
+    epubcheck(book)
+    files = entries(book)
+    assert list(files)[0] == "mimetype" and files["mimetype"] == "application/epub+zip"
+    opf = files["EPUB/content.opf"]
+    assert "<dc:title" in opf and "科学空间文集" in opf and "<dc:language>zh-Hans</dc:language>" in opf
+    assert re.search(r"<dc:creator[^>]*>苏剑林</dc:creator>", opf) and "urn:uuid:" in opf
+    assert re.search(r"<dc:date[^>]*>2023-11-14</dc:date>", opf)            # SOURCE_DATE_EPOCH
+    assert 'properties="cover-image"' in opf
+    chapters = [n for n in files if re.match(r"EPUB/text/ch\d+\.xhtml", n)]
+    titles = [t for n in chapters for t in re.findall(r'class="post-title"[^>]*>([^<]+)<', files[n])]
+    assert len(titles) == 39 and all(t.startswith("<") is False for t in titles)
+    nav = files["EPUB/nav.xhtml"]
+    parts = [unicodedata.normalize("NFKC", p) for p in re.findall(r">(最小熵原理[^<]*)<", nav)]
+    assert parts[0] == "最小熵原理" and "(四)" in parts[1] and "(五)" in parts[2]      # series, its parts
+    assert "其他文章" in nav
+    for n in chapters:                                       # the date under each post's title
+        for head in re.findall(r'class="post-title".*?</h\d>\s*<div class="post-meta">\s*<p>([^<]*)<', files[n], re.S):
+            assert re.match(r"\d{4}-\d\d-\d\d", head)
+    again = tmp_path / "again.epub"
+    build(out=again, cache=tmp_path / "cache")
+    assert hashlib.sha256(book.read_bytes()).digest() == hashlib.sha256(again.read_bytes()).digest()
+
+
+@pytest.mark.parametrize("math", ["mathml", "svg"])
+def test_the_minimum_entropy_series(corpus, math, tmp_path):
+    book = tmp_path / f"series-{math}.epub"
+    status, stdout, stderr = build(corpus, "--series", "最小熵原理", "--math", math, out=book,
+                                   cache=tmp_path / "cache")
+    assert status == 0, stderr
+    epubcheck(book)
+    files = entries(book)
+    nav = files["EPUB/nav.xhtml"]
+    order = re.findall(r"最小熵原理（(.)）", nav)
+    assert order == ["一", "二", "三", "四", "五", "六"]
+    chapters = {n: t for n, t in files.items() if re.match(r"EPUB/text/ch\d+\.xhtml", n)}
+    assert len(chapters) == 6
+    for name, text in chapters.items():                      # \eqref and numbers in the same file
+        ids = set(re.findall(r'\bid="([^"]+)"', text))
+        for target in re.findall(r'href="#(eq-[^"]+)"', text):
+            assert target in ids, (name, target)
+    five = next(t for t in chapters.values() if "post-7006" in t)
+    assert five.count('class="eq-tag"') == 15 and five.count('class="eqref"') > 10
+    if math == "mathml":
+        assert "<math" in five and 'properties="mathml"' in files["EPUB/content.opf"]
+    else:
+        assert "<math" not in "".join(chapters.values())
+        tags = re.findall(r'<img class="math-img"[^>]*>', "".join(chapters.values()))
+        images = [(re.search(r'src="\.\./media/([^"]+)"', t).group(1), re.search(r'alt="([^"]*)"', t).group(1))
+                  for t in tags]
+        svgs = [n for n in files if n.startswith("EPUB/media/") and n.endswith(".svg")]
+        assert images and all(alt for _, alt in images)
+        assert len(svgs) == len({src for src, _ in images})   # each distinct formula once
+
+
+def test_the_whole_corpus(corpus, tmp_path):
+    book = tmp_path / "corpus.epub"
+    status, stdout, stderr = build(corpus, out=book, cache=tmp_path / "cache")
+    assert status == 1 and "131 posts" in stdout            # 12 formulas shown as their source
+    epubcheck(book)
+    files = entries(book)
+    assert sum(len(re.findall(r'class="post-title"', t)) for t in files.values()) == 131
+    assert sum(t.count('class="math-error') for t in files.values()) == 12
