@@ -55,10 +55,11 @@ html: setup
 epub: setup
 	$(BIN)/anthology build epub $(CONTENT) --out out/anthology.epub
 
-# One series as its own book: make series SERIES=最小熵原理 [CONTENT=../shared/corpus]
+# One series as its own books (EPUB and PDF): make series SERIES=最小熵原理 [CONTENT=../shared/corpus]
 series: setup
 	@test -n "$(SERIES)" || { echo "usage: make series SERIES=NAME [CONTENT=…]"; exit 2; }
 	$(BIN)/anthology build epub $(CONTENT) --series "$(SERIES)" --out "out/$(SERIES).epub"
+	$(BIN)/anthology build pdf $(CONTENT) --series "$(SERIES)" --out "out/$(SERIES).pdf"
 
 test: setup system test-system
 	$(BIN)/python -m pytest -q -rs
@@ -66,9 +67,9 @@ test: setup system test-system
 bench: setup
 	$(BIN)/python -m tests.bench
 
-# Until the PDF stage lands, `make pdf` runs what exists on the bundled sample.
-pdf: setup
-	$(BIN)/anthology check $(CONTENT)
+# The main job: the printable anthology of the bundled sample (or CONTENT=…), out/anthology.pdf.
+pdf: setup system
+	$(BIN)/anthology build pdf $(CONTENT) --out out/anthology.pdf
 
 update-golden: setup
 	$(BIN)/python -m pytest -q --update-golden

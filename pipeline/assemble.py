@@ -6,8 +6,8 @@
 
 Links are settled here for every output alike: a link to another post of the collection
 (`https://kexue.fm/archives/ID`) goes to that post wherever the emitter puts it; links whose
-scheme is not http(s)/mailto (`javascript:` …) lose their target; images on the web are not
-fetched but shown as a captioned placeholder with their address.
+scheme is not http(s)/mailto (`javascript:` …) lose their target; images are not fetched (the
+posts' images live on the web) but shown as a captioned placeholder with their address.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from pipeline import document
 from pipeline.cache import Cache
 from pipeline.mathhtml import MathHTML
 from pipeline.model import Post
-from pipeline.number import PostNumbers
+from pipeline.number import PostNumbers, id_part
 from pipeline.render import Render
 
+OTHERS = "其他文章"          # the part of a book that holds the posts of no series
 ARCHIVE = re.compile(r"^https?://(?:www\.)?(?:kexue\.fm|spaces\.ac\.cn)/archives/(\d+)/?(#.*)?$")
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
@@ -65,6 +66,23 @@ class Collection:
     def standalone(self) -> list[Post]:
         return [p for p in self.posts if not self.series_of(p)]
 
+    def groups(self) -> list[tuple[Optional[str], list[Post]]]:
+        """The parts of a book: one per series, then 「其他文章」 by date; a book of one series
+        (or of no series) is a single unnamed part."""
+        if len(self.series) == 1 and not self.standalone():
+            return [(None, self.series[0].parts)]
+        if not self.series:
+            return [(None, self.posts)]
+        groups: list[tuple[Optional[str], list[Post]]] = [(s.name, s.parts) for s in self.series]
+        if self.standalone():
+            groups.append((OTHERS, self.standalone()))
+        return groups
+
+
+def post_anchor(post: Post) -> str:
+    """The id of a post's title in a book that holds many posts."""
+    return f"post-{id_part(post.id)}"
+
 
 def date_key(post: Post):
     return (post.date is None, post.date or "", post.title)
@@ -102,6 +120,12 @@ def _heading_ids(ast: dict) -> set[str]:
     return seen
 
 
+def drop_heading_ids(blocks) -> None:
+    for node in document.walk(blocks):
+        if node["t"] == "Header":
+            node["c"][1][0] = ""
+
+
 def _text(inlines) -> str:
     out = []
     for node in document.walk(inlines):
@@ -115,14 +139,17 @@ def _text(inlines) -> str:
 
 
 def bodies(collection: Collection, mathhtml: MathHTML,
-           post_link: Callable[[Post, str], str]) -> dict[str, str]:
+           post_link: Callable[[Post, str], str], heading_ids: bool = True) -> dict[str, str]:
     """Each post's text as HTML, from one pandoc run for the whole collection.
-    `post_link(post, fragment)` is where a link to another post of the collection goes."""
+    `post_link(post, fragment)` is where a link to another post of the collection goes;
+    `heading_ids=False` drops the headings' ids (they repeat between posts of one book)."""
     blocks = []
     for n, post in enumerate(collection.posts):
         ast = mathhtml.document(collection.asts[post.id], post, collection.numbers[post.id],
                                 collection.renders)
         settle_links(ast["blocks"], collection, post_link)
+        if not heading_ids:
+            drop_heading_ids(ast["blocks"])
         blocks.append({"t": "RawBlock", "c": ["html", f"<!--kx-post {n}-->"]})
         blocks.extend(ast["blocks"])
     whole = {"pandoc-api-version": next(iter(collection.asts.values()))["pandoc-api-version"],
@@ -137,7 +164,7 @@ def bodies(collection: Collection, mathhtml: MathHTML,
 def settle_links(node, collection: Collection, post_link) -> None:
     if isinstance(node, list):
         for n, item in enumerate(node):
-            if isinstance(item, dict) and item.get("t") == "Image" and _remote(item["c"][2][0]):
+            if isinstance(item, dict) and item.get("t") == "Image":
                 node[n] = _placeholder(item)
             else:
                 settle_links(item, collection, post_link)
@@ -165,12 +192,8 @@ def _link_target(url: str, collection: Collection, post_link) -> str:
     return url
 
 
-def _remote(url: str) -> bool:
-    return bool(re.match(r"^\s*(https?:)?//", url)) or bool(re.match(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:", url))
-
-
 def _placeholder(image: dict) -> dict:
-    """An image that would be fetched from the web: a box with its caption and its address."""
+    """An image: a box with its caption and its address, a link when it is a web address."""
     url = image["c"][2][0]
     caption = image["c"][1] or [{"t": "Str", "c": "图片"}]
     link = {"t": "Link", "c": [["", [], []], [{"t": "Str", "c": url}], [url if _safe(url) else "", ""]]}

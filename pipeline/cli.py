@@ -22,7 +22,7 @@ from pipeline import __version__
 from pipeline.assemble import assemble
 from pipeline.cache import Cache, default_cache_dir
 from pipeline.emit import EMITTERS, BuildOptions
-from pipeline.emit.common import slug
+from pipeline.emit.common import SetupError, slug
 from pipeline.importer import write_markdown
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.stages import Run, run_stages, select
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, help="where (default: out/site, out/NAME.epub, out/NAME.pdf)")
     build.add_argument("--math", choices=("mathml", "svg"), default="mathml",
                        help="html and epub: MathML (default) or SVG drawings")
+    build.add_argument("--paper", choices=("a4", "a5", "b5"), default="a4", help="pdf: the paper size")
+    build.add_argument("--keep-build", type=Path, metavar="DIR",
+                       help="pdf: also keep the book's HTML, stylesheets and drawings in DIR")
     build.add_argument("--title", help="the collection's title (default: 科学空间文集, or the series name)")
     build.add_argument("--strict", action="store_true",
                        help="any error or warning fails the build and nothing is written")
@@ -98,7 +101,7 @@ def main(argv: Optional[list[str]] = None, out: TextIO = None, err: TextIO = Non
     run = Run(paths=[str(p) for p in (args.paths or [SAMPLE])])
     try:
         return COMMANDS[args.command](args, run, out, err)
-    except EngineUnavailable as e:
+    except (EngineUnavailable, SetupError) as e:
         print(f"anthology: error: {e}", file=err)
         return 2
 
@@ -205,7 +208,8 @@ def cmd_build(args, run: Run, out: TextIO, err: TextIO) -> int:
     collection = assemble(run.posts, run.numbers, run.renders, title=title,
                           cache=Cache(run.engine.cache_dir, "documents"))
     target = args.out or ROOT / "out" / DEFAULT_OUT[args.format].format(name=slug(title))
-    EMITTERS[args.format](collection, target, BuildOptions(math=args.math, title=title), run.diagnostics)
+    EMITTERS[args.format](collection, target, BuildOptions(math=args.math, paper=args.paper, title=title,
+                                                                  keep_build=args.keep_build), run.diagnostics)
     formulas = sum(len(p.formulas) for p in run.posts)
     broken = sum(1 for p in run.posts for f in p.formulas if not f.ok and f.delimiter != "ref")
     print(f"wrote {target}: {len(run.posts)} posts, {formulas} formulas"

@@ -274,7 +274,9 @@ def finish(drawing: dict, k: str, alt_tex: str) -> Render:
 
 
 def _link_title(url: str) -> str:
-    return "跳到公式" if url.startswith("#") else url
+    if url.startswith("#"):
+        return "跳到公式"
+    return url if re.match(r"^(https?:|mailto:)", url, re.I) else "链接"
 
 
 def _mathml_color(m: re.Match) -> str:

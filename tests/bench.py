@@ -6,6 +6,9 @@
     raw drawing  each distinct formula drawn (SVG + MathML) by one worker, piped straight in
     cold render  the render stage with an empty render cache (verdicts cached)
     warm render  the same again: everything from the cache
+    pdf          `anthology build pdf` of the 最小熵原理 series and of the whole corpus (drawings
+                 cached), time and peak memory, against WeasyPrint alone typesetting the very
+                 HTML the build gave it, in the same run; target: our overhead under 20%
 
 Each is run three times and the best time is kept (shared, noisy machines).  Targets: the cold
 check reaches at least 70% of the raw engine's formulas/s; a warm re-check takes under 2 s.
@@ -14,6 +17,7 @@ check reaches at least 70% of the raw engine's formulas/s; a warm re-check takes
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -79,7 +83,8 @@ def main() -> int:
     print(f"warm check : {warm_s:6.2f} s  {formulas / warm_s:8.0f} formulas/s  (target < 2 s)")
     ok = raw_s / cold_s >= 0.7 and warm_s < 2
     drawn_ok = render_bench(node)
-    return 0 if ok and drawn_ok else 1
+    pdf_ok = pdf_bench()
+    return 0 if ok and drawn_ok and pdf_ok else 1
 
 
 def render_bench(node: str) -> bool:
@@ -121,6 +126,43 @@ def render_bench(node: str) -> bool:
           f"cold; target: nothing drawn warm)")
     ok = run.stats["render"].drawn == 0
     print("targets met" if ok else "TARGETS MISSED")
+    return ok
+
+
+def measured(command: list[str]) -> tuple[float, float]:
+    """Wall time (s) and peak resident memory (MiB) of a child process."""
+    t = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode not in (0, 1):
+        raise RuntimeError(f"{command} failed with {child.returncode}")
+    return time.perf_counter() - t, usage.ru_maxrss / 1024
+
+
+WEASYPRINT_ALONE = ("import sys; from pathlib import Path; from pipeline.emit.pdf import write_pdf; "
+                    "write_pdf(Path(sys.argv[1]), Path(sys.argv[2]), b'bench')")
+
+
+def pdf_bench() -> bool:
+    ok = True
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        for name, extra, repeat in (("最小熵原理", ["--series", "最小熵原理"], 2), ("corpus", [], 1)):
+            build = [sys.executable, "-m", "pipeline", "build", "pdf", str(CORPUS), *extra,
+                     "--cache-dir", str(work / "cache"), "--out", str(work / f"{name}.pdf"),
+                     "--keep-build", str(work / name)]
+            measured(build)                                   # drawings into the cache
+            ours = min((measured(build) for _ in range(repeat)), key=lambda m: m[0])
+            alone = min((measured([sys.executable, "-c", WEASYPRINT_ALONE, str(work / name / "book.html"),
+                                   str(work / f"{name}-alone.pdf")]) for _ in range(repeat)), key=lambda m: m[0])
+            overhead = ours[0] / alone[0] - 1
+            pages = subprocess.run(["pdfinfo", str(work / f"{name}.pdf")], capture_output=True,
+                                   text=True).stdout
+            pages = next((line.split()[-1] for line in pages.splitlines() if line.startswith("Pages:")), "?")
+            print(f"pdf {name:10}: {ours[0]:6.1f} s {ours[1]:7.0f} MiB peak, {pages} pages; WeasyPrint alone "
+                  f"{alone[0]:6.1f} s {alone[1]:7.0f} MiB; overhead {overhead:+.0%} (target < 20%)")
+            ok = ok and overhead < 0.2
     return ok
 
 

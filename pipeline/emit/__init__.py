@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from pipeline.emit import epub, html
+from pipeline.emit import epub, html, pdf
 from pipeline.emit.common import BuildOptions
 
 EMITTERS: dict[str, Callable] = {
     "html": html.emit,
     "epub": epub.emit,
+    "pdf": pdf.emit,
 }
 
 __all__ = ["EMITTERS", "BuildOptions"]

@@ -23,11 +23,32 @@ TEMPLATES = ROOT / "templates"
 AUTHOR = "苏剑林"
 
 
+class SetupError(RuntimeError):
+    """A program or font the build needs is missing: a setup problem, not bad input."""
+
+
 @dataclass
 class BuildOptions:
     math: str = "mathml"          # html, epub: "mathml" or "svg"; pdf always draws SVG images
-    paper: str = "a5"             # pdf
+    paper: str = "a4"             # pdf: a4, a5, b5
     title: Optional[str] = None
+    keep_build: Optional[Path] = None   # pdf: also copy the book's HTML and drawings here
+
+
+CJK_SERIFS = ("Noto Serif CJK SC", "Source Han Serif SC", "Noto Serif SC", "AR PL UMing CN")
+
+
+def cjk_serif() -> str:
+    """The installed CJK serif the books are set in.  Without one WeasyPrint would silently
+    drop every Chinese character, so its absence stops the build."""
+    found = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True) \
+        if shutil.which("fc-list") else None
+    families = {f.strip() for line in (found.stdout if found else "").splitlines() for f in line.split(",")}
+    for name in CJK_SERIFS:
+        if name in families:
+            return name
+    raise SetupError("no CJK serif font is installed, and without one the Chinese text would be lost: "
+                     "install fonts-noto-cjk (Debian: apt-get install fonts-noto-cjk)")
 
 
 def build_date(collection: Collection) -> dt.datetime:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from pipeline.emit.common import SetupError
+
 SIZE = (1600, 2400)
 INK, PAPER, ACCENT = (34, 34, 34), (250, 246, 236), (122, 30, 36)
 
@@ -18,7 +20,7 @@ def cjk_font(bold: bool = False) -> tuple[str, int]:
     found = subprocess.run(["fc-match", "-f", "%{file}\t%{index}", pattern], capture_output=True, text=True)
     path, _, index = found.stdout.partition("\t")
     if found.returncode or not path:
-        raise RuntimeError("no CJK font found: install fonts-noto-cjk (Debian: apt-get install fonts-noto-cjk)")
+        raise SetupError("no CJK font found for the cover: install fonts-noto-cjk (Debian: apt-get install fonts-noto-cjk)")
     return path, int(index or 0)
 
 

@@ -21,28 +21,21 @@ from pathlib import Path
 
 import pypandoc
 
-from pipeline.assemble import Collection, date_key, settle_links
+from pipeline.assemble import Collection, drop_heading_ids, post_anchor, settle_links
 from pipeline.document import walk
 from pipeline.diagnostics import Diagnostics
-from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, build_date, output_file
+from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, SetupError, build_date, output_file
 from pipeline.emit.cover import draw_cover
 from pipeline.mathhtml import MathHTML
 from pipeline.model import Post
 from pipeline.render import Render
-
-OTHERS = "其他文章"
-
-
-def post_anchor(post: Post) -> str:
-    return f"post-{post.id}"
-
 
 def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
     with tempfile.TemporaryDirectory(prefix="anthology-epub-") as tmp:
         work = Path(tmp)
         mathhtml = MathHTML(mode="img" if options.math == "svg" else "mathml",
                             image=lambda r: _svg_file(work, r))
-        groups = _groups(collection)
+        groups = collection.groups()
         depth = 1 if len(groups) == 1 and groups[0][0] is None else 2
         blocks = []
         for n, (name, posts) in enumerate(groups, 1):
@@ -82,17 +75,6 @@ def book_id(collection: Collection) -> uuid.UUID:
                       + ",".join(sorted(p.id for p in collection.posts)))
 
 
-def _groups(collection: Collection) -> list[tuple[str | None, list[Post]]]:
-    if len(collection.series) == 1 and not collection.standalone():
-        return [(None, collection.series[0].parts)]
-    if not collection.series:
-        return [(None, collection.posts)]
-    groups = [(s.name, s.parts) for s in collection.series]
-    if collection.standalone():
-        groups.append((OTHERS, sorted(collection.standalone(), key=date_key)))
-    return groups
-
-
 def _header(level: int, ident: str, text: str, classes=()) -> dict:
     return {"t": "Header", "c": [level, [ident, list(classes), []], [{"t": "Str", "c": text}]]}
 
@@ -110,10 +92,10 @@ def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int)
 
 def _shift_headers(blocks, by: int) -> None:
     """A post's own headings go below its title, and below the level pandoc splits files at."""
+    drop_heading_ids(blocks)                 # they repeat between posts; a book needs none
     for node in walk(blocks):
         if node["t"] == "Header":
             node["c"][0] = min(node["c"][0] + by, 6)
-            node["c"][1][0] = ""               # heading ids repeat between posts; a book needs none
 
 
 def _svg_file(work: Path, render: Render) -> str:
@@ -130,6 +112,6 @@ def _pandoc(args: list[str], cwd: Path, env: dict) -> None:
         subprocess.run([pypandoc.get_pandoc_path(), *args], cwd=cwd, env=env, check=True,
                        capture_output=True, text=True)
     except OSError as e:
-        raise RuntimeError(f"pandoc could not be run ({e}): run `make setup` (pypandoc-binary ships it)")
+        raise SetupError(f"pandoc could not be run ({e}): run `make setup` (pypandoc-binary ships it)")
     except subprocess.CalledProcessError as e:
         raise RuntimeError(f"pandoc failed (exit {e.returncode}): {e.stderr.strip()[-2000:]}")

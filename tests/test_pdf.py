@@ -1,0 +1,194 @@
+"""The printed anthology: text, contents page numbers, bookmarks, fonts, equation numbers,
+links, the golden page, and what WeasyPrint may read."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from pipeline.emit.pdf import LocalFetcher
+from tests.conftest import DATA
+from tests.helpers import run_cli
+
+pypdf = pytest.importorskip("pypdf", reason="needs pypdf (pip install -e '.[test]')")
+GOLDEN = DATA / "pdf" / "numbering-page.png"
+MAX_DIFFERENT = 0.005
+
+
+def needs_poppler() -> None:
+    if not shutil.which("pdftotext") or not shutil.which("pdffonts") or not shutil.which("pdftoppm"):
+        pytest.skip("needs poppler-utils (pdftotext, pdffonts, pdftoppm)")
+
+
+def build(*args, out: Path, cache: Path) -> tuple[int, str, str]:
+    return run_cli("build", "pdf", *args, "--out", out, "--cache-dir", cache)
+
+
+def page_text(pdf: Path, first: int, last: int | None = None) -> str:
+    return subprocess.run(["pdftotext", "-f", str(first), "-l", str(last or first), "-layout", str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def bookmarks(reader) -> list[tuple[int, str, int]]:
+    out = []
+
+    def walk(items, depth):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+            else:
+                out.append((depth, item.title, reader.get_destination_page_number(item) + 1))
+    walk(reader.outline, 1)
+    return out
+
+
+def contents(pdf: Path, pages: int) -> list[tuple[str, int]]:
+    """(entry, printed page number) from the contents pages: entries end in dots and a number."""
+    text = page_text(pdf, 2, min(pages, 6))
+    text = text[text.index("目录") + 2:]
+    entries, pending = [], ""
+    for line in text.splitlines():
+        m = re.match(r"^\s*(.*?)\s*\.{3,}\s*(\d+)\s*$", line)
+        if m:
+            entries.append((squeeze(pending + m.group(1)), int(m.group(2))))
+            pending = ""
+        elif line.strip() and not re.fullmatch(r"\s*\d+\s*", line):
+            pending += line.strip()
+    return entries
+
+
+def check_book(pdf: Path, titles: list[str]) -> "pypdf.PdfReader":
+    reader = pypdf.PdfReader(str(pdf))
+    pages = len(reader.pages)
+    text = page_text(pdf, 1, pages)
+    assert "\ufffd" not in text
+    whole = squeeze(text)
+    marks = bookmarks(reader)
+    marked = {squeeze(t): page for _, t, page in marks}
+    for title in titles:                                  # in the text and in the bookmarks
+        assert squeeze(title) in whole, title
+        assert squeeze(title) in marked, title
+    entries = dict(contents(pdf, pages))
+    for title in titles:                                  # the contents' number is the title's page
+        n = entries[squeeze(title)]
+        assert n == marked[squeeze(title)], title
+        assert squeeze(title) in squeeze(page_text(pdf, n)), (title, n)
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert any("NotoSerifCJK" in r.replace("-", "") for r in rows), fonts
+    assert all(" yes " in r for r in rows), fonts                 # every font embedded
+    names = set(reader.named_destinations)
+    links = [a.get_object() for p in reader.pages for a in (p.get("/Annots") or [])]
+    internal = [str(a["/Dest"]) for a in links if a.get("/Subtype") == "/Link" and "/Dest" in a]
+    assert internal and set(internal) <= names                    # contents, \eqref, between posts
+    meta = reader.metadata
+    assert meta.author == "苏剑林" and meta.title
+    return reader
+
+
+@pytest.fixture(scope="module")
+def seed_book(tmp_path_factory):
+    needs_poppler()
+    work = tmp_path_factory.mktemp("seed-pdf")
+    status, stdout, stderr = build(out=work / "anthology.pdf", cache=work / "cache")
+    assert status == 0, stderr
+    return work / "anthology.pdf"
+
+
+def test_the_seed_anthology(seed_book):
+    status, out, _ = run_cli("list", "--format", "json")
+    titles = [p["title"] for p in json.loads(out)]
+    reader = check_book(seed_book, titles)
+    marks = bookmarks(reader)
+    series = [(d, squeeze(t)) for d, t, _ in marks if d == 1]
+    assert ("最小熵原理" in dict((t, d) for d, t in series)) and squeeze("其他文章") in [t for _, t in series]
+    assert len([m for m in marks if m[0] == 2]) == 39               # series → posts
+    assert str(reader.trailer["/Root"].get("/Lang")) == "zh-Hans"
+
+
+def test_the_minimum_entropy_series(corpus, tmp_path):
+    needs_poppler()
+    pdf = tmp_path / "最小熵原理.pdf"
+    status, stdout, stderr = build(corpus, "--series", "最小熵原理", out=pdf, cache=tmp_path / "cache")
+    assert status == 0, stderr
+    titles = [f"最小熵原理（{n}）" for n in "一二三四五六"]
+    reader = pypdf.PdfReader(str(pdf))
+    full = [t for _, t, _ in bookmarks(reader) if t.startswith("最小熵原理（")]
+    assert [t[:8] for t in full] == titles                             # parts in order
+    check_book(pdf, full)
+    start = dict((squeeze(t), p) for _, t, p in bookmarks(reader))
+    five = start[squeeze(full[4])]
+    text = page_text(pdf, five, start[squeeze(full[5])] - 1)
+    numbers = re.findall(r"\((\d+)\)\s*$", text, re.M)             # numbers at the right edge
+    assert [int(n) for n in numbers][:15] == list(range(1, 16))
+    dests = reader.named_destinations
+    eq_links = [str(a.get_object()["/Dest"]) for p in reader.pages[five - 1:]
+                for a in (p.get("/Annots") or []) if "/Dest" in a.get_object()]
+    assert sum(1 for d in eq_links if d.startswith("eq-7006-")) > 10 and all(d in dests for d in eq_links)
+
+
+def test_golden_page(tmp_path, update_golden):
+    needs_poppler()
+    pdf = tmp_path / "numbering.pdf"
+    status, _, stderr = build(DATA / "numbering.md", "--paper", "a5", out=pdf, cache=tmp_path / "cache")
+    assert status == 1 and "double-script" in stderr                 # the fixture's broken formula
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    assert "419.528 x 595.276" in info                               # A5
+    subprocess.run(["pdftoppm", "-r", "60", "-gray", "-png", "-f", "3", "-l", "3", "-singlefile", str(pdf),
+                    str(tmp_path / "page")], check=True)
+    got = Image.open(tmp_path / "page.png").convert("L")
+    if update_golden:
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        got.save(GOLDEN)
+    assert GOLDEN.exists(), "no golden page: run `make update-golden`"
+    want = Image.open(GOLDEN).convert("L")
+    assert got.size == want.size
+    different = sum(ImageChops.difference(got, want).histogram()[65:]) / (got.size[0] * got.size[1])
+    assert different <= MAX_DIFFERENT, f"{different:.2%} of the pixels differ from {GOLDEN}; see {tmp_path}"
+
+
+def test_weasyprint_reads_only_files_below_the_build(tmp_path):
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "a.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (tmp_path / "secret.txt").write_text("secret")
+    fetch = LocalFetcher((tmp_path / "build").resolve()).fetcher
+    assert fetch((tmp_path / "build" / "a.svg").as_uri()).status in (None, 200)
+    for url in ((tmp_path / "secret.txt").as_uri(), "https://kexue.fm/favicon.ico",
+                (tmp_path / "build" / ".." / "secret.txt").as_uri()):
+        with pytest.raises(ValueError):
+            fetch(url)
+
+
+def test_images_are_placeholders_with_their_address(tmp_path):
+    needs_poppler()
+    (tmp_path / "p.md").write_text("---\ntitle: 图片\nid: '88'\n---\n正文。\n\n![示意图](https://kexue.fm/usr/a.png)\n\n"
+                                   "![本地](/etc/hostname)\n", encoding="utf-8")
+    status, _, stderr = build(tmp_path / "p.md", out=tmp_path / "p.pdf", cache=tmp_path / "cache")
+    assert status == 0, stderr
+    text = squeeze(page_text(tmp_path / "p.pdf", 1, 3))
+    assert "示意图" in text and "https://kexue.fm/usr/a.png" in text and "/etc/hostname" in text
+
+
+def test_no_cjk_font_stops_the_build(tmp_path):
+    conf = tmp_path / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                    f"<cachedir>{tmp_path / 'fc'}</cachedir></fontconfig>")
+    result = subprocess.run([sys.executable, "-m", "pipeline", "build", "pdf", "--out", str(tmp_path / "x.pdf"),
+                             "--cache-dir", str(tmp_path / "cache")],
+                            env=dict(os.environ, FONTCONFIG_FILE=str(conf)), capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 2 and "fonts-noto-cjk" in result.stderr, result.stderr
+    assert not (tmp_path / "x.pdf").exists()
