@@ -15,10 +15,12 @@ tagged layout (`Render.rows`), so the same rule places numbers for SVG and MathM
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional
 
 from pipeline.model import Formula, Post
@@ -40,6 +42,19 @@ def source_of(f: Formula) -> str:
     if f.delimiter in ("env", "ref"):
         return f.tex
     return f.delimiter + f.tex + _CLOSERS[f.delimiter]
+
+
+def svg_files(directory: Path, prefix: str = "math/") -> Callable[[Render], str]:
+    """For img mode: each distinct drawing written once into `directory`, named by a hash of
+    its SVG; the function gives the URL `prefix + name`."""
+    def image(render: Render) -> str:
+        name = hashlib.sha256(render.svg.encode()).hexdigest()[:20] + ".svg"
+        path = directory / name
+        if not path.exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            path.write_text(render.svg, encoding="utf-8")
+        return prefix + name
+    return image
 
 
 def formula_anchor(f: Formula) -> str:

@@ -21,7 +21,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from PIL import ImageColor
 from pylatexenc.latex2text import LatexNodes2Text

@@ -12,7 +12,6 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.conftest import SEEDS
 from tests.helpers import run_cli
 
 HREF = re.compile(r'<(?:a|link)\b[^>]*?\bhref="([^"]*)"')

@@ -11,7 +11,6 @@ The cover is drawn here (Pillow, the CJK font of the system); nothing comes from
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -26,15 +25,14 @@ from pipeline.document import walk
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, SetupError, build_date, output_file
 from pipeline.emit.cover import draw_cover
-from pipeline.mathhtml import MathHTML
+from pipeline.mathhtml import MathHTML, svg_files
 from pipeline.model import Post
-from pipeline.render import Render
 
 def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
     with tempfile.TemporaryDirectory(prefix="anthology-epub-") as tmp:
         work = Path(tmp)
         mathhtml = MathHTML(mode="img" if options.math == "svg" else "mathml",
-                            image=lambda r: _svg_file(work, r))
+                            image=svg_files(work / "math"))
         groups = collection.groups()
         depth = 1 if len(groups) == 1 and groups[0][0] is None else 2
         blocks = []
@@ -96,15 +94,6 @@ def _shift_headers(blocks, by: int) -> None:
     for node in walk(blocks):
         if node["t"] == "Header":
             node["c"][0] = min(node["c"][0] + by, 6)
-
-
-def _svg_file(work: Path, render: Render) -> str:
-    name = f"math/{hashlib.sha256(render.svg.encode()).hexdigest()[:20]}.svg"
-    path = work / name
-    if not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(render.svg, encoding="utf-8")
-    return name
 
 
 def _pandoc(args: list[str], cwd: Path, env: dict) -> None:

@@ -15,7 +15,6 @@ import hashlib
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional
 from urllib.parse import unquote, urlparse
 
 from markupsafe import Markup
@@ -24,8 +23,7 @@ from pipeline.assemble import Collection, bodies, post_anchor
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, build_date, cjk_serif,
                                   environment, output_file)
-from pipeline.mathhtml import MathHTML
-from pipeline.render import Render
+from pipeline.mathhtml import MathHTML, svg_files
 
 PAPERS = {"a4": "A4", "a5": "A5", "b5": "JIS-B5"}
 
@@ -50,16 +48,7 @@ class LocalFetcher:
 def book_html(collection: Collection, build: Path, options: BuildOptions) -> Path:
     """Write the book's HTML, stylesheets and drawings into `build`; return the HTML's path."""
     font = cjk_serif()
-    math_dir = build / "math"
-    math_dir.mkdir(parents=True, exist_ok=True)
-
-    def image(render: Render) -> str:
-        name = hashlib.sha256(render.svg.encode()).hexdigest()[:20] + ".svg"
-        if not (math_dir / name).exists():
-            (math_dir / name).write_text(render.svg, encoding="utf-8")
-        return "math/" + name
-
-    texts = bodies(collection, MathHTML(mode="img", image=image),
+    texts = bodies(collection, MathHTML(mode="img", image=svg_files(build / "math")),
                    lambda post, fragment: "#" + post_anchor(post), heading_ids=False)
     env = environment()
     groups = collection.groups()
