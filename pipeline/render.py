@@ -131,6 +131,15 @@ def plain_text(tex: str) -> str:
     return " ".join(text.split())
 
 
+_TITLE_MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)", re.S)
+
+
+def plain_title(title: str) -> str:
+    """A title with its math as plain text (`关于$\\alpha$的笔记` → `关于α的笔记`), for contents,
+    bookmarks, running headers and page titles, where no formula can be drawn."""
+    return _TITLE_MATH.sub(lambda m: plain_text(next(g for g in m.groups() if g is not None)), title)
+
+
 def _version() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 

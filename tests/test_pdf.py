@@ -192,3 +192,14 @@ def test_no_cjk_font_stops_the_build(tmp_path):
                             cwd=Path(__file__).resolve().parent.parent)
     assert result.returncode == 2 and "fonts-noto-cjk" in result.stderr, result.stderr
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_a_title_with_math_is_plain_text_in_contents_and_bookmarks(tmp_path):
+    needs_poppler()
+    (tmp_path / "m.md").write_text("---\ntitle: 关于$\\alpha_i$与$\\frac{1}{2}$的笔记\nid: '99'\n---\n正文$x$。\n",
+                                   encoding="utf-8")
+    status, _, stderr = build(tmp_path / "m.md", out=tmp_path / "m.pdf", cache=tmp_path / "cache")
+    assert status == 0, stderr
+    reader = pypdf.PdfReader(str(tmp_path / "m.pdf"))
+    assert [t for _, t, _ in bookmarks(reader)][-1] == "关于α_i与1/2的笔记"
+    assert "关于α_i与1/2的笔记" in squeeze(page_text(tmp_path / "m.pdf", 2))

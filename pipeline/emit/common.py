@@ -17,6 +17,7 @@ import jinja2
 
 from pipeline.assemble import Collection
 from pipeline.fileio import DIR_MODE, FILE_MODE
+from pipeline.render import plain_title
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "templates"
@@ -63,10 +64,12 @@ def build_date(collection: Collection) -> dt.datetime:
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                              autoescape=jinja2.select_autoescape(["html", "xhtml", "xml"]),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             autoescape=jinja2.select_autoescape(["html", "xhtml", "xml"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters["plain"] = plain_title        # titles with math, where no formula is drawn
+    return env
 
 
 def slug(name: str) -> str:

@@ -26,6 +26,7 @@ from pipeline.diagnostics import Diagnostics
 from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, SetupError, build_date, output_file
 from pipeline.emit.cover import draw_cover
 from pipeline.mathhtml import MathHTML, svg_files
+from pipeline.render import plain_title
 from pipeline.model import Post
 
 def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
@@ -82,7 +83,7 @@ def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int)
     settle_links(ast["blocks"], collection, lambda other, fragment: "#" + post_anchor(other))
     _shift_headers(ast["blocks"], level)
     meta = " · ".join(x for x in (post.date, f"{post.readers:,} 位读者" if post.readers else None) if x)
-    head = [_header(level, post_anchor(post), post.title, ["post-title"])]
+    head = [_header(level, post_anchor(post), plain_title(post.title), ["post-title"])]
     if meta:
         head.append({"t": "Div", "c": [["", ["post-meta"], []], [{"t": "Para", "c": [{"t": "Str", "c": meta}]}]]})
     return head + ast["blocks"]
