@@ -105,11 +105,25 @@ class MathHTML:
                f"vertical-align:{size(render.valign)};margin-bottom:{size(render.margin_bottom)}")
         alt = html.escape(render.alt)
         if self.mode == "img":
-            return f'<img class="math-img" src="{html.escape(self.image(render))}" alt="{alt}" style="{box}"/>'
+            img = f'<img class="math-img" src="{html.escape(self.image(render))}" alt="{alt}" style="{box}"/>'
+            return self._overlay(img, render) if render.links else img
         if self.mode == "svg":
             svg = _SVG_BOX.sub(f'style="{box}" aria-label="{alt}"', render.svg, count=1)
             return self._relink(svg)
         return self._relink(render.mathml.replace("<math ", f'<math alttext="{alt}" ', 1))
+
+    def _overlay(self, img: str, render: Render) -> str:
+        """An image carries no links: each link MathJax drew (an \\eqref inside a larger formula)
+        becomes a transparent link box over its place in the picture."""
+        boxes = []
+        for href, left, top, width, height in render.links:
+            if href.startswith("#eq-"):
+                href = self.link(href[1:])
+            elif not _SAFE_URL.match(href):
+                continue
+            boxes.append(f'<a class="math-link" href="{html.escape(href)}" title="{html.escape(render.alt)}" '
+                         f'style="left:{left}%;top:{top}%;width:{width}%;height:{height}%"></a>')
+        return f'<span class="math-linked">{img}{"".join(boxes)}</span>'
 
     def _relink(self, markup: str) -> str:
         """Links drawn by MathJax (\\eqref, \\href): ours go where the anchor lives, web links

@@ -54,6 +54,9 @@ class Render:
     margin_bottom: float
     rows: list[float] = field(default_factory=list)   # per tag: ex from the top to its row's baseline
     alt: str = ""
+    # The links drawn inside the formula (\\eqref in a larger formula, \\href): [href, left, top,
+    # width, height] as percentages of the drawing, so that an <img> of it can carry them.
+    links: list[list] = field(default_factory=list)
 
     def em(self, ex: float) -> float:
         return round(ex / EX_PER_EM, 4)
@@ -278,7 +281,67 @@ def finish(drawing: dict, k: str, alt_tex: str) -> Render:
     mathml = _COLOR.sub(_mathml_color, mathml)
     return Render(svg=svg, mathml=mathml, width=width, height=height,
                   valign=styles.get("vertical-align", 0.0), margin_bottom=styles.get("margin-bottom", 0.0),
-                  rows=rows, alt=plain_text(alt_tex))
+                  rows=rows, alt=plain_text(alt_tex), links=link_boxes(svg))
+
+
+_TRANSFORM = re.compile(r"(translate|scale|matrix)\(([^)]*)\)")
+_SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def _matrix(transform: str) -> tuple[float, ...]:
+    """An SVG transform attribute (MathJax writes translate, scale and matrix) as (a b c d e f)."""
+    m = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+    for name, args in _TRANSFORM.findall(transform or ""):
+        v = [float(x) for x in re.split(r"[\s,]+", args.strip()) if x]
+        if name == "translate":
+            t = (1, 0, 0, 1, v[0], v[1] if len(v) > 1 else 0)
+        elif name == "scale":
+            t = (v[0], 0, 0, v[1] if len(v) > 1 else v[0], 0, 0)
+        else:
+            t = tuple(v[:6])
+        m = _mul(m, t)
+    return m
+
+
+def link_boxes(svg: str) -> list[list]:
+    """Where MathJax drew each link (`<a>` with its hit rectangle), as percentages of the
+    drawing: left, top, width, height."""
+    if "<a " not in svg:
+        return []
+    import xml.etree.ElementTree as ET
+    try:
+        root = ET.fromstring(svg)
+    except ET.ParseError:
+        return []
+    x0, y0, w, h = (float(v) for v in root.get("viewBox", "0 0 1 1").split())
+    boxes = []
+
+    def walk(node, m):
+        m = _mul(m, _matrix(node.get("transform")))
+        if node.tag == _SVG_NS + "a":
+            rect = node.find(_SVG_NS + "rect")
+            href = node.get("href") or node.get("{http://www.w3.org/1999/xlink}href")
+            if rect is not None and href:
+                rx, ry = float(rect.get("x", 0)), float(rect.get("y", 0))
+                rw, rh = float(rect.get("width", 0)), float(rect.get("height", 0))
+                xs, ys = zip(*(_apply(m, px, py) for px in (rx, rx + rw) for py in (ry, ry + rh)))
+                boxes.append([href, round(100 * (min(xs) - x0) / w, 3), round(100 * (min(ys) - y0) / h, 3),
+                              round(100 * (max(xs) - min(xs)) / w, 3), round(100 * (max(ys) - min(ys)) / h, 3)])
+        for child in node:
+            walk(child, m)
+
+    walk(root, (1.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+    return boxes
+
+
+def _mul(m, t):
+    """The product of two affine matrices (a b c d e f), `t` applied first."""
+    return (m[0] * t[0] + m[2] * t[1], m[1] * t[0] + m[3] * t[1], m[0] * t[2] + m[2] * t[3],
+            m[1] * t[2] + m[3] * t[3], m[0] * t[4] + m[2] * t[5] + m[4], m[1] * t[4] + m[3] * t[5] + m[5])
+
+
+def _apply(m, x, y):
+    return m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]
 
 
 def _link_title(url: str) -> str:

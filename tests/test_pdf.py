@@ -147,6 +147,9 @@ def test_golden_page(tmp_path, update_golden):
     assert status == 1 and "double-script" in stderr                 # the fixture's broken formula
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
     assert "419.528 x 595.276" in info                               # A5
+    reader = pypdf.PdfReader(str(pdf))
+    dests = [str(a.get_object().get("/Dest")) for p in reader.pages for a in (p.get("/Annots") or [])]
+    assert "eq-n1-l-eq.3a.row1" in dests             # the \eqref inside a formula: a link over the image
     subprocess.run(["pdftoppm", "-r", "60", "-gray", "-png", "-f", "3", "-l", "3", "-singlefile", str(pdf),
                     str(tmp_path / "page")], check=True)
     got = Image.open(tmp_path / "page.png").convert("L")

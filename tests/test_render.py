@@ -45,6 +45,8 @@ def test_drawings_of_the_numbering_fixture():
     assert 'href="#eq-n1-l-eq.3a.row1"' in inside.svg and 'href="#eq-n1-l-eq.3a.row1"' in inside.mathml
     assert '<mtext href="#eq-n1-l-eq.3a.row1">(2)</mtext>' in inside.mathml
     assert inside.alt == "R^n 由 (2)"                  # a post's own macro \R keeps its name
+    [(href, left, top, width, height)] = inside.links  # where the link is drawn, for <img> overlays
+    assert href == "#eq-n1-l-eq.3a.row1" and left > 50 and left + width <= 100.1 and 0 <= top < top + height <= 100.1
 
 
 def test_forward_reference_inside_a_formula_and_cjk_text(tmp_path):
