@@ -78,6 +78,8 @@ def test_the_minimum_entropy_series(corpus, math, tmp_path):
     assert order == ["一", "二", "三", "四", "五", "六"]
     chapters = {n: t for n, t in files.items() if re.match(r"EPUB/text/ch\d+\.xhtml", n)}
     assert len(chapters) == 6
+    assert sorted(re.search(r"<title>(.*?)</title>", t).group(1)[:8] for t in chapters.values()) == \
+        sorted(f"最小熵原理（{n}）" for n in "一二三四五六")       # a chapter's title is its post's
     for name, text in chapters.items():                      # \eqref and numbers in the same file
         ids = set(re.findall(r'\bid="([^"]+)"', text))
         for target in re.findall(r'href="#(eq-[^"]+)"', text):

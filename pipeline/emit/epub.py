@@ -11,11 +11,14 @@ The cover is drawn here (Pillow, the CJK font of the system); nothing comes from
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import subprocess
 import tempfile
 import uuid
+import zipfile
 from pathlib import Path
 
 import pypandoc
@@ -65,7 +68,32 @@ def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: 
                      f"--split-level={depth}", "--toc", f"--toc-depth={depth}", "--wrap=none",
                      "--syntax-highlighting=none"],
                     cwd=work, env=dict(os.environ, SOURCE_DATE_EPOCH=str(int(when.timestamp()))))
+            _title_chapters(target)
     return out
+
+
+_CHAPTER = re.compile(r"EPUB/text/ch\d+\.xhtml")
+_HEADING = re.compile(r'<h[12]\b[^>]*class="(?:post-title|part)"[^>]*>(.*?)</h[12]>', re.S)
+
+
+def _title_chapters(book: Path) -> None:
+    """pandoc names each chapter file's <title> after the file (ch001.xhtml); readers show it,
+    so it becomes the post's (or the part's) title.  Entries keep their order, dates and
+    compression, so the book stays byte-for-byte reproducible."""
+    with zipfile.ZipFile(book) as z:
+        items = [(info, z.read(info.filename)) for info in z.infolist()]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for info, data in items:
+            if _CHAPTER.fullmatch(info.filename):
+                text = data.decode("utf-8")
+                heading = _HEADING.search(text)
+                if heading:
+                    title = re.sub(r"<[^>]+>", "", heading.group(1)).strip()
+                    text = re.sub(r"<title>[^<]*</title>", lambda _: f"<title>{title}</title>", text, count=1)
+                data = text.encode("utf-8")
+            z.writestr(info, data, compress_type=info.compress_type)
+    book.write_bytes(buffer.getvalue())
 
 
 def book_id(collection: Collection) -> uuid.UUID:
