@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,12 @@ def build_date(collection: Collection) -> dt.datetime:
     dates = [p.date for p in collection.posts if p.date]
     day = max(dates) if dates else "2000-01-01"
     return dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc)
+
+
+def book_id(collection: Collection) -> uuid.UUID:
+    """A book's identifier, stable: the same title and posts give the same one."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "kexue-anthology:" + collection.title + ":"
+                      + ",".join(sorted(p.id for p in collection.posts)))
 
 
 def environment() -> jinja2.Environment:

@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import tempfile
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -26,7 +25,8 @@ import pypandoc
 from pipeline.assemble import Collection, drop_heading_ids, post_anchor, settle_links
 from pipeline.document import walk
 from pipeline.diagnostics import Diagnostics
-from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, SetupError, build_date, output_file
+from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, SetupError, book_id, build_date,
+                                  output_file)
 from pipeline.emit.cover import draw_cover
 from pipeline.mathhtml import MathHTML, svg_files
 from pipeline.render import plain_title
@@ -94,12 +94,6 @@ def _title_chapters(book: Path) -> None:
                 data = text.encode("utf-8")
             z.writestr(info, data, compress_type=info.compress_type)
     book.write_bytes(buffer.getvalue())
-
-
-def book_id(collection: Collection) -> uuid.UUID:
-    """Stable: the same title and posts give the same identifier."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, "kexue-anthology:" + collection.title + ":"
-                      + ",".join(sorted(p.id for p in collection.posts)))
 
 
 def _header(level: int, ident: str, text: str, classes=()) -> dict:

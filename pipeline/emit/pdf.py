@@ -11,7 +11,6 @@ WeasyPrint reads only files below the build directory, from an explicit base URL
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from markupsafe import Markup
 
 from pipeline.assemble import Collection, bodies, post_anchor
 from pipeline.diagnostics import Diagnostics
-from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, build_date, cjk_serif,
+from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, cjk_serif,
                                   environment, output_file)
 from pipeline.mathhtml import MathHTML, svg_files
 
@@ -76,8 +75,7 @@ def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: 
     with tempfile.TemporaryDirectory(prefix="anthology-pdf-") as tmp:
         html = book_html(collection, Path(tmp), options)
         with output_file(out) as target:
-            write_pdf(html, target, hashlib.md5(("kexue-anthology:" + collection.title + ":" + ",".join(
-                p.id for p in collection.posts)).encode()).hexdigest().encode())
+            write_pdf(html, target, book_id(collection).hex.encode())
         if options.keep_build:
             shutil.copytree(tmp, options.keep_build, dirs_exist_ok=True)
     return out
