@@ -1,4 +1,4 @@
-"""What the emitters share: build options, the build date, templates, atomic output, fonts."""
+"""What the emitters share: build options, the build date, the book id, templates, fonts."""
 
 from __future__ import annotations
 
@@ -7,17 +7,14 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import jinja2
 
 from pipeline.assemble import Collection
-from pipeline.fileio import DIR_MODE, FILE_MODE
 from pipeline.render import plain_title
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -83,43 +80,6 @@ def slug(name: str) -> str:
     """A file name for a series or book: the name itself, minus what file systems and URLs
     cannot carry."""
     return re.sub(r'[\s/\\:*?"<>|#%&{}$!\'@+`=]+', "-", name).strip("-.") or "untitled"
-
-
-@contextmanager
-def output_dir(out: Path) -> Iterator[Path]:
-    """A fresh directory beside `out`; on success it replaces `out`, on failure it is removed."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
-        yield work
-        os.chmod(work, DIR_MODE)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".old"))
-            os.replace(out, old / "x")
-        os.replace(work, out)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-
-
-@contextmanager
-def output_file(out: Path) -> Iterator[Path]:
-    """A temporary file beside `out`, renamed to `out` on success."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 MATH_FONT_NAMES = ("Latin Modern Math", "STIX Two Math", "STIXMath", "TeX Gyre Termes Math",

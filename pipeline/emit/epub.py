@@ -25,9 +25,9 @@ import pypandoc
 from pipeline.assemble import Collection, drop_heading_ids, post_anchor, settle_links
 from pipeline.document import walk
 from pipeline.diagnostics import Diagnostics
-from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, SetupError, book_id, build_date,
-                                  output_file)
+from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, SetupError, book_id, build_date
 from pipeline.emit.cover import draw_cover
+from pipeline.fileio import atomic_file
 from pipeline.mathhtml import MathHTML, svg_files
 from pipeline.render import plain_title
 from pipeline.model import Post
@@ -62,7 +62,7 @@ def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: 
         }, ensure_ascii=False), encoding="utf-8")
         source = work / "book.json"
         source.write_text(json.dumps(ast, ensure_ascii=False), encoding="utf-8")
-        with output_file(out) as target:
+        with atomic_file(out) as target:
             _pandoc([str(source), "--from=json", "--to=epub3", f"--output={target}",
                      f"--metadata-file={meta}", f"--css={css}", f"--epub-cover-image={cover}",
                      f"--split-level={depth}", "--toc", f"--toc-depth={depth}", "--wrap=none",

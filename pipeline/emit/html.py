@@ -19,9 +19,8 @@ from markupsafe import Markup
 
 from pipeline.assemble import Collection, bodies
 from pipeline.diagnostics import Diagnostics
-from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, environment, math_font, output_dir,
-                                  slug)
-from pipeline.fileio import atomic_write_text
+from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, environment, math_font, slug
+from pipeline.fileio import atomic_dir
 from pipeline.mathhtml import MathHTML, formula_anchor
 from pipeline.model import Post
 
@@ -49,10 +48,12 @@ def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: 
     broken = [(post, f) for post in collection.posts for f in post.formulas if not f.ok and f.delimiter != "ref"]
     common = dict(collection=collection, author=AUTHOR, href=href, post_file=post_file,
                   series_file=series_file, broken=broken)
-    with output_dir(out) as site:
+    with atomic_dir(out) as site:
         def page(path: str, template: str, **values) -> None:
             root = "../" * path.count("/")
-            atomic_write_text(site / path, env.get_template(template).render(root=root, **common, **values))
+            (site / path).parent.mkdir(parents=True, exist_ok=True)    # the whole site is swapped in at once
+            (site / path).write_text(env.get_template(template).render(root=root, **common, **values),
+                                     encoding="utf-8")
 
         page("index.html", "html/index.html", years=_by_year(collection.posts))
         for series in collection.series:
@@ -66,8 +67,8 @@ def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: 
         assets.mkdir()
         if font:
             shutil.copy(font, assets / font.name)
-        atomic_write_text(assets / "site.css", env.get_template("html/site.css").render(
-            math_font=font.name if font else None))
+        (assets / "site.css").write_text(env.get_template("html/site.css").render(
+            math_font=font.name if font else None), encoding="utf-8")
         shutil.copy(TEMPLATES / "math.css", assets / "math.css")
     return out
 

@@ -21,7 +21,8 @@ from markupsafe import Markup
 from pipeline.assemble import Collection, bodies, post_anchor
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, cjk_serif,
-                                  environment, output_file)
+                                  environment)
+from pipeline.fileio import atomic_file
 from pipeline.mathhtml import MathHTML, svg_files
 
 PAPERS = {"a4": "A4", "a5": "A5", "b5": "JIS-B5"}
@@ -74,7 +75,7 @@ def write_pdf(html: Path, target: Path, identifier: bytes) -> None:
 def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
     with tempfile.TemporaryDirectory(prefix="anthology-pdf-") as tmp:
         html = book_html(collection, Path(tmp), options)
-        with output_file(out) as target:
+        with atomic_file(out) as target:
             write_pdf(html, target, book_id(collection).hex.encode())
         if options.keep_build:
             shutil.copytree(tmp, options.keep_build, dirs_exist_ok=True)
