@@ -25,11 +25,10 @@ from pipeline.cache import Cache
 from pipeline.mathhtml import MathHTML
 from pipeline.model import Post
 from pipeline.number import PostNumbers, id_part
-from pipeline.render import Render
+from pipeline.render import WEB_URL, Render
 
 OTHERS = "其他文章"          # the part of a book that holds the posts of no series
 ARCHIVE = re.compile(r"^https?://(?:www\.)?(?:kexue\.fm|spaces\.ac\.cn)/archives/(\d+)/?(#.*)?$")
-SAFE_SCHEMES = ("http:", "https:", "mailto:")
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
 
 
@@ -186,9 +185,8 @@ def _link_target(url: str, collection: Collection, post_link) -> str:
         fragment = unquote(m.group(2) or "")
         known = fragment[1:] in collection.ids.get(other.id, set())
         return post_link(other, "#" + quote(fragment[1:]) if known else "")
-    scheme = re.match(r"^\s*([A-Za-z][A-Za-z0-9+.-]*:)", url)
-    if scheme and scheme.group(1).lower() not in SAFE_SCHEMES:
-        return ""
+    if re.match(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:", url) and not WEB_URL.match(url):
+        return ""                              # javascript:, data:, file: …
     return url
 
 
@@ -196,11 +194,9 @@ def _placeholder(image: dict) -> dict:
     """An image: a box with its caption and its address, a link when it is a web address."""
     url = image["c"][2][0]
     caption = image["c"][1] or [{"t": "Str", "c": "图片"}]
-    link = {"t": "Link", "c": [["", [], []], [{"t": "Str", "c": url}], [url if _safe(url) else "", ""]]}
+    web = WEB_URL.match(url) or url.strip().startswith("//")
+    link = {"t": "Link", "c": [["", [], []], [{"t": "Str", "c": url}], [url if web else "", ""]]}
     return {"t": "Span", "c": [["", ["image-placeholder"], []],
                                [{"t": "Span", "c": [["", ["image-caption"], []], caption]},
                                 {"t": "LineBreak"}, link]]}
 
-
-def _safe(url: str) -> bool:
-    return url.strip().lower().startswith(SAFE_SCHEMES) or url.strip().startswith("//")

@@ -26,6 +26,7 @@ from pipeline.emit.common import SetupError, slug
 from pipeline.importer import write_markdown
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.stages import Run, run_stages, select
+from pipeline.render import rejected
 from pipeline.validate import EngineOptions
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,7 +212,7 @@ def cmd_build(args, run: Run, out: TextIO, err: TextIO) -> int:
     EMITTERS[args.format](collection, target, BuildOptions(math=args.math, paper=args.paper, title=title,
                                                                   keep_build=args.keep_build), run.diagnostics)
     formulas = sum(len(p.formulas) for p in run.posts)
-    broken = sum(1 for p in run.posts for f in p.formulas if not f.ok and f.delimiter != "ref")
+    broken = sum(1 for p in run.posts for f in p.formulas if rejected(f))
     print(f"wrote {target}: {len(run.posts)} posts, {formulas} formulas"
           f"{f', {broken} shown as source (MathJax rejects them)' if broken else ''}"
           f" ({time.perf_counter() - started:.1f} s)", file=out)

@@ -25,14 +25,13 @@ from typing import Callable, Optional
 
 from pipeline.model import Formula, Post
 from pipeline.number import EquationTag, PostNumbers, id_part
-from pipeline.render import Render, drawable, is_reference
+from pipeline.render import WEB_URL, Render, drawable, is_reference
 
 MODES = ("mathml", "svg", "img")
 # As MathJax's matchFontHeight does on the blog's page: the math's x-height made equal to the
 # text's.  Noto Serif CJK's x-height is 0.514 em, MathJax's 0.430554 em.
 MATH_SCALE = 0.514 / 0.430554
 _HREF = re.compile(r'(?<![\w:-])href="([^"]*)"')          # not xlink:href (glyphs)
-_SAFE_URL = re.compile(r"^(?:https?:|mailto:|#)", re.I)
 _SVG_BOX = re.compile(r'width="[-\d.]+ex" height="[-\d.]+ex" style="[^"]*"')
 _CLOSERS = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}
 
@@ -119,7 +118,7 @@ class MathHTML:
         for href, left, top, width, height in render.links:
             if href.startswith("#eq-"):
                 href = self.link(href[1:])
-            elif not _SAFE_URL.match(href):
+            elif not (href.startswith("#") or WEB_URL.match(href)):
                 continue
             boxes.append(f'<a class="math-link" href="{html.escape(href)}" title="{html.escape(render.alt)}" '
                          f'style="left:{left}%;top:{top}%;width:{width}%;height:{height}%"></a>')
@@ -132,7 +131,7 @@ class MathHTML:
             url = html.unescape(m.group(1))
             if url.startswith("#eq-"):
                 return f'href="{html.escape(self.link(url[1:]))}"'
-            return m.group(0) if _SAFE_URL.match(url.strip()) else 'data-removed-href=""'
+            return m.group(0) if url.strip().startswith("#") or WEB_URL.match(url) else 'data-removed-href=""'
         return _HREF.sub(fix, markup)
 
     @staticmethod

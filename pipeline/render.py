@@ -102,6 +102,14 @@ def drawable(f: Formula) -> bool:
     return bool(f.ok) and not is_reference(f)
 
 
+def rejected(f: Formula) -> bool:
+    """A formula MathJax rejects: shown as its source in a marked box and listed."""
+    return not f.ok and f.delimiter != "ref"
+
+
+WEB_URL = re.compile(r"^\s*(?:https?:|mailto:)", re.I)    # the only link schemes an output keeps
+
+
 def replayable(f: Formula) -> bool:
     """Formulas sent again to rebuild a page's state: all but those that hung or killed it."""
     return f.ok or error_code(f.message or "") not in ENGINE_FAULTS
@@ -347,7 +355,7 @@ def _apply(m, x, y):
 def _link_title(url: str) -> str:
     if url.startswith("#"):
         return "跳到公式"
-    return url if re.match(r"^(https?:|mailto:)", url, re.I) else "链接"
+    return url if WEB_URL.match(url) else "链接"
 
 
 def _mathml_color(m: re.Match) -> str:

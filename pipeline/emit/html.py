@@ -23,6 +23,7 @@ from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, environment, m
 from pipeline.fileio import atomic_dir
 from pipeline.mathhtml import MathHTML, formula_anchor
 from pipeline.model import Post
+from pipeline.render import rejected
 
 
 def post_file(post: Post) -> str:
@@ -45,7 +46,7 @@ def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: 
                             "fonts-lmodern); the MathML is drawn with the reader's own math fonts")
     mathhtml = MathHTML(mode=options.math)
     texts = bodies(collection, mathhtml, lambda post, fragment: "../" + href(post_file(post)) + fragment)
-    broken = [(post, f) for post in collection.posts for f in post.formulas if not f.ok and f.delimiter != "ref"]
+    broken = [(post, f) for post in collection.posts for f in post.formulas if rejected(f)]
     common = dict(collection=collection, author=AUTHOR, href=href, post_file=post_file,
                   series_file=series_file, broken=broken)
     with atomic_dir(out) as site:
