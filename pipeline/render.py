@@ -18,9 +18,11 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from PIL import ImageColor
 from pylatexenc.latex2text import LatexNodes2Text
@@ -161,10 +163,10 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
     stats = RenderStats()
     cache = Cache(options.cache_dir, "renders")
     engine = (fingerprint(), _version())
-    renders: dict[tuple[str, int], Render] = {}
     keys: dict[tuple[str, int], str] = {}
     texts: dict[tuple[str, int], str] = {}
     alts: dict[str, str] = {}
+    cached: dict[str, Optional[dict]] = {}            # each key's cache entry, read once
     missing: dict[str, tuple[str, int]] = {}          # key → first formula with it
     for post in posts:
         scope: list[str] = []
@@ -175,25 +177,21 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
             if drawable(f):
                 k = key(engine, tex, f.display, scope)
                 keys[(post.id, f.index)] = k
-                alts.setdefault(k, drawn_tex(f, refs.get(f.index, []), linked=False))
-                if k not in missing:
+                if k not in cached:
                     value = cache.get(k)
-                    if _complete(value):
-                        renders[(post.id, f.index)] = Render(**value)
-                    else:
+                    cached[k] = value if _complete(value) else None
+                    if cached[k] is None:
                         missing[k] = (post.id, f.index)
+                        alts[k] = drawn_tex(f, refs.get(f.index, []), linked=False)
             if DEFINES.search(f.tex):
                 scope.append(f.tex)
     stats.formulas = len(keys)
-    stats.distinct = len(set(keys.values()))
+    stats.distinct = len(cached)
     drawn = _draw(posts, texts, alts, missing, cache, diagnostics, options) if missing else {}
     stats.drawn = len(missing)
     stats.cached = stats.distinct - stats.drawn
-    for where, k in keys.items():
-        if where not in renders:
-            value = drawn.get(k) or cache.get(k)
-            if _complete(value):
-                renders[where] = Render(**value)
+    renders = {where: Render(**value) for where, k in keys.items()
+               if (value := cached[k] or drawn.get(k)) is not None}
     return renders, stats
 
 
@@ -316,7 +314,6 @@ def link_boxes(svg: str) -> list[list]:
     drawing: left, top, width, height."""
     if "<a " not in svg:
         return []
-    import xml.etree.ElementTree as ET
     try:
         root = ET.fromstring(svg)
     except ET.ParseError:
