@@ -10,7 +10,7 @@ APT_PACKAGES := nodejs npm fonts-noto-cjk fonts-lmodern poppler-utils libharfbuz
 # What the tests look through besides: a browser for screenshots, epubcheck for the ebooks.
 TEST_PACKAGES := chromium epubcheck
 
-.PHONY: setup system test-system apt check list html epub series test bench pdf clean update-golden
+.PHONY: setup system test-system apt check list html epub series test fuzz bench pdf clean update-golden
 
 setup: $(STAMP)
 
@@ -63,6 +63,11 @@ series: setup
 
 test: setup system test-system
 	$(BIN)/python -m pytest -q -rs
+
+# Property-based tests with a long budget (make test runs them with a small, fixed one).
+FUZZ_EXAMPLES ?= 300
+fuzz: setup system test-system
+	ANTHOLOGY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz_read.py tests/test_fuzz_build.py
 
 bench: setup
 	$(BIN)/python -m tests.bench

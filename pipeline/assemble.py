@@ -3,6 +3,7 @@
     Collection.posts    by date, oldest first (undated last, by title)
     Collection.series   each series with its parts in order; posts of no series stand alone
     bodies()            each post's text as HTML, formulas in place (pipeline.mathhtml)
+    Collection.diagnostics  where a post pandoc fails on is reported (it is shown as plain text)
 
 Links are settled here for every output alike: a link to another post of the collection
 (`https://kexue.fm/archives/ID`) goes to that post wherever the emitter puts it; links whose
@@ -12,16 +13,15 @@ posts' images live on the web) but shown as a captioned placeholder with their a
 
 from __future__ import annotations
 
-import json
+import html
 import re
 from urllib.parse import quote, unquote
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-import pypandoc
-
-from pipeline import document
+from pipeline import document, pandoc
 from pipeline.cache import Cache
+from pipeline.diagnostics import Diagnostics
 from pipeline.mathhtml import MathHTML
 from pipeline.model import Post
 from pipeline.number import PostNumbers, id_part
@@ -47,6 +47,7 @@ class Collection:
     renders: dict[tuple[str, int], Render]
     asts: dict[str, dict] = field(default_factory=dict)
     ids: dict[str, set[str]] = field(default_factory=dict)     # heading and equation ids per post
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
     def series_of(self, post: Post) -> Optional[Series]:
         return next((s for s in self.series if post in s.parts), None)
@@ -88,7 +89,11 @@ def date_key(post: Post):
 
 
 def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[tuple[str, int], Render],
-             title: str = "科学空间文集", cache: Optional[Cache] = None) -> Collection:
+             title: str = "科学空间文集", cache: Optional[Cache] = None,
+             diagnostics: Optional[Diagnostics] = None) -> Collection:
+    """The collection; a post pandoc cannot read is reported into `diagnostics` and goes in
+    as its plain text (pipeline.document)."""
+    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     ordered = sorted(posts, key=date_key)
     groups: dict[str, list[Post]] = {}
     for post in ordered:
@@ -97,11 +102,11 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
     series = [Series(name, sorted(parts, key=lambda p: (p.part or 0, date_key(p))))
               for name, parts in groups.items()]
     series.sort(key=lambda s: date_key(s.parts[0]))
-    asts = {post.id: document.build(post, cache) for post in ordered}
+    asts = {post.id: document.build(post, cache, diagnostics) for post in ordered}
     ids = {post.id: _heading_ids(asts[post.id]) | {t.anchor for t in numbers[post.id].tags}
            for post in ordered}
     return Collection(title=title, posts=ordered, series=series, numbers=numbers, renders=renders,
-                      asts=asts, ids=ids)
+                      asts=asts, ids=ids, diagnostics=diagnostics)
 
 
 def _heading_ids(ast: dict) -> set[str]:
@@ -141,39 +146,75 @@ def bodies(collection: Collection, mathhtml: MathHTML,
            post_link: Callable[[Post, str], str], heading_ids: bool = True) -> dict[str, str]:
     """Each post's text as HTML, from one pandoc run for the whole collection.
     `post_link(post, fragment)` is where a link to another post of the collection goes;
-    `heading_ids=False` drops the headings' ids (they repeat between posts of one book)."""
-    blocks = []
-    for n, post in enumerate(collection.posts):
-        ast = mathhtml.document(collection.asts[post.id], post, collection.numbers[post.id],
-                                collection.renders)
-        settle_links(ast["blocks"], collection, post_link)
-        if not heading_ids:
-            drop_heading_ids(ast["blocks"])
-        blocks.append({"t": "RawBlock", "c": ["html", f"<!--kx-post {n}-->"]})
-        blocks.extend(ast["blocks"])
-    whole = {"pandoc-api-version": next(iter(collection.asts.values()))["pandoc-api-version"],
-             "meta": {}, "blocks": blocks} if collection.asts else None
-    if whole is None:
+    `heading_ids=False` drops the headings' ids (they repeat between posts of one book).
+    When that run fails, the posts are converted one by one: a post pandoc fails on alone is
+    reported and shown as its plain text with the formulas in place; the others are as ever."""
+    blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids)
+              for post in collection.posts}
+    try:
+        return _html(collection.posts, blocks)
+    except pandoc.PandocError:
+        return {post.id: _html_alone(collection, post, blocks[post.id], mathhtml)
+                for post in collection.posts}
+
+
+def _post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link,
+                 heading_ids: bool) -> list:
+    ast = mathhtml.document(collection.asts[post.id], post, collection.numbers[post.id], collection.renders)
+    settle_links(ast["blocks"], collection, post_link)
+    if not heading_ids:
+        drop_heading_ids(ast["blocks"])
+    return ast["blocks"]
+
+
+def _html(posts: list[Post], blocks: dict[str, list]) -> dict[str, str]:
+    """One pandoc run for `posts`, each behind a marker the HTML is cut at."""
+    if not posts:
         return {}
-    html = pypandoc.convert_text(json.dumps(whole), "html5", format="json", extra_args=HTML_ARGS)
-    parts = re.split(r"<!--kx-post (\d+)-->\n?", html)
-    return {collection.posts[int(parts[i])].id: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+    whole = []
+    for n, post in enumerate(posts):
+        whole.append({"t": "RawBlock", "c": ["html", f"<!--kx-post {n}-->"]})
+        whole.extend(blocks[post.id])
+    text = pandoc.from_ast({"pandoc-api-version": pandoc.api_version(), "meta": {}, "blocks": whole},
+                           "html5", HTML_ARGS, posts=len(posts))
+    parts = re.split(r"<!--kx-post (\d+)-->\n?", text)
+    return {posts[int(parts[i])].id: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
-def settle_links(node, collection: Collection, post_link) -> None:
-    if isinstance(node, list):
-        for n, item in enumerate(node):
-            if isinstance(item, dict) and item.get("t") == "Image":
-                node[n] = _placeholder(item)
-            else:
-                settle_links(item, collection, post_link)
-    elif isinstance(node, dict):
-        if node.get("t") == "Link":
+def _html_alone(collection: Collection, post: Post, blocks: list, mathhtml: MathHTML) -> str:
+    try:
+        return _html([post], {post.id: blocks})[post.id]
+    except pandoc.PandocError as e:
+        collection.diagnostics.error("document-failed", f"{e}: {document.FALLBACK_NOTE}", post.position)
+    ast = mathhtml.document(document.fallback(post), post, collection.numbers[post.id], collection.renders)
+    return plain_html(ast["blocks"])
+
+
+def plain_html(blocks: list[dict]) -> str:
+    """A `document.fallback` document (after pipeline.mathhtml) as HTML, without pandoc."""
+    return "\n".join("<p>" + "".join(map(_inline_html, block["c"])) + "</p>" for block in blocks)
+
+
+def _inline_html(node: dict) -> str:
+    kind = node["t"]
+    if kind == "Str":
+        return html.escape(node["c"], quote=False)
+    if kind == "RawInline":
+        return node["c"][1]
+    return "\n" if kind == "SoftBreak" else " "
+
+
+def settle_links(blocks: list, collection: Collection, post_link) -> None:
+    """Links to posts of the collection go where `post_link` says, other schemes than
+    http(s)/mailto lose their target, images become placeholders."""
+    for node in document.nodes(blocks):
+        if isinstance(node, list):
+            for n, item in enumerate(node):
+                if isinstance(item, dict) and item.get("t") == "Image":
+                    node[n] = _placeholder(item)
+        elif isinstance(node, dict) and node.get("t") == "Link":
             target = node["c"][2]
             target[0] = _link_target(target[0], collection, post_link)
-        for value in node.values():
-            if isinstance(value, (list, dict)):
-                settle_links(value, collection, post_link)
 
 
 def _link_target(url: str, collection: Collection, post_link) -> str:

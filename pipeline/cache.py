@@ -29,6 +29,7 @@ def key(*parts: Any) -> str:
 class Cache:
     def __init__(self, root: Optional[Path], kind: str) -> None:
         self.root = Path(root) / kind if root else None
+        self.failed: Optional[str] = None       # the first write that failed
 
     def _path(self, k: str) -> Path:
         return self.root / k[:2] / f"{k}.json"
@@ -42,6 +43,12 @@ class Cache:
             return None
 
     def put(self, k: str, value: Any) -> None:
+        """Store `value`; a cache that cannot be written (full disk, no permission) only costs
+        time, so the failure is remembered in `self.failed`, never raised."""
         if self.root is None:
             return
-        atomic_write_text(self._path(k), json.dumps({"key": k, "value": value}, ensure_ascii=False))
+        try:
+            atomic_write_text(self._path(k), json.dumps({"key": k, "value": value}, ensure_ascii=False),
+                              clean=False)
+        except (OSError, UnicodeError) as e:
+            self.failed = self.failed or f"{self._path(k)}: {e}"

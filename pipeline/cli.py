@@ -6,15 +6,20 @@
     anthology import PATH… --to DIR
 
 With no PATH the bundled sample (content/seeds) is read.  Exit status: 0 when all is well,
-1 when a formula (or, with --strict, a warning) fails, 2 for bad usage or unreadable input.
+1 when a formula (or, with --strict, a warning) fails, 2 for bad usage or unreadable input,
+3 for a fault of the tool itself (one line names the stage; the traceback goes to a log file).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Optional, TextIO
 
@@ -25,7 +30,8 @@ from pipeline.emit import EMITTERS, BuildOptions
 from pipeline.emit.common import SetupError, slug
 from pipeline.importer import write_markdown
 from pipeline.mathjax.client import EngineUnavailable
-from pipeline.stages import Run, run_stages, select
+from pipeline.outputs import OutputRefused, check_target, default_target
+from pipeline.stages import NoSuchSeries, Run, run_stages, select
 from pipeline.render import rejected
 from pipeline.validate import EngineOptions
 
@@ -57,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where verdicts and drawings are cached (default: $ANTHOLOGY_CACHE or "
                             "~/.cache/kexue-anthology)")
         p.add_argument("--no-cache", action="store_true", help="check and draw everything again, store nothing")
-        p.add_argument("--timeout", type=float, default=10.0, help="seconds MathJax may spend checking one formula")
+        p.add_argument("--timeout", type=float, default=10.0, help="seconds of processor time MathJax may spend checking one formula (drawing gets three "
+                            "times as much; a formula over its limit is tried once more with three times it)")
 
     check = sub.add_parser("check", help="check every formula the way the blog's MathJax does")
     inputs(check)
@@ -68,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="write the collection as a static site, an EPUB or a PDF")
     build.add_argument("format", choices=sorted(EMITTERS), help="what to write")
     inputs(build)
-    build.add_argument("--out", type=Path, help="where (default: out/site, out/NAME.epub, out/NAME.pdf)")
+    build.add_argument("--out", type=Path, help="where (default: ./out/site, ./out/NAME.epub, ./out/NAME.pdf)")
+    build.add_argument("--force", action="store_true",
+                       help="replace --out even when it holds files an earlier build did not write")
     build.add_argument("--math", choices=("mathml", "svg"), default="mathml",
                        help="html and epub: MathML (default) or SVG drawings")
     build.add_argument("--paper", choices=("a4", "a5", "b5"), default="a4", help="pdf: the paper size")
@@ -101,10 +110,54 @@ def main(argv: Optional[list[str]] = None, out: TextIO = None, err: TextIO = Non
         return int(e.code or 0)
     run = Run(paths=[str(p) for p in (args.paths or [SAMPLE])])
     try:
+        _check_environment(args)
         return COMMANDS[args.command](args, run, out, err)
-    except (EngineUnavailable, SetupError) as e:
+    except (EngineUnavailable, SetupError, UsageError, OutputRefused, NoSuchSeries) as e:
         print(f"anthology: error: {e}", file=err)
         return 2
+    except KeyboardInterrupt:
+        print("anthology: interrupted; nothing was written", file=err)
+        return 130
+    except Exception:                      # a fault of the tool itself: never a traceback
+        return _crash(run, err)
+
+
+def _crash(run: Run, err: TextIO) -> int:
+    log = _crash_log()
+    where = f" in stage {run.stage}" if run.stage else ""
+    kind, value = sys.exc_info()[:2]
+    print(f"anthology: internal error{where}: {kind.__name__}: {str(value)[:300]} — this is a fault of "
+          f"the tool, not of the input; the full report is in {log}", file=err)
+    return 3
+
+
+def _crash_log() -> str:
+    """Write the traceback to a log file; its path, or where it could not be written."""
+    text = f"anthology {__version__}, {dt.datetime.now().isoformat()}\nargv: {sys.argv}\n\n" + traceback.format_exc()
+    for folder in (default_cache_dir() / "logs", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=folder, prefix="anthology-crash-", suffix=".log")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            return name
+        except OSError:
+            continue
+    return "(no log file could be written)"
+
+
+def _check_environment(args) -> None:
+    """Options and environment the commands rely on, checked before any work."""
+    cache = getattr(args, "cache_dir", None)
+    if cache is not None and cache.exists() and not cache.is_dir():
+        raise UsageError(f"--cache-dir {cache}: that is a file, not a folder")
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and epoch.strip():
+        try:
+            dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise UsageError(f"SOURCE_DATE_EPOCH={epoch[:40]!r} is not a date: it must be a whole number "
+                             "of seconds since 1970-01-01 (and before the year 10000)")
 
 
 def _finish(run: Run, err: TextIO, show: bool = True) -> int:
@@ -126,7 +179,7 @@ def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
     run.engine = _engine(args)
     started = time.perf_counter()
     run_stages(run, "read")
-    run.posts = select(run.posts, args.series)
+    run.posts = select(run.posts, args.series, run.diagnostics)
     run_stages(run, "validate", start="extract")
     if args.strict:
         run.diagnostics.strict()
@@ -167,7 +220,7 @@ def diagnostic_json(d) -> dict:
 
 def cmd_list(args, run: Run, out: TextIO, err: TextIO) -> int:
     run_stages(run, "extract")
-    posts = select(run.posts, args.series)
+    posts = select(run.posts, args.series, run.diagnostics)
     if args.format == "json":
         json.dump([dict(p.summary(), formulas=len(p.formulas), readers=p.readers) for p in posts],
                   out, ensure_ascii=False, indent=1)
@@ -187,17 +240,19 @@ def cmd_import(args, run: Run, out: TextIO, err: TextIO) -> int:
     return _finish(run, err)
 
 
-DEFAULT_OUT = {"html": "site", "epub": "{name}.epub", "pdf": "{name}.pdf"}
-
-
 def cmd_build(args, run: Run, out: TextIO, err: TextIO) -> int:
     """Everything is read, checked, numbered and drawn before anything is written."""
     run.engine = _engine(args)
     started = time.perf_counter()
+    title = args.title or (args.series if args.series else "科学空间文集")
+    target = args.out or default_target(args.format, slug(title))
+    check_target(target, folder=args.format == "html", inputs=run.paths, force=args.force)
+    if args.keep_build:
+        check_target(args.keep_build, folder=True, inputs=run.paths, force=args.force)
     run_stages(run, "read")
-    run.posts = select(run.posts, args.series)
+    run.posts = select(run.posts, args.series, run.diagnostics)
     if not run.posts:
-        print(f"anthology: error: no posts{' in series ' + args.series if args.series else ''}", file=err)
+        print("anthology: error: no posts were read, nothing to build", file=err)
         return _finish(run, err) or 1
     run_stages(run, "render", start="extract")
     if args.strict:
@@ -205,10 +260,10 @@ def cmd_build(args, run: Run, out: TextIO, err: TextIO) -> int:
         if run.diagnostics.errors:
             print("anthology: nothing written (--strict)", file=err)
             return _finish(run, err)
-    title = args.title or (args.series if args.series else "科学空间文集")
+    run.stage = "assemble"
     collection = assemble(run.posts, run.numbers, run.renders, title=title,
-                          cache=Cache(run.engine.cache_dir, "documents"))
-    target = args.out or ROOT / "out" / DEFAULT_OUT[args.format].format(name=slug(title))
+                          cache=Cache(run.engine.cache_dir, "documents"), diagnostics=run.diagnostics)
+    run.stage = f"emit {args.format}"
     EMITTERS[args.format](collection, target, BuildOptions(math=args.math, paper=args.paper, title=title,
                                                                   keep_build=args.keep_build), run.diagnostics)
     formulas = sum(len(p.formulas) for p in run.posts)

@@ -1,28 +1,48 @@
-"""The document stage: each post's text as a pandoc document (pandoc's JSON AST, via pypandoc).
+"""The document stage: each post's text as a pandoc document (pandoc's JSON AST).
 
 Every formula found by `extract` stands in its place as a `Span` with class `math` and
 `data-formula` = its index in the post, around a pandoc `Math` node, so later stages find
 the formula's verdict, numbers and renders.  pandoc never parses the math itself: each formula
 goes in as a placeholder word and comes back as a node.  CJK line breaks are kept without
 inserted spaces (`east_asian_line_breaks`).
+
+No post can take the build down: a post nested too deeply for pandoc (found by a cheap scan of
+its text before pandoc runs, or in pandoc's answer), one pandoc fails on or runs out of its
+limits on (pipeline.pandoc), or one our own code fails on, is reported (`too-deep`,
+`document-failed`) and given the `fallback` document: its text as plain paragraphs with every
+formula in place.  The walker of the ASTs (`nodes`) keeps its own stack, so no AST makes Python
+recurse.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
-import pypandoc
-
+from pipeline import pandoc
 from pipeline.cache import Cache, key
+from pipeline.diagnostics import Diagnostics
 from pipeline.importer import markdown_body
 from pipeline.model import Post
+from pipeline.sourcetext import Position
 
 READER = ("markdown-tex_math_dollars-tex_math_single_backslash-tex_math_double_backslash"
           "-raw_tex-raw_html-smart-auto_identifiers-superscript-subscript"
           "-strikeout+east_asian_line_breaks")
 PANDOC_ARGS = ["--wrap=none"]
+# What the scan before pandoc lets through.  pandoc's Markdown reader takes time exponential in
+# the brackets open at once (16 take 7 s, 20 more than a minute); the corpus opens at most 5.
+# Block quotes and lists nest at most 4 deep in the corpus; past 50 a post is refused before
+# pandoc runs (nesting the scan does not see is caught by pipeline.pandoc.DEPTH_LIMIT).
+BRACKET_LIMIT = 12
+NESTING_LIMIT = 50
+FALLBACK_NOTE = "the post is shown as plain paragraphs, its formulas in place"
+
+# a bracket, an escaped character, or the end of a paragraph; page text is escaped for pandoc
+# (its backslashes are text) and each of its lines is a paragraph
+_BRACKETS = {"markdown": re.compile(r"\\.|[\[\]]|\n[ \t]*\n"), "text": re.compile(r"[\[\]]|\n")}
+_LINE_START = re.compile(r"^([ \t]*)((?:(?:>|(?:[-+*]|\d{1,9}[.)])(?=[ \t]|$))[ \t]*)*)", re.M)
+_MARKER = re.compile(r">|[-+*]|\d{1,9}[.)]")
 
 
 def placeholder_prefix(text: str) -> str:
@@ -32,20 +52,121 @@ def placeholder_prefix(text: str) -> str:
     return f"KXMATH{n}Z"
 
 
-def build(post: Post, cache: Cache | None = None) -> dict:
+def build(post: Post, cache: Optional[Cache] = None, diagnostics: Optional[Diagnostics] = None) -> dict:
+    """The post's AST; when it cannot be had from pandoc, the failure is reported into
+    `diagnostics` and the post gets its `fallback` document."""
+    pandoc.binary()             # no pandoc at all is a setup problem, not this post's
+    try:
+        deep = too_deep(post)
+        if not deep:
+            return _convert(post, cache)
+        offset, message = deep
+        _report(diagnostics, "too-deep", message, post.body.position(offset))
+    except pandoc.PandocError as e:
+        _report(diagnostics, e.code, str(e), post.position)
+    except Exception as e:      # one post's failure never stops the others
+        _report(diagnostics, "document-failed", f"the post could not be converted ({type(e).__name__}: {e})",
+                post.position)
+    return fallback(post)
+
+
+def _report(diagnostics: Optional[Diagnostics], code: str, message: str, position: Position) -> None:
+    if diagnostics is not None:
+        diagnostics.error(code, f"{message}: {FALLBACK_NOTE}", position)
+
+
+def _convert(post: Post, cache: Optional[Cache]) -> dict:
     prefix = placeholder_prefix(post.body.text)
     source = markdown_body(post, lambda f: f"{prefix}{f.index}Q")
-    k = key("document", READER, pypandoc.get_pandoc_version(), source)
+    k = key("document", READER, pandoc.version(), pandoc.DEPTH_LIMIT, source)
     ast = cache.get(k) if cache else None
     if ast is None:
-        ast = json.loads(pypandoc.convert_text(source, "json", format=READER, extra_args=PANDOC_ARGS))
+        ast = pandoc.to_ast(source, READER, PANDOC_ARGS)
         if cache:
             cache.put(k, ast)
-    pattern = re.compile(re.escape(prefix) + r"(\d+)Q")
-    ast["blocks"] = _replace(ast["blocks"], pattern, post)
+    _replace(ast["blocks"], re.compile(re.escape(prefix) + r"(\d+)Q"), post)
     return ast
 
 
+# --- the scan before pandoc ----------------------------------------------------------------------
+def too_deep(post: Post) -> Optional[tuple[int, str]]:
+    """Where the post's text nests deeper than pandoc may be given, and how: (offset in the
+    body, message), or None.  Linear in the text; the formulas, which pandoc never sees, are
+    left out."""
+    text = _without_formulas(post)
+    found = _bracket_depth(text, _BRACKETS["markdown" if post.body_format == "markdown" else "text"])
+    if found is None and post.body_format == "markdown":     # page text has its markers escaped
+        found = _block_depth(text)
+    return found
+
+
+def _without_formulas(post: Post) -> str:
+    text, parts, pos = post.body.text, [], 0
+    for f in post.formulas:
+        parts += [text[pos:f.start], re.sub(r"[^\n]", "x", text[f.start:f.end])]
+        pos = f.end
+    return "".join(parts) + text[pos:]
+
+
+def _bracket_depth(text: str, tokens: re.Pattern) -> Optional[tuple[int, str]]:
+    depth = 0
+    for m in tokens.finditer(text):
+        token = m.group()
+        if token == "[":
+            depth += 1
+            if depth > BRACKET_LIMIT:
+                return m.start(), (f"more than {BRACKET_LIMIT} brackets `[` open at once (pandoc's time "
+                                   "doubles with each)")
+        elif token == "]":
+            depth = max(depth - 1, 0)
+        elif token[0] == "\n":
+            depth = 0
+    return None
+
+
+def _block_depth(text: str) -> Optional[tuple[int, str]]:
+    for m in _LINE_START.finditer(text):
+        indent = len(m.group(1).expandtabs(4)) if m.end(1) < len(text) and text[m.end(1)] != "\n" else 0
+        depth = len(_MARKER.findall(m.group(2))) + indent // 2
+        if depth > NESTING_LIMIT:
+            return m.start(), f"block quotes or lists nested more than {NESTING_LIMIT} deep"
+    return None
+
+
+# --- the document without pandoc ----------------------------------------------------------------
+def fallback(post: Post) -> dict:
+    """The post without pandoc: its text as plain paragraphs (split at blank lines; in page
+    text every line is one) of words, spaces and line breaks, each formula in place as `build`
+    places it.  Markdown markup stays as written; nothing nests."""
+    breaks = re.compile(r"\n[ \t]*\n\s*" if post.body_format == "markdown" else r"\n\s*")
+    text, pos = post.body.text, 0
+    paragraphs: list[list[dict]] = [[]]
+    for f in [*post.formulas, None]:
+        pieces = breaks.split(text[pos:f.start if f else len(text)])
+        paragraphs[-1].extend(_words(pieces[0]))
+        paragraphs.extend(_words(piece) for piece in pieces[1:])
+        if f:
+            paragraphs[-1].append(_math_node(post, f.index))
+            pos = f.end
+    blocks = [{"t": "Para", "c": inlines} for inlines in map(_trim, paragraphs) if inlines]
+    return {"pandoc-api-version": pandoc.api_version(), "meta": {}, "blocks": blocks}
+
+
+def _words(text: str) -> list[dict]:
+    return [{"t": "Str", "c": w} if not w.isspace() else {"t": "SoftBreak" if "\n" in w else "Space"}
+            for w in re.findall(r"\s+|\S+", text)]
+
+
+def _trim(inlines: list[dict]) -> list[dict]:
+    start, end = 0, len(inlines)
+    while start < end and inlines[start]["t"] in ("Space", "SoftBreak"):
+        start += 1
+    while end > start and inlines[end - 1]["t"] in ("Space", "SoftBreak"):
+        end -= 1
+    return inlines[start:end]
+
+
+# --- formulas in place ----------------------------------------------------------------------------
 def _math_node(post: Post, index: int) -> dict:
     f = post.formulas[index]
     kind = "DisplayMath" if f.display else "InlineMath"
@@ -53,18 +174,16 @@ def _math_node(post: Post, index: int) -> dict:
                                [{"t": "Math", "c": [{"t": kind}, f.tex]}]]}
 
 
-def _replace(node: Any, pattern: re.Pattern, post: Post) -> Any:
-    if isinstance(node, list):
-        out = []
-        for item in node:
-            if isinstance(item, dict) and item.get("t") == "Str" and pattern.search(item["c"]):
-                out.extend(_split_str(item["c"], pattern, post))
-            else:
-                out.append(_replace(item, pattern, post))
-        return out
-    if isinstance(node, dict):
-        return {k: _replace(v, pattern, post) for k, v in node.items()}
-    return node
+def _replace(blocks: list, pattern: re.Pattern, post: Post) -> None:
+    """Each placeholder word in a Str becomes its formula's node, in place."""
+    for node in nodes(blocks):
+        if isinstance(node, list) and any(_has_placeholder(item, pattern) for item in node):
+            node[:] = [part for item in node for part in
+                       (_split_str(item["c"], pattern, post) if _has_placeholder(item, pattern) else [item])]
+
+
+def _has_placeholder(item: Any, pattern: re.Pattern) -> bool:
+    return isinstance(item, dict) and item.get("t") == "Str" and bool(pattern.search(item["c"]))
 
 
 def _split_str(text: str, pattern: re.Pattern, post: Post) -> list[dict]:
@@ -79,17 +198,22 @@ def _split_str(text: str, pattern: re.Pattern, post: Post) -> list[dict]:
     return out
 
 
-def walk(node: Any) -> Iterator[dict]:
+# --- walking an AST -------------------------------------------------------------------------------
+def nodes(tree: Any) -> Iterator[Any]:
+    """Every list and dict of an AST, depth first in document order, with a stack of our own
+    instead of recursion.  A node's children are taken before it is handed out, so the caller
+    may replace items of a list it is given; what it puts in is not walked."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        children = node if isinstance(node, list) else node.values() if isinstance(node, dict) else ()
+        stack.extend(reversed([c for c in children if isinstance(c, (list, dict))]))
+        yield node
+
+
+def walk(tree: Any) -> Iterator[dict]:
     """Every element of an AST (blocks and inlines), depth first."""
-    if isinstance(node, list):
-        for item in node:
-            yield from walk(item)
-    elif isinstance(node, dict):
-        if "t" in node:
-            yield node
-        for v in node.values():
-            if isinstance(v, (list, dict)):
-                yield from walk(v)
+    return (node for node in nodes(tree) if isinstance(node, dict) and "t" in node)
 
 
 def plain_text(ast: dict) -> str:

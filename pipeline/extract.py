@@ -10,10 +10,23 @@ The scan copies tex2jax 2.7's rules (inlineMath `$…$`, `\\(…\\)`; displayMat
 * an opener that is never closed leaves the rest of its run as text (a warning here);
 * `\\$` is a literal dollar; a bare `\\ref{…}`/`\\eqref{…}` is inline math by itself;
 * in Markdown bodies code blocks and code spans hold no math.
+
+Bounded work on any input (issue 10): every scan here is linear or n log n in the text, and
+the limits below — the read stage's too, so that they stand in one place — keep a hostile
+file from costing minutes.  Real posts are far inside them (< 100 KB, <= 300 formulas, the
+longest formula ~6,600 characters).  A post with more than MAX_FORMULAS formulas gets one
+`too-many-formulas` error at the first one past the limit and those past it are dropped; a
+formula longer than MAX_FORMULA_CHARS is kept, but the validate stage reports it
+(`formula-too-long`) instead of sending it to MathJax, and the outputs show it boxed.  Reading a paragraph again and again for openers whose braces never balance is
+charged to a budget (SCAN_WORK_PER_CHAR); past it the rest of the paragraph is text and gets
+one `scan-limit` error.  A formula is looked for across at most MAX_JOINED_RUNS paragraphs, and all the
+re-scans of one body done to join paragraphs are charged to a budget of JOIN_WORK_PER_CHAR
+characters per character of the body: past it, openers left open stay unclosed.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Iterator
@@ -22,7 +35,26 @@ from pipeline.diagnostics import Diagnostics
 from pipeline.model import Formula, Post
 from pipeline.sourcetext import SourceText
 
-START = re.compile(r"\$\$|\\\[|\\\(|\$|\\begin\{([^}]*)\}|\\*\\\$|\\(eq)?ref\{[^}]*\}")
+# --- limits ---------------------------------------------------------------------------------
+
+MAX_FILE_BYTES = 8 * 1024 * 1024        # a larger file is reported (`too-large`), not read
+MAX_FRONT_MATTER_CHARS = 64 * 1024      # front matter larger than this is refused
+MAX_FRONT_MATTER_DEPTH = 20             # nesting of YAML lists/mappings in front matter
+MAX_TITLE_CHARS = 500                   # title and series
+MAX_ID_CHARS = 64                       # the id names output files
+MAX_READERS = 10 ** 12
+MAX_PART = 10_000
+MAX_FORMULAS = 5_000                    # per post
+MAX_FORMULA_CHARS = 50_000              # one formula, delimiters included
+MAX_JOINED_RUNS = 40                    # paragraphs one display formula may span
+JOIN_WORK_PER_CHAR = 4                  # re-scanning for joins, in characters per body character
+JOIN_WORK_MIN = 100_000
+SCAN_WORK_PER_CHAR = 2                  # re-reading after unbalanced braces, likewise per run
+SCAN_WORK_MIN = 200_000
+
+# An escaped dollar is matched from the start of its backslash run only, and names in braces
+# are at most 200 characters, so that no search re-reads a long stretch at every position.
+START = re.compile(r"\$\$|\\\[|\\\(|\$|\\begin\{([^}]{0,200})\}|(?<!\\)\\+\$|\\(eq)?ref\{[^}]{0,200}\}")
 OPENERS = {"$$": ("$$", True), "\\[": ("\\]", True), "\\(": ("\\)", False), "$": ("$", False)}
 _END_PATTERNS: dict[str, re.Pattern] = {}
 
@@ -55,30 +87,39 @@ class Unclosed:
         return self.delimiter in ("$$", "\\[") or self.delimiter.startswith("\\begin")
 
 
-def scan(text: str, begin: int = 0, end: int | None = None) -> Iterator[Span | Unclosed]:
-    """tex2jax over one run text[begin:end]."""
+@dataclass
+class GaveUp:
+    """Where a scan stopped because its work budget ran out: the rest of the run is text."""
+
+    start: int
+
+
+def scan(text: str, begin: int = 0, end: int | None = None) -> Iterator[Span | Unclosed | GaveUp]:
+    """tex2jax over one run text[begin:end].  An opener whose braces never balance is closed
+    at its first end delimiter only after reading to the end of the run; that reading is
+    charged to a budget of SCAN_WORK_PER_CHAR characters per character of the run, so that
+    hostile text (`${$` repeated) cannot cost n²."""
     stop = len(text) if end is None else end
+    budget = max(SCAN_WORK_MIN, SCAN_WORK_PER_CHAR * (stop - begin))
     pos = begin
     while True:
         m = START.search(text, pos, stop)
         if not m:
             return
         token = m.group(0)
-        if token in OPENERS:
-            close, display = OPENERS[token]
-            found = _find_end(text, m.end(), stop, close)
-            if found is None:
-                yield Unclosed(m.start(), token)
+        if token in OPENERS or token.startswith("\\begin"):
+            if budget <= 0:
+                yield GaveUp(m.start())
                 return
-            yield Span(m.start(), found, token, text[m.end():found - len(close)], display)
-            pos = found
-        elif token.startswith("\\begin"):
-            close = "\\end{" + m.group(1) + "}"
-            found = _find_end(text, m.end(), stop, close)
+            opener, close, display = _opener(m)
+            found, balanced = _find_end(text, m.end(), stop, close)
+            if not balanced:
+                budget -= stop - m.end()
             if found is None:
-                yield Unclosed(m.start(), "\\begin{" + m.group(1) + "}")
+                yield Unclosed(m.start(), opener)
                 return
-            yield Span(m.start(), found, "env", text[m.start():found], True)
+            tex = text[m.start():found] if opener.startswith("\\begin") else text[m.end():found - len(close)]
+            yield Span(m.start(), found, "env" if opener.startswith("\\begin") else token, tex, display)
             pos = found
         elif token.endswith("$"):          # escaped dollar: literal text
             pos = m.end()
@@ -87,19 +128,28 @@ def scan(text: str, begin: int = 0, end: int | None = None) -> Iterator[Span | U
             pos = m.end()
 
 
-def _find_end(text: str, pos: int, stop: int, close: str) -> int | None:
-    """Offset just past the closing delimiter, tex2jax's way, or None."""
+def _opener(m: re.Match) -> tuple[str, str, bool]:
+    """The opening delimiter a START match stands for, its closing delimiter, and display."""
+    token = m.group(0)
+    if token in OPENERS:
+        return (token, *OPENERS[token])
+    return "\\begin{" + m.group(1) + "}", "\\end{" + m.group(1) + "}", True
+
+
+def _find_end(text: str, pos: int, stop: int, close: str) -> tuple[int | None, bool]:
+    """Offset just past the closing delimiter, tex2jax's way, or None; and whether it was met
+    with the braces balanced (else the text was read to `stop`)."""
     pattern = _end_pattern(close)
     depth = 0
     first_close = None
     while True:
         m = pattern.search(text, pos, stop)
         if not m:
-            return first_close
+            return first_close, False
         token = m.group(0)
         if token == close:
             if depth == 0:
-                return m.end()
+                return m.end(), True
             if first_close is None:
                 first_close = m.end()
         elif token == "{":
@@ -114,7 +164,7 @@ def _find_end(text: str, pos: int, stop: int, close: str) -> int | None:
 _BLANK = re.compile(r"\n[ \t\u3000]*\n")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BLOCK_START = re.compile(r"^ {0,3}(#{1,6}\s|[-*+]\s|\d{1,9}[.)]\s|>|\|)")
-_BACKTICKS = re.compile(r"(?<!\\)`+")
+_TICK_RUN = re.compile(r"(?<!`)`+")
 
 
 def text_runs(text: str) -> list[tuple[int, int]]:
@@ -165,21 +215,26 @@ def markdown_runs(text: str) -> list[tuple[int, int]]:
 
 
 def code_spans(text: str, a: int, b: int) -> list[tuple[int, int]]:
-    """CommonMark code spans in text[a:b]: a backtick string closed by one of equal length."""
+    """CommonMark code spans in text[a:b]: a backtick string closed by the next run of
+    exactly its length.  An opener preceded by a backslash loses its first backtick.  The
+    runs are indexed by length once, so hostile text costs n log n, not n²."""
+    runs = [m.span() for m in _TICK_RUN.finditer(text, a, b)]
+    by_length: dict[int, list[int]] = {}
+    for k, (s, e) in enumerate(runs):
+        by_length.setdefault(e - s, []).append(k)
     spans = []
-    pos = a
-    while True:
-        m = _BACKTICKS.search(text, pos, b)
-        if not m:
-            return spans
-        ticks = m.group(0)
-        closer = re.compile(r"(?<!`)" + ticks + r"(?!`)")
-        c = closer.search(text, m.end(), b)
-        if not c:
-            pos = m.end()
-            continue
-        spans.append((m.start(), c.end()))
-        pos = c.end()
+    k = 0
+    while k < len(runs):
+        s, e = runs[k]
+        if s > 0 and text[s - 1] == "\\":
+            s += 1
+        closers = by_length.get(e - s, [])
+        c = bisect.bisect_right(closers, k)
+        if e > s and c < len(closers):
+            spans.append((s, runs[closers[c]][1]))
+            k = closers[c]
+        k += 1
+    return spans
 
 
 def _split_code_spans(text: str, a: int, b: int) -> list[tuple[int, int]]:
@@ -195,9 +250,6 @@ def runs_for(text: str, body_format: str) -> list[tuple[int, int]]:
     return markdown_runs(text) if body_format == "markdown" else text_runs(text)
 
 
-MAX_JOINED_RUNS = 40
-
-
 def scan_runs(text: str, runs: list[tuple[int, int]], scan_run=None):
     """Yield (a, b, items) per run.  A display opener (`$$`, `\\[`, `\\begin`) left open at
     the end of a run is looked for across following runs separated by blank lines only: the
@@ -205,6 +257,7 @@ def scan_runs(text: str, runs: list[tuple[int, int]], scan_run=None):
     the page that formula is one stretch of text.  `scan_run(a, b)` lists the items of
     text[a:b] (default: `scan`)."""
     scan_run = scan_run or (lambda a, b: list(scan(text, a, b)))
+    budget = max(JOIN_WORK_MIN, JOIN_WORK_PER_CHAR * len(text))
     i = 0
     while i < len(runs):
         a, b = runs[i]
@@ -212,8 +265,10 @@ def scan_runs(text: str, runs: list[tuple[int, int]], scan_run=None):
         j = i
         if items and isinstance(items[-1], Unclosed) and items[-1].display:
             k = i
-            while k + 1 < len(runs) and k - i < MAX_JOINED_RUNS and not text[runs[k][1]:runs[k + 1][0]].strip():
+            while (k + 1 < len(runs) and k - i < MAX_JOINED_RUNS and budget > 0
+                   and not text[runs[k][1]:runs[k + 1][0]].strip()):
                 k += 1
+                budget -= runs[k][1] - a + _CALL_COST
                 joined = scan_run(a, runs[k][1])
                 if not (joined and isinstance(joined[-1], Unclosed) and joined[-1].start == items[-1].start):
                     items, j, b = joined, k, runs[k][1]
@@ -222,26 +277,36 @@ def scan_runs(text: str, runs: list[tuple[int, int]], scan_run=None):
         i = j + 1
 
 
+_CALL_COST = 64     # a scan of a few characters still costs a call: charged as this many
+
+
 # --- the stage ------------------------------------------------------------------------------
 
 def find_formulas(body: SourceText, body_format: str, post_id: str,
                   diagnostics: Diagnostics | None = None) -> list[Formula]:
     formulas: list[Formula] = []
+    report = diagnostics or Diagnostics()
     text = body.text
     for _, _, items in scan_runs(text, runs_for(text, body_format)):
         for item in items:
             if isinstance(item, Unclosed):
-                if diagnostics is not None:
-                    diagnostics.warning(
-                        "unclosed-math",
-                        f"{item.delimiter} is never closed in its paragraph: the blog shows it, "
-                        "and the rest of the paragraph, as plain text",
-                        body.position(item.start))
-                continue
-            formulas.append(Formula(
-                tex=item.tex, display=item.display, delimiter=item.delimiter,
-                position=body.position(item.start), start=item.start, end=item.end,
-                post_id=post_id, index=len(formulas)))
+                report.warning(
+                    "unclosed-math",
+                    f"{item.delimiter} is never closed in its paragraph: the blog shows it, "
+                    "and the rest of the paragraph, as plain text",
+                    body.position(item.start))
+            elif isinstance(item, GaveUp):
+                report.error("scan-limit", "too many openers whose braces never balance in this paragraph: "
+                             "from here on it is left as text, not searched for math", body.position(item.start))
+            elif len(formulas) == MAX_FORMULAS:
+                report.error("too-many-formulas", f"more than {MAX_FORMULAS:,} formulas in one post: "
+                             "this one and those after it are left out", body.position(item.start))
+                return formulas
+            else:
+                formulas.append(Formula(
+                    tex=item.tex, display=item.display, delimiter=item.delimiter,
+                    position=body.position(item.start), start=item.start, end=item.end,
+                    post_id=post_id, index=len(formulas)))
     return formulas
 
 

@@ -1,9 +1,14 @@
 """Atomic writes: build in a temporary file or directory beside the target, then rename it
-into place; on failure the temporary is removed and the target left as it was."""
+into place; on failure the temporary is removed and the target left as it was.
+
+Temporaries carry the writing process's id (`.NAME.PID.xxxx.tmp`, `anthology-PID-…` in the
+system's temporary folder), so that what a killed run left behind is recognised as ours and
+removed by the next run, while those of a run still going are left alone."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -22,13 +27,56 @@ FILE_MODE = 0o666 & ~_umask()
 DIR_MODE = 0o777 & ~_umask()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:            # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale(directory: Path, prefix: str) -> None:
+    """Remove temporaries named `PREFIX<pid>.….tmp|.old` whose process is gone (a killed run)."""
+    pattern = re.compile(re.escape(prefix) + r"(\d+)\.[^/]*\.(?:tmp|old)$")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        m = pattern.match(name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            target = Path(directory) / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+
+
+def _prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
 @contextmanager
-def atomic_file(path: Path) -> Iterator[Path]:
+def scratch_dir(kind: str) -> Iterator[Path]:
+    """A private working folder in the system's temporary folder, removed afterwards (and by
+    the next run, when this one is killed)."""
+    base = Path(tempfile.gettempdir())
+    remove_stale(base, "anthology-")
+    with tempfile.TemporaryDirectory(prefix=f"anthology-{os.getpid()}.{kind}-", suffix=".tmp") as tmp:
+        yield Path(tmp)
+
+
+@contextmanager
+def atomic_file(path: Path, clean: bool = True) -> Iterator[Path]:
     """A temporary file beside `path` for the caller (or a program it runs) to write; renamed
-    to `path` when the block succeeds."""
+    to `path` when the block succeeds.  `clean`: first remove what killed runs left beside it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if clean:
+        remove_stale(path.parent, _prefix(path))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_prefix(path)}{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -44,13 +92,14 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     """A fresh directory beside `path`; when the block succeeds it replaces `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    remove_stale(path.parent, _prefix(path))
+    work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_prefix(path)}{os.getpid()}.", suffix=".tmp"))
     try:
         yield work
         os.chmod(work, DIR_MODE)
         old = None
         if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_prefix(path)}{os.getpid()}.", suffix=".old"))
             os.replace(path, old / "x")
         os.replace(work, path)
         if old:
@@ -60,10 +109,10 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_file(path) as tmp:
+def atomic_write_bytes(path: Path, data: bytes, clean: bool = True) -> None:
+    with atomic_file(path, clean) as tmp:
         tmp.write_bytes(data)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: Path, text: str, clean: bool = True) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), clean)

@@ -26,14 +26,20 @@ from typing import Callable, Optional
 from pipeline.model import Formula, Post
 from pipeline.number import EquationTag, PostNumbers, id_part
 from pipeline.render import WEB_URL, Render, drawable, is_reference
+from pipeline.safemarkup import safe_markup
 
 MODES = ("mathml", "svg", "img")
 # As MathJax's matchFontHeight does on the blog's page: the math's x-height made equal to the
 # text's.  Noto Serif CJK's x-height is 0.514 em, MathJax's 0.430554 em.
 MATH_SCALE = 0.514 / 0.430554
 _HREF = re.compile(r'(?<![\w:-])href="([^"]*)"')          # not xlink:href (glyphs)
-_SVG_BOX = re.compile(r'width="[-\d.]+ex" height="[-\d.]+ex" style="[^"]*"')
+_SVG_BOX = re.compile(r'width="[-\d.]+(?:ex)?" height="[-\d.]+(?:ex)?" style="[^"]*"')
 _CLOSERS = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}
+# A box shows at most this much of a rejected formula's source (the diagnostics have it all),
+# with a break opportunity every BREAK_EVERY characters: a line breakable anywhere
+# (`word-break: break-all`) costs WeasyPrint time quadratic in its length.
+SHOWN_SOURCE = 2000
+BREAK_EVERY = 40
 
 
 def source_of(f: Formula) -> str:
@@ -43,15 +49,29 @@ def source_of(f: Formula) -> str:
     return f.delimiter + f.tex + _CLOSERS[f.delimiter]
 
 
+def shown_source(f: Formula) -> str:
+    """The source as a box shows it: cut after SHOWN_SOURCE characters."""
+    source = source_of(f)
+    if len(source) <= SHOWN_SOURCE:
+        return source
+    return f"{source[:SHOWN_SOURCE]} …（另有 {len(source) - SHOWN_SOURCE} 个字符）"
+
+
+def breakable(text: str) -> str:
+    """`text` escaped, with `<wbr/>` every BREAK_EVERY characters."""
+    return "<wbr/>".join(html.escape(text[i:i + BREAK_EVERY]) for i in range(0, len(text), BREAK_EVERY))
+
+
 def svg_files(directory: Path, prefix: str = "math/") -> Callable[[Render], str]:
     """For img mode: each distinct drawing written once into `directory`, named by a hash of
     its SVG; the function gives the URL `prefix + name`."""
     def image(render: Render) -> str:
-        name = hashlib.sha256(render.svg.encode()).hexdigest()[:20] + ".svg"
+        svg = safe_markup(render.svg)                 # nothing in a formula may fetch or cover the page
+        name = hashlib.sha256(svg.encode()).hexdigest()[:20] + ".svg"
         path = directory / name
         if not path.exists():
             directory.mkdir(parents=True, exist_ok=True)
-            path.write_text(render.svg, encoding="utf-8")
+            path.write_text(svg, encoding="utf-8")
         return prefix + name
     return image
 
@@ -108,8 +128,8 @@ class MathHTML:
             return self._overlay(img, render) if render.links else img
         if self.mode == "svg":
             svg = _SVG_BOX.sub(f'style="{box}" aria-label="{alt}"', render.svg, count=1)
-            return self._relink(svg)
-        return self._relink(render.mathml.replace("<math ", f'<math alttext="{alt}" ', 1))
+            return self._relink(safe_markup(svg))
+        return self._relink(safe_markup(render.mathml.replace("<math ", f'<math alttext="{alt}" ', 1)))
 
     def _overlay(self, img: str, render: Render) -> str:
         """An image carries no links: each link MathJax drew (an \\eqref inside a larger formula)
@@ -152,7 +172,7 @@ class MathHTML:
         message = f.message or "this formula could not be drawn"
         kind = "display" if f.display else "inline"
         return (f'<span class="math-error {kind}{" tagged" if tags else ""}" id="{formula_anchor(f)}" '
-                f'data-formula="{f.index}" title="{html.escape(message)}"><code class="math-source">{html.escape(source_of(f))}</code>'
+                f'data-formula="{f.index}" title="{html.escape(message)}"><code class="math-source">{breakable(shown_source(f))}</code>'
                 f'<span class="math-message">{html.escape(message)}</span>{self._tags(tags, None)}</span>')
 
     # --- documents ---------------------------------------------------------------------------

@@ -69,8 +69,11 @@ def number_post(post: Post) -> PostNumbers:
     numbers = PostNumbers()
     for f in post.formulas:
         for row, t in enumerate(f.tags):
+            label = t.get("label")
+            if label in numbers.labels:       # defined twice (MathJax's error): the id stays unique
+                label = None
             tag = EquationTag(text=t["tag"] if t.get("tag") is not None else "", star=bool(t.get("star")),
-                              label=t.get("label"), anchor=anchor(post.id, t.get("label"), len(numbers.tags) + 1),
+                              label=t.get("label"), anchor=anchor(post.id, label, len(numbers.tags) + 1),
                               formula=f.index, row=row)
             numbers.tags.append(tag)
             numbers.by_formula.setdefault(f.index, []).append(tag)

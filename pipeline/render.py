@@ -42,7 +42,7 @@ TEXT_SIZE = 1000 / 71.759     # mathjax-node draws text at scale(71.759): 13.935
 DEFINES = re.compile(r"\\(?:(?:re|provide)?newcommand|(?:re)?newenvironment|[gex]?def|let|"
                      r"DeclareMathOperator|require|Newextarrow)(?![A-Za-z])")
 REF = re.compile(r"\\(eqref|ref)\s*\{([^{}]*)\}")
-ENGINE_FAULTS = ("engine-timeout", "engine-crash")
+NOT_REPLAYED = ("engine-timeout", "engine-crash", "too-complex", "formula-too-long")   # never sent again
 DRAW_TIME_FACTOR = 3
 
 
@@ -113,8 +113,9 @@ WEB_URL = re.compile(r"^\s*(?:https?:|mailto:)", re.I)    # the only link scheme
 
 
 def replayable(f: Formula) -> bool:
-    """Formulas sent again to rebuild a page's state: all but those that hung or killed it."""
-    return f.ok or error_code(f.message or "") not in ENGINE_FAULTS
+    """Formulas sent again to rebuild a page's state: all but those that hung or killed the
+    engine, or were never sent to it."""
+    return f.ok or error_code(f.message or "") not in NOT_REPLAYED
 
 
 class _ToText(LatexNodes2Text):
@@ -234,15 +235,18 @@ def _draw(posts, texts, alts, missing, cache: Cache, diagnostics: Diagnostics,
         def on_answer(i: int, answer: dict) -> None:
             post, f, k = asked[i]
             drawing = answer.get("render")
-            if answer.get("ok") and drawing:
-                value = asdict(finish(drawing, k, alts[k]))
-                cache.put(k, value)
-                drawn[k] = value
-                return
+            problem = f"MathJax could not draw this formula, which it accepted when checking: {answer.get('error')}"
+            if answer.get("ok") and isinstance(drawing, dict):
+                try:
+                    value = asdict(finish(drawing, k, alts[k]))
+                except (ValueError, TypeError, KeyError, ET.ParseError, RecursionError) as e:
+                    problem = f"MathJax's drawing of this formula could not be used: {e}"
+                else:
+                    cache.put(k, value)
+                    drawn[k] = value
+                    return
             with lock:
-                diagnostics.error("render", "MathJax could not draw this formula, which it accepted "
-                                  f"when checking: {answer.get('error')}", f.position,
-                                  source=texts[(post.id, f.index)])
+                diagnostics.error("render", problem, f.position, source=texts[(post.id, f.index)])
 
         # Drawing takes about ten times as long as checking: a formula gets three times the time.
         worker = (options.worker_factory() if options.worker_factory
@@ -256,7 +260,8 @@ def _draw(posts, texts, alts, missing, cache: Cache, diagnostics: Diagnostics,
     return drawn
 
 
-_SVG_SIZE = re.compile(r'<svg[^>]*?width="([-\d.]+)ex" height="([-\d.]+)ex" style="([^"]*)"')
+# An empty drawing (a formula that only defines macros) is `width="0"`, without a unit.
+_SVG_SIZE = re.compile(r'<svg[^>]*?width="([-\d.]+)(?:ex)?" height="([-\d.]+)(?:ex)?" style="([^"]*)"')
 _STYLE = re.compile(r"(vertical-align|margin-bottom):\s*([-\d.]+)ex")
 _IDS = re.compile(r'(id="|href="#)E\d+-')
 _TEXT = re.compile(r'<text font-family="monospace" ([^>]*)>([^<]*)</text>')
@@ -320,23 +325,29 @@ def link_boxes(svg: str) -> list[list]:
         return []
     x0, y0, w, h = (float(v) for v in root.get("viewBox", "0 0 1 1").split())
     boxes = []
-
-    def walk(node, m):
+    stack = [(root, (1.0, 0.0, 0.0, 1.0, 0.0, 0.0))]       # a loop, not recursion: drawings nest deep
+    while stack:
+        node, m = stack.pop()
         m = _mul(m, _matrix(node.get("transform")))
         if node.tag == _SVG_NS + "a":
-            rect = node.find(_SVG_NS + "rect")
-            href = node.get("href") or node.get("{http://www.w3.org/1999/xlink}href")
-            if rect is not None and href:
-                rx, ry = float(rect.get("x", 0)), float(rect.get("y", 0))
-                rw, rh = float(rect.get("width", 0)), float(rect.get("height", 0))
-                xs, ys = zip(*(_apply(m, px, py) for px in (rx, rx + rw) for py in (ry, ry + rh)))
-                boxes.append([href, round(100 * (min(xs) - x0) / w, 3), round(100 * (min(ys) - y0) / h, 3),
-                              round(100 * (max(xs) - min(xs)) / w, 3), round(100 * (max(ys) - min(ys)) / h, 3)])
-        for child in node:
-            walk(child, m)
-
-    walk(root, (1.0, 0.0, 0.0, 1.0, 0.0, 0.0))
+            box = _link_box(node, m, (x0, y0, w, h))
+            if box:
+                boxes.append(box)
+        stack.extend((child, m) for child in reversed(node))
     return boxes
+
+
+def _link_box(node, m, view) -> Optional[list]:
+    x0, y0, w, h = view
+    rect = node.find(_SVG_NS + "rect")
+    href = node.get("href") or node.get("{http://www.w3.org/1999/xlink}href")
+    if rect is None or not href or not w or not h:
+        return None
+    rx, ry = float(rect.get("x", 0)), float(rect.get("y", 0))
+    rw, rh = float(rect.get("width", 0)), float(rect.get("height", 0))
+    xs, ys = zip(*(_apply(m, px, py) for px in (rx, rx + rw) for py in (ry, ry + rh)))
+    return [href, round(100 * (min(xs) - x0) / w, 3), round(100 * (min(ys) - y0) / h, 3),
+            round(100 * (max(xs) - min(xs)) / w, 3), round(100 * (max(ys) - min(ys)) / h, 3)]
 
 
 def _mul(m, t):

@@ -5,7 +5,9 @@ The formulas of a post go through in page order sharing the page's state (macros
 by the post's formula sequence and the engine's fingerprint, so re-checking an unchanged
 corpus starts no engine at all.  Cross-references are checked here too: `\\ref`/`\\eqref` to
 a label no formula of the post defines is a warning; a label defined twice is MathJax's own
-error.
+error.  A formula nested deeper than `MAX_NESTING` (braces, `\\left`, `\\begin`) is reported
+`too-complex` without going to the engine: MathJax may accept it but drawing it takes minutes,
+and no real post comes near (the corpus stays under 10).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Callable, Optional
 
 from pipeline.cache import Cache, key
 from pipeline.diagnostics import Diagnostics
+from pipeline.extract import MAX_FORMULA_CHARS
 from pipeline.mathjax.client import Request, Worker, fingerprint
-from pipeline.model import Post
+from pipeline.model import Formula, Post
 
 
 @dataclass
@@ -42,7 +45,12 @@ class ValidateStats:
     restarts: int = 0
 
 
+MAX_NESTING = 100
+TOO_COMPLEX = "nested too deeply"
+TOO_LONG = "characters, more than"
 CODES = [
+    (re.compile(TOO_COMPLEX), "too-complex"),
+    (re.compile(TOO_LONG), "formula-too-long"),
     (re.compile(r"Undefined control sequence"), "undefined-macro"),
     (re.compile(r"multiply defined"), "duplicate-label"),
     (re.compile(r"took longer than"), "engine-timeout"),
@@ -78,25 +86,58 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
         else:
             todo.append((post, k))
     if todo:
-        requests = [Request(post.id, f.tex, f.display) for post, _ in todo for f in post.formulas]
+        refused = {(post.id, f.index): message for post, _ in todo for f in post.formulas
+                   if (message := too_complex(f))}
+        sent = [(post, f) for post, _ in todo for f in post.formulas if (post.id, f.index) not in refused]
+        requests = [Request(post.id, f.tex, f.display) for post, f in sent]
         worker = options.worker_factory() if options.worker_factory else Worker(timeout=options.timeout)
         with worker:
-            answers = worker.check(requests)
+            answers = dict(zip(((post.id, f.index) for post, f in sent), worker.check(requests)))
         stats.restarts = worker.restarts
         stats.checked = len(requests)
-        pos = 0
         for post, k in todo:
-            verdicts = [{"ok": bool(a["ok"]), "error": a.get("error"), "tags": a.get("tags", []),
-                         "refs": a.get("refs", []),
-                         **({"fault": True} if a.get("fault") else {})}
-                        for a in answers[pos:pos + len(post.formulas)]]
-            pos += len(post.formulas)
+            verdicts = [_verdict(answers[(post.id, f.index)]) if (post.id, f.index) in answers
+                        else {"ok": False, "error": refused[(post.id, f.index)], "tags": [], "refs": []}
+                        for f in post.formulas]
             _apply(post, verdicts)
             if not any(v.get("fault") for v in verdicts):
                 cache.put(k, verdicts)
     for post in posts:
         report(post, diagnostics)
     return stats
+
+
+def _verdict(answer: Optional[dict]) -> dict:
+    """The worker's answer as a verdict, typed once here; a missing or misshapen answer is a fault."""
+    if not isinstance(answer, dict):
+        return {"ok": False, "error": "the MathJax worker gave no answer for this formula (worker crashed)",
+                "tags": [], "refs": [], "fault": True}
+    tags = [t for t in answer.get("tags") or [] if isinstance(t, dict)]
+    refs = [r for r in answer.get("refs") or [] if isinstance(r, dict) and isinstance(r.get("label"), str)]
+    return {"ok": bool(answer.get("ok")), "error": None if answer.get("ok") else str(answer.get("error")),
+            "tags": tags, "refs": refs, **({"fault": True} if answer.get("fault") else {})}
+
+
+def too_complex(f: Formula) -> Optional[str]:
+    """Why a formula is not sent to the engine, or None: a size or nesting no real formula
+    comes near."""
+    size = f.end - f.start                 # delimiters included
+    if size > MAX_FORMULA_CHARS:
+        return f"formula of {size:,} {TOO_LONG} {MAX_FORMULA_CHARS:,}: not checked"
+    depth = deepest = 0
+    for m in _NESTING.finditer(f.tex):
+        token = m.group()
+        if token in ("{", "\\left", "\\begin"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("}", "\\right", "\\end"):
+            depth = max(depth - 1, 0)
+    if deepest > MAX_NESTING:
+        return f"{TOO_COMPLEX}: {deepest} levels of braces, \\left or \\begin (at most {MAX_NESTING})"
+    return None
+
+
+_NESTING = re.compile(r"\\(?:left|right|begin|end)(?![A-Za-z])|\\.|[{}]", re.S)
 
 
 def _apply(post: Post, verdicts: list[dict]) -> None:

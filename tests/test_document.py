@@ -9,7 +9,7 @@ import re
 import pytest
 
 from pipeline.diagnostics import Diagnostics
-from pipeline.document import build, plain_text, walk
+from pipeline.document import build, fallback, plain_text, too_deep, walk
 from pipeline.extract import extract
 from pipeline.read import read
 from tests.conftest import SEEDS
@@ -86,3 +86,39 @@ def test_scraped_markdown_structure(tmp_path):
     header = ast["blocks"][1]
     assert plain_text({"blocks": [header]}) == "第一节"
     assert any(n["t"] == "Code" and n["c"][1] == "x\\_1 = $y$" for n in walk(ast["blocks"]))
+
+
+def assert_fallback_loses_nothing(posts):
+    """The document given without pandoc: every word and every formula, in order, each as
+    `build` places it."""
+    for post in posts:
+        blocks = fallback(post)["blocks"]
+        spans = [n for n in walk(blocks) if n["t"] == "Span" and "math" in n["c"][0][1]]
+        assert [s["c"][0][2] for s in spans] == [[["data-formula", str(f.index)]] for f in post.formulas]
+        text, pos, parts = post.body.text, 0, []
+        for f in post.formulas:
+            parts += [text[pos:f.start], f.tex]
+            pos = f.end
+        assert words(plain_text({"blocks": blocks})) == words("".join(parts) + text[pos:]), post.id
+        assert all(b["t"] == "Para" for b in blocks)
+
+
+def test_the_fallback_of_the_seeds_loses_nothing():
+    posts = posts_of(SEEDS)
+    assert all(too_deep(post) is None for post in posts)         # and none of them needs it
+    assert_fallback_loses_nothing(posts)
+
+
+@pytest.mark.corpus
+def test_the_fallback_of_the_corpus_loses_nothing(corpus):
+    posts = posts_of(corpus)
+    assert all(too_deep(post) is None for post in posts)
+    assert_fallback_loses_nothing(posts)
+
+
+def test_walking_a_deep_ast_keeps_no_python_stack():
+    tree: dict = {"t": "Str", "c": "leaf"}
+    for _ in range(100_000):
+        tree = {"t": "BlockQuote", "c": [tree]}
+    kinds = [n["t"] for n in walk(tree)]
+    assert len(kinds) == 100_001 and kinds[-1] == "Str"

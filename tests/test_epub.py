@@ -106,3 +106,19 @@ def test_the_whole_corpus(corpus, tmp_path):
     files = entries(book)
     assert sum(len(re.findall(r'class="post-title"', t)) for t in files.values()) == 131
     assert sum(t.count('class="math-error') for t in files.values()) == 12
+
+
+def test_a_title_is_text_never_markup(tmp_path):
+    """The title reaches pandoc as a literal string, not as Markdown that may carry HTML."""
+    post = tmp_path / "p.md"
+    post.write_text("---\ntitle: 一篇\nid: '1'\ndate: 2020-01-01\n---\n正文 $a$\n", encoding="utf-8")
+    book = tmp_path / "t.epub"
+    title = 'x<script>alert(1)</script> & "q"'
+    status, stdout, stderr = run_cli("build", "epub", post, "--out", book, "--title", title, "--no-cache")
+    assert status == 0, stderr
+    epubcheck(book)
+    files = entries(book)
+    assert not [n for n, t in files.items() if n.endswith(".xhtml") and re.search(r"<script\b", t, re.I)]
+    shown = "x&lt;script&gt;alert(1)&lt;/script&gt; &amp; "
+    assert shown in files["EPUB/text/title_page.xhtml"] and shown in files["EPUB/nav.xhtml"]
+    assert re.search(r"<dc:title[^>]*>" + re.escape(shown), files["EPUB/content.opf"])

@@ -21,6 +21,7 @@ from pipeline.assemble import Collection, bodies
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, environment, math_font, slug
 from pipeline.fileio import atomic_dir
+from pipeline.outputs import STAMP
 from pipeline.mathhtml import MathHTML, formula_anchor
 from pipeline.model import Post
 from pipeline.render import rejected
@@ -71,6 +72,8 @@ def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: 
         (assets / "site.css").write_text(env.get_template("html/site.css").render(
             math_font=font.name if font else None), encoding="utf-8")
         shutil.copy(TEMPLATES / "math.css", assets / "math.css")
+        (site / STAMP).write_text("written by `anthology build html`; a later build may replace this folder\n",
+                                  encoding="utf-8")
     return out
 
 

@@ -11,8 +11,10 @@ WeasyPrint reads only files below the build directory, from an explicit base URL
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
-import tempfile
+from html import escape
+from typing import Optional
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -22,7 +24,8 @@ from pipeline.assemble import Collection, bodies, post_anchor
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, cjk_serif,
                                   environment)
-from pipeline.fileio import atomic_file
+from pipeline.fileio import atomic_file, scratch_dir
+from pipeline.outputs import STAMP
 from pipeline.mathhtml import MathHTML, svg_files
 
 PAPERS = {"a4": "A4", "a5": "A5", "b5": "JIS-B5"}
@@ -45,11 +48,16 @@ class LocalFetcher:
         self.fetcher = Fetcher(allowed_protocols={"file"})
 
 
-def book_html(collection: Collection, build: Path, options: BuildOptions) -> Path:
-    """Write the book's HTML, stylesheets and drawings into `build`; return the HTML's path."""
+def book_html(collection: Collection, build: Path, options: BuildOptions,
+              failed: Optional[dict[str, str]] = None) -> Path:
+    """Write the book's HTML, stylesheets and drawings into `build`; return the HTML's path.
+    The posts in `failed` (id → WeasyPrint's complaint) are a marked box instead of their text."""
     font = cjk_serif()
     texts = bodies(collection, MathHTML(mode="img", image=svg_files(build / "math")),
                    lambda post, fragment: "#" + post_anchor(post), heading_ids=False)
+    for post_id, problem in (failed or {}).items():
+        texts[post_id] = (f'<p class="math-error display"><span class="math-message">'
+                          f'{escape(FAILED_NOTE)}{escape(problem)}</span></p>')
     env = environment()
     groups = collection.groups()
     html = env.get_template("pdf/book.html").render(
@@ -64,6 +72,27 @@ def book_html(collection: Collection, build: Path, options: BuildOptions) -> Pat
     return path
 
 
+# What WeasyPrint raises on a document it cannot typeset (its own faults included).
+TYPESETTING_FAULTS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
+                      RecursionError, ZeroDivisionError, OverflowError)
+FAILED_NOTE = "这篇文章无法排版，未收入本书："
+
+
+def _failing_posts(collection: Collection, work: Path, options: BuildOptions) -> dict[str, str]:
+    """Typeset each post alone to find the ones WeasyPrint fails on: id → what it said."""
+    failed = {}
+    for n, post in enumerate(collection.posts):
+        alone = dataclasses.replace(collection, posts=[post], series=[])
+        folder = work / str(n)
+        folder.mkdir(parents=True)
+        try:
+            write_pdf(book_html(alone, folder, options), folder / "post.pdf", b"0")
+        except TYPESETTING_FAULTS as e:
+            failed[post.id] = f"{type(e).__name__}: {str(e)[:200]}"
+        shutil.rmtree(folder, ignore_errors=True)
+    return failed
+
+
 def write_pdf(html: Path, target: Path, identifier: bytes) -> None:
     import weasyprint
     root = html.parent.resolve()
@@ -73,10 +102,22 @@ def write_pdf(html: Path, target: Path, identifier: bytes) -> None:
 
 
 def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
-    with tempfile.TemporaryDirectory(prefix="anthology-pdf-") as tmp:
-        html = book_html(collection, Path(tmp), options)
+    with scratch_dir("pdf") as tmp:
+        html = book_html(collection, tmp, options)
         with atomic_file(out) as target:
-            write_pdf(html, target, book_id(collection).hex.encode())
+            try:
+                write_pdf(html, target, book_id(collection).hex.encode())
+            except TYPESETTING_FAULTS:
+                failed = _failing_posts(collection, tmp / "alone", options)
+                if not failed:
+                    raise
+                for post in collection.posts:
+                    if post.id in failed:
+                        diagnostics.error("pdf-failed", f"WeasyPrint could not typeset this post: "
+                                          f"{failed[post.id]}; it is left out of the book", post.position)
+                html = book_html(collection, tmp, options, failed)
+                write_pdf(html, target, book_id(collection).hex.encode())
         if options.keep_build:
+            (tmp / STAMP).write_text("written by `anthology build pdf --keep-build`\n", encoding="utf-8")
             shutil.copytree(tmp, options.keep_build, dirs_exist_ok=True)
     return out

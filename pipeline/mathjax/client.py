@@ -1,20 +1,27 @@
 """The Python side of the MathJax worker: start it, stream formulas through it, restart it.
 
 Requests are written by one thread and answers read by another, so the worker never waits
-for Python.  Every answer must come within `timeout` seconds of the previous one; a formula
-that hangs the worker or kills it is answered with an error, the worker is restarted, the
-formulas of its post that came before are replayed (quietly, to rebuild the page's state),
-and the rest go on.
+for Python.  Time limits catch hangs, not slowness: they count the processor time the worker
+spends on a formula, not the clock, so a machine busy with other work gives the same verdicts
+as a quiet one.  A formula that uses up its limit is tried once more on a fresh worker with
+`RETRY_FACTOR` times the limit before it is reported; the limit also grows with what the
+worker has been spending per formula in this run (a slow machine).  A formula that hangs the
+worker for good or kills it is answered with an error, the worker is restarted, the formulas
+of its post that came before are replayed (quietly, to rebuild the page's state), and the
+rest go on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
+import re
 import shutil
 import subprocess
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +30,11 @@ from typing import Callable, Optional
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.js"
 ENGINE_FILES = ("worker.js", "blog-ext.js", "package-lock.json")
+RETRY_FACTOR = 3.0      # a formula that used up its limit gets this many times it on a fresh worker
+ADAPT_FACTOR = 200.0    # the limit is at least this many times the mean cost per answer so far
+IDLE_LIMIT = 60.0       # seconds of clock with no processor time used at all: the worker is stuck
+POLL = 0.25
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class EngineUnavailable(RuntimeError):
@@ -64,30 +76,37 @@ def fingerprint() -> str:
 
 
 class Worker:
-    """One Node process running worker.js."""
+    """One Node process running worker.js.  `timeout` and `startup_timeout` are seconds of the
+    worker's processor time (of the clock where the system does not tell processor time)."""
 
     def __init__(self, timeout: float = 10.0, startup_timeout: float = 60.0,
-                 env: Optional[dict] = None) -> None:
+                 env: Optional[dict] = None, retry_factor: float = RETRY_FACTOR) -> None:
         self.timeout = timeout
         self.startup_timeout = startup_timeout
+        self.retry_factor = retry_factor
         self.env = env
         self.process: Optional[subprocess.Popen] = None
         self.engine = ""
         self.restarts = 0
+        self.retries = 0
+        self._spent = 0.0            # processor seconds over the answers counted in _answered
+        self._answered = 0
 
     # --- process ---------------------------------------------------------------------------
     def start(self) -> None:
         node = node_program()
         self.process = subprocess.Popen(
             [node, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, encoding="utf-8", bufsize=1, env=self.env)
+            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", bufsize=1, env=self.env)
         self.answers: queue.Queue = queue.Queue()
         self.stderr: deque[str] = deque(maxlen=20)
         threading.Thread(target=self._read_stdout, args=(self.process, self.answers), daemon=True).start()
         threading.Thread(target=self._read_stderr, args=(self.process, self.stderr), daemon=True).start()
         ready = self._next(self.startup_timeout)
         if not isinstance(ready, dict) or not ready.get("ready"):
-            detail = "; ".join(self.stderr) or str(ready)
+            detail = "; ".join(self.stderr) or (
+                f"no answer within {self.startup_timeout:g} s of processor time" if ready is TimeoutError
+                else "it exited before it was ready")
             self.stop()
             raise EngineUnavailable(f"the MathJax worker did not start: {detail}")
         self.engine = ready.get("engine", "")
@@ -118,7 +137,7 @@ class Worker:
     def _read_stdout(process: subprocess.Popen, answers: queue.Queue) -> None:
         for line in process.stdout:
             try:
-                answers.put(json.loads(line))
+                answers.put(_clean(json.loads(line)))
             except ValueError:
                 continue
         answers.put(None)                    # end of stream: the process is gone
@@ -128,11 +147,42 @@ class Worker:
         for line in process.stderr:
             lines.append(line.rstrip())
 
-    def _next(self, timeout: float):
+    def _cpu(self) -> Optional[float]:
+        """Processor seconds the worker has used so far, or None where the system does not say."""
         try:
-            return self.answers.get(timeout=timeout)
-        except queue.Empty:
-            return TimeoutError
+            with open(f"/proc/{self.process.pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _TICKS      # utime + stime
+        except (OSError, IndexError, ValueError, AttributeError):
+            return None
+
+    def _next(self, limit: float):
+        """The next answer; TimeoutError when the worker has spent `limit` processor seconds
+        waiting for it, or used no processor time at all for IDLE_LIMIT seconds (stuck)."""
+        started, cpu_start = time.monotonic(), self._cpu()
+        last_cpu, last_progress = cpu_start, started
+        while True:
+            try:
+                return self.answers.get(timeout=POLL)
+            except queue.Empty:
+                pass
+            now, cpu = time.monotonic(), self._cpu()
+            if cpu is None or cpu_start is None:
+                if now - started > limit:
+                    return TimeoutError
+                continue
+            if cpu - cpu_start > limit:
+                return TimeoutError
+            if cpu > last_cpu:
+                last_cpu, last_progress = cpu, now
+            elif now - last_progress > max(IDLE_LIMIT, limit):
+                return TimeoutError
+
+    def limit(self) -> float:
+        """The time limit for the next formula: `timeout`, or more on a machine that has been
+        slow on every formula of this run."""
+        mean = self._spent / self._answered if self._answered >= 20 else 0.0
+        return max(self.timeout, ADAPT_FACTOR * mean)
 
     def _send(self, lines: list[str]) -> None:
         def write(stdin, lines):
@@ -153,34 +203,34 @@ class Worker:
         results: list[Optional[dict]] = [None] * len(requests)
         todo = list(range(len(requests)))
         replay: list[int] = []
+        retried: set[int] = set()
         while todo:
             if self.process is None:
                 self.start()
             lines = [self._line(i, requests[i], quiet=True) for i in replay]
             lines += [self._line(i, requests[i], requests[i].quiet) for i in todo]
             self._send(lines)
-            failed_at = None
+            failed_at, retry = None, False
             for n, i in enumerate(todo):
                 if requests[i].quiet:
                     continue
-                answer = self._next(self.timeout)
+                limit = self.limit() * (self.retry_factor if i in retried else 1)
+                cpu_before = self._cpu()
+                answer = self._next(limit)
                 if isinstance(answer, dict) and answer.get("id") == i:
+                    self._count(cpu_before)
                     results[i] = answer
                     if on_answer:
                         on_answer(i, answer)
                     continue
                 failed_at = n
-                if answer is TimeoutError:
-                    message = f"MathJax took longer than {self.timeout:g} s on this formula (worker restarted)"
-                else:
-                    try:
-                        status = self.process.wait(timeout=5)
-                    except subprocess.TimeoutExpired:
-                        status = "unknown"
-                    detail = "; ".join(list(self.stderr)[-3:]) or "no message"
-                    message = (f"the MathJax worker crashed on this formula (exit status {status}, "
-                               f"restarted): {detail}")
-                results[i] = {"ok": False, "error": message, "tags": [], "refs": [], "fault": True}
+                if answer is TimeoutError and i not in retried:
+                    retried.add(i)
+                    self.retries += 1
+                    retry = True
+                    break
+                results[i] = {"ok": False, "error": self._fault(answer, limit, i in retried),
+                              "tags": [], "refs": [], "fault": True}
                 if on_answer:
                     on_answer(i, results[i])
                 break
@@ -192,8 +242,27 @@ class Worker:
             post = requests[i].post
             replay = [j for j in range(i) if post is not None and requests[j].post == post
                       and not (results[j] or {}).get("fault")]
-            todo = todo[failed_at + 1:]
+            todo = todo[failed_at if retry else failed_at + 1:]
         return results
+
+    def _count(self, cpu_before: Optional[float]) -> None:
+        cpu = self._cpu()
+        if cpu is not None and cpu_before is not None:
+            self._spent += cpu - cpu_before
+            self._answered += 1
+
+    def _fault(self, answer, limit: float, retried: bool) -> str:
+        if answer is TimeoutError:
+            again = f" (and again with {limit:g} s on a fresh worker)" if retried else ""
+            first = limit / self.retry_factor if retried else limit
+            return (f"MathJax took longer than {first:g} s of processor time on this formula{again}; "
+                    "worker restarted")
+        try:
+            status = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            status = "unknown"
+        detail = "; ".join(list(self.stderr)[-3:]) or "no message"
+        return f"the MathJax worker crashed on this formula (exit status {status}, restarted): {detail}"
 
     @staticmethod
     def _line(i: int, request: Request, quiet: bool = False) -> str:
@@ -203,3 +272,18 @@ class Worker:
         elif request.render:
             item["render"] = True
         return json.dumps(item, ensure_ascii=False) + "\n"
+
+
+def _clean(value):
+    """The worker's answer with lone surrogates (`\\unicode{xD800}`, JSON-escaped by Node)
+    replaced by U+FFFD: they are no text, and could be neither cached nor written."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")

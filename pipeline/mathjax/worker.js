@@ -23,8 +23,11 @@
 //   and once at start-up {"ready": true, "engine": "...", "config": "..."}.
 // The environment variable ANTHOLOGY_WORKER_FAULTS=1 turns on two fault-injection macros
 // for the test suite: a formula containing \anthologyTestHang never returns and one
-// containing \anthologyTestCrash kills the process.
+// containing \anthologyTestCrash kills the process; with ANTHOLOGY_WORKER_SLOW_ONCE=FILE
+// too, \anthologyTestSlowOnce hangs while FILE does not exist and creates it (a formula
+// that is slow the first time only: a busy machine).
 'use strict';
+const fs = require('fs');
 const url = require('url');
 const readline = require('readline');
 const mjAPI = require('mathjax-node');
@@ -91,9 +94,14 @@ async function handle(item) {
     postState = {};
     currentPost = post === null ? undefined : post;
   }
-  const tex = String(item.tex);
+  let tex = String(item.tex);
   if (FAULTS && tex.includes('\\anthologyTestHang')) { for (;;) { /* hang */ } }
   if (FAULTS && tex.includes('\\anthologyTestCrash')) { process.exit(3); }
+  if (FAULTS && tex.includes('\\anthologyTestSlowOnce') && process.env.ANTHOLOGY_WORKER_SLOW_ONCE) {
+    const marker = process.env.ANTHOLOGY_WORKER_SLOW_ONCE;
+    if (!fs.existsSync(marker)) { fs.writeFileSync(marker, 'slow'); for (;;) { /* hang */ } }
+    tex = tex.split('\\anthologyTestSlowOnce').join('');
+  }
   if (tex.includes('\\require')) requiredExtension = true;
   const res = await typeset(tex, !!item.display, postState,
     item.render && !item.quiet ? { svg: true, mml: true } : null);

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import unicodedata
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Optional
 
 from pipeline.diagnostics import Diagnostics
+from pipeline.outputs import STAMP
+from pipeline.extract import MAX_FILE_BYTES
 from pipeline.model import Post
 from pipeline.read import frontmatter, listing, plaintext, scraped
 from pipeline.read.decode import decode
@@ -32,30 +35,89 @@ SKIPPED_NAMES = ("README", "LICENSE", "LICENCE")
 
 
 def input_files(paths: Iterable[str], diagnostics: Diagnostics) -> list[Path]:
-    """Files named, and the files below folders named (hidden files and READMEs left out)."""
+    """Regular files named, and the regular files below folders named (hidden files and
+    READMEs left out).  Anything else — a FIFO, a socket, a device, a link to one — is named
+    and skipped without being opened: opening a FIFO would wait for a writer forever."""
     files: list[Path] = []
     for p in paths:
         path = Path(p)
         if path.is_dir():
             for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    if name.startswith(".") or name.upper().startswith(SKIPPED_NAMES):
-                        continue
-                    files.append(Path(root) / name)
-        elif path.exists():
-            files.append(path)
+                # Hidden folders, and sites a build wrote here (./out/site), hold no posts.
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(root) / d / STAMP).exists())
+                files.extend(_regular(Path(root) / name, diagnostics) for name in sorted(names)
+                             if not (name.startswith(".") or name.upper().startswith(SKIPPED_NAMES)))
+        elif path.exists() or path.is_symlink():
+            files.append(_regular(path, diagnostics))
         else:
             diagnostics.input_error(str(path), "no such file or folder", code="missing")
-    return files
+    return [f for f in files if f is not None]
+
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _regular(path: Path, diagnostics: Diagnostics) -> Optional[Path]:
+    """`path` when it is (or links to) a regular file of at most MAX_FILE_BYTES, else None, reported."""
+    try:
+        info = path.stat()
+    except OSError as e:
+        broken = path.is_symlink() and isinstance(e, FileNotFoundError)
+        diagnostics.input_error(str(path), "a symbolic link to nothing" if broken else f"cannot read: {e.strerror or e}",
+                                code="missing" if broken else "unreadable")
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+        via = " (through a symbolic link)" if path.is_symlink() else ""
+        diagnostics.error("not-a-file", f"{kind}{via}, not a file: skipped", path=str(path))
+        return None
+    if info.st_size > MAX_FILE_BYTES:
+        _too_large(path, info.st_size, diagnostics)
+        return None
+    return path
+
+
+def _too_large(path: Path, size: int | None, diagnostics: Diagnostics) -> None:
+    have = f"{size:,} bytes" if size is not None else "more than that"
+    diagnostics.error("too-large", f"file too large: {have}, the limit is {MAX_FILE_BYTES:,} "
+                                   "(real posts are under 100 KB): skipped", path=str(path))
+
+
+def _read_bytes(path: Path) -> bytes | str:
+    """At most MAX_FILE_BYTES + 1 bytes of a regular file, or why it cannot be read.  Opened
+    non-blocking and checked again, in case the file was replaced by a FIFO since `_regular`."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        return f"cannot read: {e.strerror or e}"
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "not a regular file any more: skipped"
+        try:
+            return f.read(MAX_FILE_BYTES + 1)
+        except OSError as e:
+            return f"cannot read: {e.strerror or e}"
 
 
 def read_file(path: Path, diagnostics: Diagnostics) -> list[Post]:
-    name = str(path)
+    """The posts of one file.  Whatever goes wrong inside is reported on that file
+    (`read-failed`) and the other files are still read."""
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        diagnostics.input_error(name, f"cannot read: {e.strerror or e}")
+        return _read_file(path, diagnostics)
+    except Exception as e:  # noqa: BLE001 - one bad file must never stop the run
+        diagnostics.error("read-failed", f"reading failed: {type(e).__name__}: {str(e)[:200]}", path=str(path))
+        return []
+
+
+def _read_file(path: Path, diagnostics: Diagnostics) -> list[Post]:
+    name = str(path)
+    data = _read_bytes(path)
+    if isinstance(data, str):
+        diagnostics.input_error(name, data)
+        return []
+    if len(data) > MAX_FILE_BYTES:
+        _too_large(path, None, diagnostics)
         return []
     decoded = decode(data)
     if decoded.text is None:

@@ -17,7 +17,7 @@ from pipeline.series import normalize_title
 from pipeline.sourcetext import SourceFile, SourceText
 
 FORM = "listing"
-BY_LINE = re.compile(r"^By (?P<author>.+?) \| (?P<date>\d{4}-\d{2}-\d{2}) \| (?P<readers>\d+)位读者 \| 引用")
+BY_LINE = re.compile(r"^By (?P<author>.+?) \| (?P<date>\d{4}-\d{2}-\d{2}) \| (?P<readers>\d{1,15})位读者 \| 引用")
 CHROME_TAIL = "最近评论"
 
 

@@ -13,7 +13,9 @@ from pipeline.read.markup import unescape
 from pipeline.sourcetext import SourceFile
 
 FORM = "plain-text"
-CITATION = re.compile(r"@online\{kexuefm-(?P<id>\d+),\s*title=\{(?P<title>.*?)\},(?P<rest>.*?)\n\s*\}", re.S)
+# Bounded repeats: a search must not read to the end of the file at every `@online{`.
+CITATION = re.compile(r"@online\{kexuefm-(?P<id>\d{1,15}),\s{0,40}title=\{(?P<title>.{0,1000}?)\},"
+                      r"(?P<rest>.{0,2000}?)\n\s{0,40}\}", re.S)
 REFERENCE_DATE = re.compile(r"\((?P<mon>[A-Z][a-z]{2})\.? (?P<day>\d{1,2}), (?P<year>\d{4})\)")
 MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 DATE_CHIP = re.compile(r"[ \t]*(\d{1,2}[A-Z][a-z]{2})?[ \t]*\n")

@@ -21,13 +21,14 @@ from pipeline.sourcetext import SourceFile, SourceText, TextBuilder
 
 FORM = "scraped-markdown"
 HEADING = re.compile(r"^# \[(?P<title>.+)\]\((?P<url>https?://kexue\.fm/archives/(?P<id>\d+))\)[ \t]*$", re.M)
-BY = re.compile(r"\s*By\s*(?P<author>[^|\\\n]+?)\s*\\?\|\s*(?P<date>\d{4}-\d{2}-\d{2})\s*\\?\|\s*"
-                r"(?P<readers>\d+)位读者\s*\\?\|:?[ \t]*\n?")
+# The by-line's parts are short: bounded repeats keep a search over a long line of spaces linear.
+BY = re.compile(r"\s{0,200}By\s{0,40}(?P<author>[^|\\\n]{1,200}?)\s{0,40}\\?\|\s{0,40}(?P<date>\d{4}-\d{2}-\d{2})"
+                r"\s{0,40}\\?\|\s{0,40}(?P<readers>\d{1,15})位读者\s{0,40}\\?\|:?[ \t]*\n?")
 END_MARKERS = ("转载到请包括本文地址", "如果您需要引用本文", "@online{kexuefm-")
-HEADING_ANCHOR = re.compile(r"[ \t]*\[\\?#\]\(.*\)[ \t]*$", re.M)
+ANCHOR = re.compile(r"(?<![ \t])[ \t]*\[\\?#\]\(")
 
 
-ESCAPED_BY = re.compile(r"^By\s*[^|\\\n]+?\s*\\\|", re.M)
+ESCAPED_BY = re.compile(r"^By\s{0,40}[^|\\\n]{1,200}?\s{0,40}\\\|", re.M)
 
 
 def detect(text: str) -> bool:
@@ -69,13 +70,29 @@ def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
 
 
 def _without_anchors(text: SourceText) -> SourceText:
+    """Without the `[#](…)` anchor ending a heading line: from the first `[#](` of a line that
+    ends with `)` to the end of the line, spaces before it included.  Line by line, since a
+    regular expression for it re-reads a long line at every `[#](`."""
     out = TextBuilder(text.source)
     pos = 0
-    for m in HEADING_ANCHOR.finditer(text.text):
-        out.copy(text, pos, m.start())
-        pos = m.end()
+    for a, b in _anchors(text.text):
+        out.copy(text, pos, a)
+        pos = b
     out.copy(text, pos, len(text))
     return out.build()
+
+
+def _anchors(s: str) -> list[tuple[int, int]]:
+    found = []
+    start = 0
+    for line in s.split("\n"):
+        end = start + len(line)
+        body = line.rstrip(" \t")
+        m = ANCHOR.search(line) if body.endswith(")") else None
+        if m and m.end() < len(body):
+            found.append((start + m.start(), end))
+        start = end + 1
+    return found
 
 
 def authoring_body(escaped: SourceText) -> SourceText:
