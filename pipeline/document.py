@@ -36,6 +36,9 @@ PANDOC_ARGS = ["--wrap=none"]
 # pandoc runs (nesting the scan does not see is caught by pipeline.pandoc.DEPTH_LIMIT).
 BRACKET_LIMIT = 12
 NESTING_LIMIT = 50
+# Backtick runs of many different lengths in one paragraph cost pandoc time rising with the
+# fourth power of their number (60 take 0.6 s, 300 six minutes); real posts use at most 4.
+BACKTICK_LIMIT = 32
 FALLBACK_NOTE = "the post is shown as plain paragraphs, its formulas in place"
 
 # a bracket, an escaped character, or the end of a paragraph; page text is escaped for pandoc
@@ -96,7 +99,7 @@ def too_deep(post: Post) -> Optional[tuple[int, str]]:
     text = _without_formulas(post)
     found = _bracket_depth(text, _BRACKETS["markdown" if post.body_format == "markdown" else "text"])
     if found is None and post.body_format == "markdown":     # page text has its markers escaped
-        found = _block_depth(text)
+        found = _block_depth(text) or _backtick_runs(text)
     return found
 
 
@@ -121,6 +124,22 @@ def _bracket_depth(text: str, tokens: re.Pattern) -> Optional[tuple[int, str]]:
             depth = max(depth - 1, 0)
         elif token[0] == "\n":
             depth = 0
+    return None
+
+
+_TICKS = re.compile(r"`+|\n[ \t]*\n")
+
+
+def _backtick_runs(text: str) -> Optional[tuple[int, str]]:
+    lengths: set[int] = set()
+    for m in _TICKS.finditer(text):
+        if m.group()[0] == "\n":
+            lengths.clear()
+            continue
+        lengths.add(len(m.group()))
+        if len(lengths) > BACKTICK_LIMIT:
+            return m.start(), (f"backtick runs of more than {BACKTICK_LIMIT} different lengths in one "
+                               "paragraph (pandoc's time rises with the fourth power of their number)")
     return None
 
 

@@ -148,3 +148,16 @@ def test_a_missing_pandoc_is_a_setup_error(monkeypatch, tmp_path):
     finally:
         pandoc.binary.cache_clear()
     assert status == 2 and "make setup" in stderr and "Traceback" not in stderr
+
+
+def test_backtick_runs_of_many_lengths_are_refused_before_pandoc(tmp_path):
+    from pipeline.document import too_deep
+    from pipeline.stages import Run, run_stages
+
+    path = tmp_path / "ticks.md"
+    path.write_text("---\ntitle: t\nid: '7'\n---\n前文\n\n" + " ".join("`" * n for n in range(1, 3001))
+                    + " $x$\n\n`a` ``b`` 正常\n", encoding="utf-8")
+    run = run_stages(Run(paths=[str(path)]), "extract")
+    offset, message = too_deep(run.posts[0])
+    assert "different lengths" in message
+    assert run.posts[0].body.position(offset).line == 7
