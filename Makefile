@@ -49,17 +49,18 @@ check: setup
 list: setup
 	$(BIN)/anthology list $(CONTENT)
 
+# out/ is this checkout's own build folder (git-ignored): the targets replace what is there (--force).
 html: setup
-	$(BIN)/anthology build html $(CONTENT) --out out/site
+	$(BIN)/anthology build html $(CONTENT) --out out/site --force
 
 epub: setup
-	$(BIN)/anthology build epub $(CONTENT) --out out/anthology.epub
+	$(BIN)/anthology build epub $(CONTENT) --out out/anthology.epub --force
 
 # One series as its own books (EPUB and PDF): make series SERIES=最小熵原理 [CONTENT=../shared/corpus]
 series: setup
 	@test -n "$(SERIES)" || { echo "usage: make series SERIES=NAME [CONTENT=…]"; exit 2; }
-	$(BIN)/anthology build epub $(CONTENT) --series "$(SERIES)" --out "out/$(SERIES).epub"
-	$(BIN)/anthology build pdf $(CONTENT) --series "$(SERIES)" --out "out/$(SERIES).pdf"
+	$(BIN)/anthology build epub $(CONTENT) --series "$(SERIES)" --out "out/$(SERIES).epub" --force
+	$(BIN)/anthology build pdf $(CONTENT) --series "$(SERIES)" --out "out/$(SERIES).pdf" --force
 
 test: setup system test-system
 	$(BIN)/python -m pytest -q -rs
@@ -74,7 +75,7 @@ bench: setup
 
 # The main job: the printable anthology of the bundled sample (or CONTENT=…), out/anthology.pdf.
 pdf: setup system
-	$(BIN)/anthology build pdf $(CONTENT) --out out/anthology.pdf
+	$(BIN)/anthology build pdf $(CONTENT) --out out/anthology.pdf --force
 
 update-golden: setup
 	$(BIN)/python -m pytest -q --update-golden
