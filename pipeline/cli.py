@@ -30,6 +30,7 @@ from pipeline.emit import EMITTERS, BuildOptions
 from pipeline.emit.common import SetupError, slug
 from pipeline.importer import write_markdown
 from pipeline.mathjax.client import EngineUnavailable
+from pipeline.model import Formula, Post
 from pipeline.outputs import OutputRefused, check_target, default_target
 from pipeline.stages import NoSuchSeries, Run, run_stages, select
 from pipeline.render import rejected
@@ -124,11 +125,25 @@ def main(argv: Optional[list[str]] = None, out: TextIO = None, err: TextIO = Non
 
 def _crash(run: Run, err: TextIO) -> int:
     log = _crash_log()
-    where = f" in stage {run.stage}" if run.stage else ""
-    kind, value = sys.exc_info()[:2]
+    kind, value, tb = sys.exc_info()
+    where = (f" in stage {run.stage}" if run.stage else "") + _working_on(tb)
     print(f"anthology: internal error{where}: {kind.__name__}: {str(value)[:300]} — this is a fault of "
           f"the tool, not of the input; the full report is in {log}", file=err)
     return 3
+
+
+def _working_on(tb) -> str:
+    """The formula, else the post, else the file the failing code was working on: read off the
+    innermost frames' local variables, so that no stage has to keep a note of it."""
+    frames = [frame.f_locals for frame, _ in traceback.walk_tb(tb)]
+    for kind, describe in ((Formula, lambda f: f"formula at {f.position}"),
+                           (Post, lambda p: f"post {p.id} ({p.position})"),
+                           (Path, lambda p: f"file {p}")):
+        for local in reversed(frames):
+            found = next((v for v in local.values() if isinstance(v, kind)), None)
+            if found is not None:
+                return f", working on {describe(found)}"
+    return ""
 
 
 def _crash_log() -> str:

@@ -114,14 +114,16 @@ def test_bad_cache_dir_and_source_date_epoch_are_usage_errors(post, tmp_path, mo
 
 def test_a_fault_of_the_tool_is_one_line_and_a_log_not_a_traceback(post, tmp_path, monkeypatch):
     def broken(run):
-        raise KeyError("a bug in the number stage")
+        for post in run.posts:
+            for f in post.formulas:
+                raise KeyError("a bug in the number stage")
 
     monkeypatch.setenv("ANTHOLOGY_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(stages, "STAGES", [(n, broken if n == "number" else f) for n, f in stages.STAGES])
     status, out, err = run_cli("build", "html", post, "--out", tmp_path / "site")
     assert status == 3
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert "internal error in stage number: KeyError" in err
+    assert f"internal error in stage number, working on formula at {post}:6:3: KeyError" in err
     log = Path(err.strip().rsplit(" ", 1)[1])
     assert "Traceback" in log.read_text() and "a bug in the number stage" in log.read_text()
     assert not (tmp_path / "site").exists()
