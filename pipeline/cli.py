@@ -28,7 +28,7 @@ from pipeline.assemble import assemble
 from pipeline.cache import Cache, default_cache_dir
 from pipeline.emit import EMITTERS, BuildOptions
 from pipeline.emit.common import SetupError, slug
-from pipeline.importer import write_markdown
+from pipeline.importer import planned_markdown, write_markdown
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.model import Formula, Post
 from pipeline.outputs import OutputRefused, check_target, default_target
@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="write every post read as Markdown with front matter")
     imp.add_argument("paths", nargs="+", metavar="PATH")
     imp.add_argument("--to", required=True, type=Path, metavar="DIR")
+    imp.add_argument("--force", action="store_true", help="replace files in DIR that hold something else")
     return parser
 
 
@@ -250,6 +251,11 @@ def cmd_list(args, run: Run, out: TextIO, err: TextIO) -> int:
 
 def cmd_import(args, run: Run, out: TextIO, err: TextIO) -> int:
     run_stages(run, "extract")
+    clashes = [path for path, text in planned_markdown(run.posts, args.to)
+               if path.exists() and (not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text)]
+    if clashes and not args.force:
+        raise OutputRefused(f"--to {args.to}: {len(clashes)} file(s) there hold something else and would be "
+                            f"replaced (first: {clashes[0].name}); add --force to replace them")
     written = write_markdown(run.posts, args.to)
     print(f"wrote {len(written)} posts to {args.to}", file=out)
     return _finish(run, err)

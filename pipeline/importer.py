@@ -65,10 +65,14 @@ def file_name(post: Post) -> str:
     return f"{post.date or 'undated'}-{post.id}.md"
 
 
+def planned_markdown(posts: list[Post], directory: Path) -> list[tuple[Path, str]]:
+    """Each post's file in `directory` and the text it gets."""
+    return [(Path(directory) / file_name(post), to_markdown(post)) for post in posts]
+
+
 def write_markdown(posts: list[Post], directory: Path) -> list[Path]:
     written = []
-    for post in posts:
-        path = Path(directory) / file_name(post)
-        atomic_write_text(path, to_markdown(post))
+    for path, text in planned_markdown(posts, directory):
+        atomic_write_text(path, text)
         written.append(path)
     return written

@@ -127,3 +127,15 @@ def test_a_fault_of_the_tool_is_one_line_and_a_log_not_a_traceback(post, tmp_pat
     log = Path(err.strip().rsplit(" ", 1)[1])
     assert "Traceback" in log.read_text() and "a bug in the number stage" in log.read_text()
     assert not (tmp_path / "site").exists()
+
+
+def test_import_never_replaces_a_file_that_holds_something_else(post, tmp_path):
+    to = tmp_path / "repo"
+    assert run_cli("import", post, "--to", to)[0] == 0
+    written = to / "2020-01-02-42.md"
+    assert run_cli("import", post, "--to", to)[0] == 0          # the same text again: fine
+    written.write_text("my edits\n", encoding="utf-8")
+    status, _, err = run_cli("import", post, "--to", to)
+    assert status == 2 and "--force" in err and written.read_text(encoding="utf-8") == "my edits\n"
+    assert run_cli("import", post, "--to", to, "--force")[0] == 0
+    assert "一篇" in written.read_text(encoding="utf-8")
