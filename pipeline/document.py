@@ -28,7 +28,10 @@ from pipeline.sourcetext import Position
 
 READER = ("markdown-tex_math_dollars-tex_math_single_backslash-tex_math_double_backslash"
           "-raw_tex-raw_html-smart-auto_identifiers-superscript-subscript"
-          "-strikeout+east_asian_line_breaks")
+          "-strikeout+east_asian_line_breaks"
+          # Scrapes lost the blank line before many headings and quotes (the blog's HTML had
+          # them as elements): read them as headings and quotes all the same.
+          "-blank_before_header-blank_before_blockquote")
 PANDOC_ARGS = ["--wrap=none"]
 # What the scan before pandoc lets through.  pandoc's Markdown reader takes time exponential in
 # the brackets open at once (16 take 7 s, 20 more than a minute); the corpus opens at most 5.

@@ -87,7 +87,7 @@ def _anchors(s: str) -> list[tuple[int, int]]:
     start = 0
     for line in s.split("\n"):
         end = start + len(line)
-        body = line.rstrip(" \t")
+        body = line.rstrip(" \t").removesuffix("\\")     # some scrapes end it with a hard break
         m = ANCHOR.search(line) if body.endswith(")") else None
         if m and m.end() < len(body):
             found.append((start + m.start(), end))
