@@ -122,7 +122,9 @@ class MathHTML:
             return em(render.em(ex) * MATH_SCALE)
         box = (f"width:{size(render.width)};height:{size(render.height)};"
                f"vertical-align:{size(render.valign)};margin-bottom:{size(render.margin_bottom)}")
-        alt = html.escape(render.alt)
+        # Never empty (a formula of spacing only): pandoc's EPUB writer writes an empty attribute
+        # bare, which is no XML.
+        alt = html.escape(render.alt or "公式")
         if self.mode == "img":
             img = f'<img class="math-img" src="{html.escape(self.image(render))}" alt="{alt}" style="{box}"/>'
             return self._overlay(img, render) if render.links else img
@@ -151,7 +153,7 @@ class MathHTML:
             url = html.unescape(m.group(1))
             if url.startswith("#eq-"):
                 return f'href="{html.escape(self.link(url[1:]))}"'
-            return m.group(0) if url.strip().startswith("#") or WEB_URL.match(url) else 'data-removed-href=""'
+            return m.group(0) if url.strip().startswith("#") or WEB_URL.match(url) else 'data-removed-href="removed"'
         return _HREF.sub(fix, markup)
 
     @staticmethod

@@ -10,7 +10,7 @@ by tag and keeps only
 - attributes of an allowlist, each with a check of its value: colours for `mathcolor`,
   `mathbackground`, `fill`, `stroke`; path data, numbers and transforms for the SVG geometry;
   lengths within bounds for MathML's sizes and offsets; `xlink:href` only to `#…` in the same
-  document; `href` only to `#…` and the web (anything else becomes `data-removed-href=""`);
+  document; `href` only to `#…` and the web (anything else becomes `data-removed-href="removed"`);
 - `id`s and `class`es that cannot take the page's own: MathJax's glyph ids (on `<path>`) and
   `MJX-`/`mjx-` classes stay, any other is prefixed `tex-`;
 - in `style`, declarations of an allowlist of properties whose values are colours, bounded
@@ -302,12 +302,15 @@ def _class(value: str) -> Optional[str]:
 
 
 def _attribute(element: str, name: str, value: str, svg: bool) -> Optional[str]:
-    """`name="value"` as it may stay (possibly changed), or None to drop it."""
+    """`name="value"` as it may stay (possibly changed), or None to drop it.  An empty value
+    says nothing, and pandoc's EPUB writer would write it bare, which is no XML."""
+    if value == "":
+        return None
     if name == "style":
         style = safe_style(value)
         return None if style is None else f'style="{style}"'
     if name == "href":
-        return f'href="{value}"' if _href(value) is not None else 'data-removed-href=""'
+        return f'href="{value}"' if _href(value) is not None else 'data-removed-href="removed"'
     if name == "xlink:href":
         return f'{name}="{value}"' if svg and re.fullmatch(r"#[\w.:-]+", value) else None
     if name == "id":

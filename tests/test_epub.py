@@ -122,3 +122,18 @@ def test_a_title_is_text_never_markup(tmp_path):
     shown = "x&lt;script&gt;alert(1)&lt;/script&gt; &amp; "
     assert shown in files["EPUB/text/title_page.xhtml"] and shown in files["EPUB/nav.xhtml"]
     assert re.search(r"<dc:title[^>]*>" + re.escape(shown), files["EPUB/content.opf"])
+
+
+@pytest.mark.parametrize("math", ["mathml", "svg"])
+def test_empty_attributes_never_reach_the_book(tmp_path, math):
+    """`\\begin{array}{}` gives an empty `columnalign`, spacing alone an empty alt text: pandoc
+    writes an empty attribute bare, which is no XML, so none may reach it."""
+    post = tmp_path / "e.md"
+    post.write_text("---\ntitle: 空属性\nid: 'e1'\ndate: 2020-01-01\n---\n"
+                    "数组$$\\begin{array}{}a\\\\b\\end{array}$$空$\\,$格$\\quad$。\n", encoding="utf-8")
+    book = tmp_path / "e.epub"
+    status, _, err = build(post, "--math", math, out=book, cache=tmp_path / "cache")
+    assert status == 0, err
+    epubcheck(book)
+    chapters = "".join(v for k, v in entries(book).items() if k.endswith(".xhtml"))
+    assert not re.search(r'<(?:math|mtable|img)\b[^>]*\s(?:alttext|columnalign|alt)(?=[\s/>])', chapters)
