@@ -34,6 +34,7 @@ RETRY_FACTOR = 3.0      # a formula that used up its limit gets this many times 
 ADAPT_FACTOR = 200.0    # the limit is at least this many times the mean cost per answer so far
 IDLE_LIMIT = 60.0       # seconds of clock with no processor time used at all: the worker is stuck
 POLL = 0.25
+SAMPLE_EVERY = 64       # answers between two readings of the worker's processor time
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -91,6 +92,8 @@ class Worker:
         self.retries = 0
         self._spent = 0.0            # processor seconds over the answers counted in _answered
         self._answered = 0
+        self._mark: tuple[Optional[float], int] = (None, 0)   # (processor time, answers) last read
+        self._seen = 0               # answers since the worker started
 
     # --- process ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -110,6 +113,8 @@ class Worker:
             self.stop()
             raise EngineUnavailable(f"the MathJax worker did not start: {detail}")
         self.engine = ready.get("engine", "")
+        self._seen = 0
+        self._mark = (self._cpu(), 0)
 
     def stop(self) -> None:
         if self.process is None:
@@ -158,7 +163,13 @@ class Worker:
 
     def _next(self, limit: float):
         """The next answer; TimeoutError when the worker has spent `limit` processor seconds
-        waiting for it, or used no processor time at all for IDLE_LIMIT seconds (stuck)."""
+        waiting for it, or used no processor time at all for IDLE_LIMIT seconds (stuck).
+        Processor time is read only once an answer is slower than POLL: most come sooner, and
+        the reading would cost every one of them."""
+        try:
+            return self.answers.get(timeout=POLL)
+        except queue.Empty:
+            pass
         started, cpu_start = time.monotonic(), self._cpu()
         last_cpu, last_progress = cpu_start, started
         while True:
@@ -215,10 +226,9 @@ class Worker:
                 if requests[i].quiet:
                     continue
                 limit = self.limit() * (self.retry_factor if i in retried else 1)
-                cpu_before = self._cpu()
                 answer = self._next(limit)
                 if isinstance(answer, dict) and answer.get("id") == i:
-                    self._count(cpu_before)
+                    self._count()
                     results[i] = answer
                     if on_answer:
                         on_answer(i, answer)
@@ -245,11 +255,16 @@ class Worker:
             todo = todo[failed_at if retry else failed_at + 1:]
         return results
 
-    def _count(self, cpu_before: Optional[float]) -> None:
-        cpu = self._cpu()
-        if cpu is not None and cpu_before is not None:
-            self._spent += cpu - cpu_before
-            self._answered += 1
+    def _count(self) -> None:
+        """One more answer; every SAMPLE_EVERY answers, what they cost goes into the mean."""
+        self._seen += 1
+        if self._seen - self._mark[1] < SAMPLE_EVERY:
+            return
+        cpu, (before, seen) = self._cpu(), self._mark
+        if cpu is not None and before is not None:
+            self._spent += cpu - before
+            self._answered += self._seen - seen
+        self._mark = (cpu, self._seen)
 
     def _fault(self, answer, limit: float, retried: bool) -> str:
         if answer is TimeoutError:
