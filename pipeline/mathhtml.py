@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
+from pipeline.document import nodes
 from pipeline.model import Formula, Post
 from pipeline.number import EquationTag, PostNumbers, id_part
 from pipeline.render import WEB_URL, Render, drawable, is_reference
@@ -186,14 +187,10 @@ class MathHTML:
         return ast
 
 
-def _swap(node, html_of: Callable[[int], str]) -> None:
-    if isinstance(node, list):
-        for n, item in enumerate(node):
-            if isinstance(item, dict) and item.get("t") == "Span" and "math" in item["c"][0][1]:
-                node[n] = {"t": "RawInline", "c": ["html", html_of(int(dict(item["c"][0][2])["data-formula"]))]}
-            else:
-                _swap(item, html_of)
-    elif isinstance(node, dict):
-        for value in node.values():
-            if isinstance(value, (list, dict)):
-                _swap(value, html_of)
+def _swap(blocks: list, html_of: Callable[[int], str]) -> None:
+    """Each formula's Span becomes raw HTML, in place (walked without recursion)."""
+    for node in nodes(blocks):
+        if isinstance(node, list):
+            for n, item in enumerate(node):
+                if isinstance(item, dict) and item.get("t") == "Span" and "math" in item["c"][0][1]:
+                    node[n] = {"t": "RawInline", "c": ["html", html_of(int(dict(item["c"][0][2])["data-formula"]))]}
