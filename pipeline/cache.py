@@ -29,7 +29,6 @@ def key(*parts: Any) -> str:
 class Cache:
     def __init__(self, root: Optional[Path], kind: str) -> None:
         self.root = Path(root) / kind if root else None
-        self.failed: Optional[str] = None       # the first write that failed
 
     def _path(self, k: str) -> Path:
         return self.root / k[:2] / f"{k}.json"
@@ -44,11 +43,11 @@ class Cache:
 
     def put(self, k: str, value: Any) -> None:
         """Store `value`; a cache that cannot be written (full disk, no permission) only costs
-        time, so the failure is remembered in `self.failed`, never raised."""
+        time, so the failure is never raised."""
         if self.root is None:
             return
         try:
             atomic_write_text(self._path(k), json.dumps({"key": k, "value": value}, ensure_ascii=False),
                               clean=False)
-        except (OSError, UnicodeError) as e:
-            self.failed = self.failed or f"{self._path(k)}: {e}"
+        except (OSError, UnicodeError):
+            pass
