@@ -55,7 +55,12 @@ def remove_stale(directory: Path, prefix: str) -> None:
 
 
 def _prefix(path: Path) -> str:
+    """What every temporary of `path` is named with; `_mine` adds this process's id."""
     return f".{path.name}."
+
+
+def _mine(path: Path) -> str:
+    return f"{_prefix(path)}{os.getpid()}."
 
 
 @contextmanager
@@ -76,7 +81,7 @@ def atomic_file(path: Path, clean: bool = True) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     if clean:
         remove_stale(path.parent, _prefix(path))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_prefix(path)}{os.getpid()}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_mine(path), suffix=".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -93,13 +98,13 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(path.parent, _prefix(path))
-    work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_prefix(path)}{os.getpid()}.", suffix=".tmp"))
+    work = Path(tempfile.mkdtemp(dir=path.parent, prefix=_mine(path), suffix=".tmp"))
     try:
         yield work
         os.chmod(work, DIR_MODE)
         old = None
         if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_prefix(path)}{os.getpid()}.", suffix=".old"))
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=_mine(path), suffix=".old"))
             os.replace(path, old / "x")
         os.replace(work, path)
         if old:
