@@ -29,6 +29,7 @@ from pylatexenc.latex2text import LatexNodes2Text
 
 from pipeline.cache import Cache, key
 from pipeline.diagnostics import Diagnostics
+from pipeline.mathcore import core_mathml
 from pipeline.mathjax.client import Request, Worker, fingerprint
 from pipeline.model import Formula, Post
 from pipeline.number import PostNumbers, Reference
@@ -154,8 +155,23 @@ def plain_title(title: str) -> str:
     return _TITLE_MATH.sub(lambda m: plain_text(next(g for g in m.groups() if g is not None)), title)
 
 
+_NOT_SHOWN = re.compile(r"\\(?:label|tag\s*\*?)\s*\{(?:[^{}]|\{[^{}]*\})*\}|\\(?:notag|nonumber)(?![A-Za-z])")
+
+
+def alt_text(tex: str) -> str:
+    """Alt text of a formula: its TeX as written, without what numbers it (`\\label`, `\\tag`,
+    `\\notag`, `\\nonumber`) and the address of an `\\href`, whitespace collapsed."""
+    tex = _HREF_URL.sub("", tex)
+    tex = _NOT_SHOWN.sub(lambda m: " " if tex[m.end():m.end() + 1].isalpha() else "", tex)   # \\alpha\\notag b
+    return " ".join(tex.split())
+
+
 def _version() -> str:
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    """The drawing code: this module and the MathML Core conversion."""
+    h = hashlib.sha256()
+    for module in (Path(__file__), Path(__file__).with_name("mathcore.py")):
+        h.update(module.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diagnostics,
@@ -277,7 +293,8 @@ _LABEL_CELL = re.compile(r"<mlabeledtr([^>]*)>\s*<mtd[^>]*>.*?</mtd>", re.S)
 def finish(drawing: dict, k: str, alt_tex: str) -> Render:
     """Our touches on MathJax's output: glyph ids unique to the formula, CJK text in a CJK
     font at MathJax's em, links titled, tag cells out of the MathML, colours as MathML 3
-    allows them, sizes read off the SVG."""
+    allows them, the MathML as MathML Core draws it (pipeline.mathcore), sizes read off the
+    SVG, the TeX as alt text."""
     svg = _IDS.sub(lambda m: f"{m.group(1)}M{k[:12]}-", drawing["svg"])
     svg = _TEXT.sub(_text_font, svg)
     svg = _SVG_LINK.sub(lambda m: f'{m.group(0)} xlink:title="{_link_title(m.group(1))}"', svg)
@@ -289,10 +306,10 @@ def finish(drawing: dict, k: str, alt_tex: str) -> Render:
     rows = [round(min(max(depth / UNITS_PER_EX, 0.0), height), 3) for depth in _row_depths(svg, drawing)]
     mathml = _LABEL_CELL.sub(lambda m: f"<mtr{m.group(1)}>", drawing["mml"]).replace("</mlabeledtr>", "</mtr>")
     mathml = re.sub(r">\n\s*<", "><", _COMMENT.sub("", mathml)).strip()
-    mathml = _COLOR.sub(_mathml_color, mathml)
+    mathml = core_mathml(_COLOR.sub(_mathml_color, mathml))
     return Render(svg=svg, mathml=mathml, width=width, height=height,
                   valign=styles.get("vertical-align", 0.0), margin_bottom=styles.get("margin-bottom", 0.0),
-                  rows=rows, alt=plain_text(alt_tex), links=link_boxes(svg))
+                  rows=rows, alt=alt_text(alt_tex), links=link_boxes(svg))
 
 
 _TRANSFORM = re.compile(r"(translate|scale|matrix)\(([^)]*)\)")

@@ -140,6 +140,8 @@ CSS_PROPERTIES: dict[str, Callable[[list[str]], bool]] = {
     "font-family": _font_family,
     "text-decoration": _keywords("none", "underline", "overline", "line-through"),
     "display": _keywords("inline", "inline-block", "block"),
+    "text-align": _keywords("left", "right", "center"),          # table cells (pipeline.mathcore)
+    "direction": _keywords("ltr", "rtl"),
 }
 
 
