@@ -177,16 +177,35 @@ def text_runs(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in runs if text[a:b].strip()]
 
 
+def quote_depth(line: str) -> tuple[int, int]:
+    """How many block-quote markers `>` start the line (list markers before them, as in
+    `- > `, included), and where its content starts."""
+    m = _QUOTE_MARKERS.match(line)
+    depth = m.group().count(">") if m else 0
+    if depth and m.end() < len(line) and line[m.end()] in " \t":
+        return depth, m.end() + 1
+    return depth, m.end() if m else 0
+
+
+_QUOTE_MARKERS = re.compile(r"(?:[ \t]*(?:>|(?:[-+*]|\d{1,9}[.)])(?=[ \t])))*[ \t]*>")
+
+
 def markdown_runs(text: str) -> list[tuple[int, int]]:
     """Stretches of a Markdown text where math can stand: paragraphs and block lines, with
-    fenced code blocks left out and split at code spans."""
+    fenced code blocks left out and split at code spans.  The lines of a paragraph inside a
+    block quote (each starting with the same number of `>`) are one stretch, as on the page."""
     blocks: list[tuple[int, int]] = []
     fence = None
     block_start = None
+    block_quote = 0                 # the quote depth of the block's first line
     offset = 0
-    for line in text.splitlines(keepends=True):
+    lines = text.splitlines(keepends=True)
+    closed = _closed_fences(lines)
+    for number, line in enumerate(lines):
         line_end = offset + len(line)
         m = _FENCE.match(line)
+        if m and fence is None and number not in closed:
+            m = None                # a fence never closed is text, as pandoc reads it
         if fence is not None:
             if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line[m.end():].strip():
                 fence = None
@@ -200,11 +219,15 @@ def markdown_runs(text: str) -> list[tuple[int, int]]:
                 blocks.append((block_start, offset))
                 block_start = None
         else:
-            if block_start is not None and _BLOCK_START.match(line):
+            depth, content = quote_depth(line)
+            if block_start is not None and _BLOCK_START.match(line) and not (
+                    depth and depth == block_quote and line.lstrip(" \t")[:1] == ">" and line[content:].strip()
+                    and not _BLOCK_START.match(line[content:])):
                 blocks.append((block_start, offset))
                 block_start = None
             if block_start is None:
                 block_start = offset
+                block_quote = depth if line[content:].strip() else 0
         offset = line_end
     if block_start is not None and fence is None:
         blocks.append((block_start, offset))
@@ -212,6 +235,23 @@ def markdown_runs(text: str) -> list[tuple[int, int]]:
     for a, b in blocks:
         runs.extend(_split_code_spans(text, a, b))
     return runs
+
+
+def _closed_fences(lines: list[str]) -> set[int]:
+    """The lines that open a fenced code block closed further on (a later line of the same
+    fence character, at least as long, with nothing after it).  One pass from the end."""
+    longest = {"`": 0, "~": 0}          # the longest closing fence of each kind below
+    closed = set()
+    for number in range(len(lines) - 1, -1, -1):
+        m = _FENCE.match(lines[number])
+        if not m:
+            continue
+        fence = m.group(1)
+        if longest[fence[0]] >= len(fence):
+            closed.add(number)
+        if not lines[number][m.end():].strip():
+            longest[fence[0]] = max(longest[fence[0]], len(fence))
+    return closed
 
 
 def code_spans(text: str, a: int, b: int) -> list[tuple[int, int]]:
@@ -280,6 +320,27 @@ def scan_runs(text: str, runs: list[tuple[int, int]], scan_run=None):
 _CALL_COST = 64     # a scan of a few characters still costs a call: charged as this many
 
 
+_QUOTE_STRIP: dict[int, re.Pattern] = {}
+
+
+def unquoted(text: str, start: int, tex: str) -> str:
+    """The TeX of a formula starting at text[start] without the block-quote markers that begin
+    its continuation lines: on the page they are the quote's, not the formula's.  As many
+    markers are taken from each line as the formula's first line has (at most); a line with
+    fewer (a lazy continuation) loses those it has."""
+    if "\n" not in tex:
+        return tex
+    line_start = text.rfind("\n", 0, start) + 1
+    depth = quote_depth(text[line_start:start])[0]
+    if not depth:
+        return tex
+    depth = min(depth, 100)
+    pattern = _QUOTE_STRIP.get(depth)
+    if pattern is None:
+        pattern = _QUOTE_STRIP[depth] = re.compile(rf"\n(?:[ \t]*>[ \t]?){{1,{depth}}}")
+    return pattern.sub("\n", tex)
+
+
 # --- the stage ------------------------------------------------------------------------------
 
 def find_formulas(body: SourceText, body_format: str, post_id: str,
@@ -304,7 +365,8 @@ def find_formulas(body: SourceText, body_format: str, post_id: str,
                 return formulas
             else:
                 formulas.append(Formula(
-                    tex=item.tex, display=item.display, delimiter=item.delimiter,
+                    tex=unquoted(text, item.start, item.tex) if body_format == "markdown" else item.tex,
+                    display=item.display, delimiter=item.delimiter,
                     position=body.position(item.start), start=item.start, end=item.end,
                     post_id=post_id, index=len(formulas)))
     return formulas

@@ -29,26 +29,37 @@ def detect(text: str) -> bool:
 def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     text = source.text
     c = CITATION.search(text)
-    start = 0
-    while (m := DATE_CHIP.match(text, start)) and m.end() > start:
-        start = m.end()
+    start = body_start(text)
     end = text.find(END_MARKER, start)
     if end < 0:
         end = c.start()
     end = text.rfind("\n", start, end) + 1 or end
     body = unescape(source.slice(start, end), markdown=False)
     body = body[: len(body.text.rstrip())]
-    date = None
-    m = REFERENCE_DATE.search(text, end)
-    if m and m.group("mon") in MONTHS:
-        date = f"{m.group('year')}-{MONTHS[m.group('mon')]:02d}-{int(m.group('day')):02d}"
-    else:
-        ym = re.search(r"year=\{(\d{4})\},\s*month=\{([A-Z][a-z]{2})\}", c.group("rest"))
-        if ym and ym.group(2) in MONTHS:
-            date = f"{ym.group(1)}-{MONTHS[ym.group(2)]:02d}-01"
-        diagnostics.warning("no-date", "no full date in the reference line; day taken as 01"
-                            if date else "no date found", source.position(c.start()))
+    date = citation_date(source, c, end, diagnostics)
     title = unescape(source.slice(c.start("title"), c.end("title")), markdown=False).text.strip()
     return [Post(id=c.group("id"), title=title, date=date, readers=None, body=body,
                  body_format="text", form=FORM, position=source.position(c.start("title")),
                  url=f"https://kexue.fm/archives/{c.group('id')}")]
+
+
+def body_start(text: str, start: int = 0) -> int:
+    """Past the date chips (`14Jun`) and blank lines a saved article starts with."""
+    while (m := DATE_CHIP.match(text, start)) and m.end() > start:
+        start = m.end()
+    return start
+
+
+def citation_date(source: SourceFile, c: re.Match, end: int, diagnostics: Diagnostics) -> str | None:
+    """The date of the reference line after `end` (`苏剑林. (Jun. 14, 2024).`), else year and
+    month of the citation block `c` (day 01, warned), else None (warned)."""
+    m = REFERENCE_DATE.search(source.text, end)
+    if m and m.group("mon") in MONTHS:
+        return f"{m.group('year')}-{MONTHS[m.group('mon')]:02d}-{int(m.group('day')):02d}"
+    date = None
+    ym = re.search(r"year=\{(\d{4})\},\s*month=\{([A-Z][a-z]{2})\}", c.group("rest"))
+    if ym and ym.group(2) in MONTHS:
+        date = f"{ym.group(1)}-{MONTHS[ym.group(2)]:02d}-01"
+    diagnostics.warning("no-date", "no full date in the reference line; day taken as 01"
+                        if date else "no date found", source.position(c.start()))
+    return date

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import bisect
 import re
+from pathlib import Path
 
 from pipeline.diagnostics import Diagnostics
 from pipeline.extract import markdown_runs, scan, scan_runs, Span
 from pipeline.model import Post
+from pipeline.read import listing, plaintext
 from pipeline.read.markup import unescape
 from pipeline.read.plaintext import CITATION
 from pipeline.sourcetext import SourceFile, SourceText, TextBuilder
@@ -31,8 +33,32 @@ ANCHOR = re.compile(r"(?<![ \t])[ \t]*\[\\?#\]\(")
 ESCAPED_BY = re.compile(r"^By\s{0,40}[^|\\\n]{1,200}?\s{0,40}\\\|", re.M)
 
 
+# A scraped article that lost its heading and By line is known by the scraper's escapes: TeX
+# command names with the doubled backslash (`\\frac`), at least HEADLESS_MIN of them and at
+# least HEADLESS_SHARE of all (`\frac` written raw, as page text and authored posts have it).
+# Raw posts have next to none (only a row break before a word, `\\pi`); scrapes next to all.
+_DOUBLED = re.compile(r"(?<!\\)\\\\[A-Za-z]{2,}")
+_SINGLE = re.compile(r"(?<!\\)\\[A-Za-z]{2,}")
+HEADLESS_MIN = 5
+HEADLESS_SHARE = 0.8
+# The page's breadcrumb, ending in the title: `[首页](https://kexue.fm) [分类](…) TITLE`
+BREADCRUMB = re.compile(r"^\[首页\]\(https?://kexue\.fm/?\)(?:[ \t]{0,40}\[[^\]\n]{0,200}\]\([^)\s]{0,500}\))*"
+                        r"[ \t]{0,40}(?P<title>[^\n]{1,1000}?)[ \t]*$", re.MULTILINE)
+FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def detect(text: str) -> bool:
-    return HEADING.search(text) is not None or ESCAPED_BY.search(text) is not None
+    return HEADING.search(text) is not None or ESCAPED_BY.search(text) is not None or headless(text)
+
+
+def headless(text: str) -> bool:
+    """Whether `text` is a scraped article without its heading and By line: Markdown escapes
+    on its TeX (see HEADLESS_MIN); a listing page is never one."""
+    doubled = sum(1 for _ in _DOUBLED.finditer(text))
+    if doubled < HEADLESS_MIN:
+        return False
+    single = sum(1 for _ in _SINGLE.finditer(text))
+    return doubled >= HEADLESS_SHARE * (doubled + single) and not listing.detect(text)
 
 
 def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
@@ -40,6 +66,8 @@ def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     the citation block at the end."""
     text = source.text
     h = HEADING.search(text)
+    if not h and not ESCAPED_BY.search(text):
+        return _read_headless(source, diagnostics)
     by = BY.match(text, h.end()) if h else BY.search(text, ESCAPED_BY.search(text).start())
     if not by:
         diagnostics.error("no-byline", "no `By AUTHOR | DATE | N位读者` line under the title",
@@ -67,6 +95,43 @@ def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     return [Post(id=post_id, title=title, date=by.group("date"), readers=int(by.group("readers")),
                  body=authoring_body(escaped), body_format="markdown", form=FORM,
                  position=source.position(title_span[0]), url=url)]
+
+
+def _read_headless(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
+    """A scraped article without `# [title](…)` and `By` line, read as the scraped form is (its
+    escapes undone).  Title, id and date come from the citation block when there is one; else
+    the title from the page's breadcrumb line or the file name, the id from the file name."""
+    text = source.text
+    c = CITATION.search(text)
+    crumb = BREADCRUMB.search(text)
+    start = plaintext.body_start(text, crumb.end() + 1 if crumb else 0)
+    end = len(text)
+    for marker in END_MARKERS:
+        i = text.find(marker, start)
+        if i >= 0:
+            end = text.rfind("\n", start, i) + 1 or start
+            break
+    stem = Path(source.path).stem
+    date = None
+    if c:
+        title_span, post_id, whence = c.span("title"), c.group("id"), "the citation block"
+        date = plaintext.citation_date(source, c, end, diagnostics)
+    elif crumb:
+        title_span, whence = crumb.span("title"), "the breadcrumb line"
+    else:
+        title_span, whence = None, "the file name"
+    if not c:
+        post_id = stem if FILE_ID.fullmatch(stem) else listing.title_id(stem)
+    title = unescape(source.slice(*title_span), markdown=True).text.strip() if title_span else stem
+    diagnostics.warning("no-heading", "a scraped article without its `# [title](…)` heading and `By` line "
+                        f"(known by its Markdown escapes): title from {whence}",
+                        source.position(start))
+    escaped = _without_anchors(source.slice(start, end))
+    body = authoring_body(escaped)
+    body = body[: len(body.text.rstrip())]
+    return [Post(id=post_id, title=title or stem, date=date, readers=None, body=body, body_format="markdown",
+                 form=FORM, position=source.position(title_span[0] if title_span else start),
+                 url=f"https://kexue.fm/archives/{post_id}" if post_id.isdigit() else None)]
 
 
 def _without_anchors(text: SourceText) -> SourceText:
@@ -124,11 +189,48 @@ def authoring_body(escaped: SourceText) -> SourceText:
     return out.build()
 
 
+# A heading the scraper glued to the end of the paragraph before it (`…来做。### 标题`): a run of
+# 1–6 `#` and a space, right after the punctuation that ends a sentence.  `C# `, `第#1`, `\#`,
+# URLs (`…/a#b`) and `#` in formulas or code are never this.
+GLUED_HEADING = re.compile(r"(?<=[。！？；：…」』”’）】.!?:;)])#{1,6}[ \t]+(?=[^\s#])")
+# A block-quote line glued the same way: `地址为：> 链接…` after a full-width sentence end, or right
+# after a link (`](…)> 提取码`, the link ending the quote's line before).
+GLUED_QUOTE = re.compile(r"(?:(?<=[。！？；：])|\]\([^()\s]{1,2000}\))(?P<marker>>)[ \t](?=\S)")
+# A quote's line marker the scraper put inside a link's text, where the line broke: `[> Google Drive`.
+LINK_MARKER = re.compile(r"(?<=\[)>[ \t](?=\S)")
+# Python's prompt starting a quoted line (`> >>> f(x)`, escaped as `> >>\> f(x)` by some scrapes)
+# is text on the page, not three more quote levels.
+PROMPT = re.compile(r"^[ \t]{0,3}>[ \t]?(?=(?:>>>|>>\\>)[ \t])", re.MULTILINE)
+PROMPT_AHEAD = re.compile(r"(?:>>>|>>\\>)[ \t]")
+
+
 def _prose(out: TextBuilder, text: SourceText, a: int, b: int) -> None:
+    """Prose between formulas: `\\[ \\] \\( \\)` unescaped, `$` escaped, a heading or quote line
+    glued to the sentence before it put on a line of its own, a quote marker inside a link's
+    text dropped, and a Python prompt in a quote escaped."""
     s = text.text
+    breaks = {m.start() for m in GLUED_HEADING.finditer(s, a, b)}
+    drops = {m.start(): m.end() for m in LINK_MARKER.finditer(s, a, b)}
+    escapes = {m.end() for m in PROMPT.finditer(s, a, b)}
+    for m in GLUED_QUOTE.finditer(s, a, b):
+        breaks.add(m.start("marker"))
+        if PROMPT_AHEAD.match(s, m.end(), b):
+            escapes.add(m.end())
     i, run = a, a
     while i < b:
         ch = s[i]
+        if i in breaks:
+            out.copy(text, run, i)
+            out.put("\n", text.offsets[i])
+            run = i
+        elif i in drops:
+            out.copy(text, run, i)
+            i = run = drops[i]
+            continue
+        elif i in escapes:
+            out.copy(text, run, i)
+            out.put("\\", text.offsets[i])
+            run = i
         if ch == "\\" and i + 1 < b:
             nxt = s[i + 1]
             if nxt in "[]()":
