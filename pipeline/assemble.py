@@ -6,29 +6,40 @@
     Collection.diagnostics  where a post pandoc fails on is reported (it is shown as plain text)
 
 Links are settled here for every output alike: a link to another post of the collection
-(`https://kexue.fm/archives/ID`) goes to that post wherever the emitter puts it; links whose
-scheme is not http(s)/mailto (`javascript:` …) lose their target; images are not fetched (the
-posts' images live on the web) but shown as a captioned placeholder with their address.
+(`https://kexue.fm/archives/ID`, also the site-relative `/archives/ID`) goes to that post wherever
+the emitter puts it; links whose scheme is not http(s)/mailto (`javascript:` …) lose their
+target; images are not fetched (the posts' images live on the web) but shown as a captioned
+placeholder with their address.  Every other link must land in every output: a link to an
+anchor the output has (a heading, an equation, a formula) stays, and one to anything else —
+scrape damage such as `E[L(…)](3)`, which pandoc reads as a link to the file `3`, or a
+footnote reference `[1](#fn:1)` whose note the scrape lost — is shown as the text the author
+wrote, brackets and target included, with a `dangling-link` warning at its place in the source.
+A post's footnotes (pandoc `Note`s) are set at the end of the post, with ids of the post's own,
+in the HTML of every post (`bodies`).
 """
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
-from urllib.parse import quote, unquote
 from dataclasses import dataclass, field
 from typing import Callable, Optional
+from urllib.parse import quote, unquote
 
 from pipeline import document, pandoc
 from pipeline.cache import Cache
 from pipeline.diagnostics import Diagnostics
-from pipeline.mathhtml import MathHTML
+from pipeline.mathhtml import MathHTML, formula_anchor
 from pipeline.model import Post
 from pipeline.number import PostNumbers, id_part
-from pipeline.render import WEB_URL, Render
+from pipeline.render import WEB_URL, Render, drawable, is_reference
 
 OTHERS = "其他文章"          # the part of a book that holds the posts of no series
-ARCHIVE = re.compile(r"^https?://(?:www\.)?(?:kexue\.fm|spaces\.ac\.cn)/archives/(\d+)/?(#.*)?$")
+ARCHIVE = re.compile(r"^(?:https?://(?:www\.)?(?:kexue\.fm|spaces\.ac\.cn))?/archives/(\d+)/?(#.*)?$")
+BLOG = "https://kexue.fm"
+DANGLING = "dangling-link"
+_SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:")
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
 
 
@@ -46,7 +57,8 @@ class Collection:
     numbers: dict[str, PostNumbers]
     renders: dict[tuple[str, int], Render]
     asts: dict[str, dict] = field(default_factory=dict)
-    ids: dict[str, set[str]] = field(default_factory=dict)     # heading and equation ids per post
+    ids: dict[str, set[str]] = field(default_factory=dict)     # heading, equation, formula ids per post
+    headings: dict[str, set[str]] = field(default_factory=dict)    # heading ids per post
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
     def series_of(self, post: Post) -> Optional[Series]:
@@ -84,6 +96,17 @@ def post_anchor(post: Post) -> str:
     return f"post-{id_part(post.id)}"
 
 
+def heading_anchor(post: Post, name: str) -> str:
+    """The id of a post's heading in a book that holds many posts (`post-ID_NAME`: `_` never
+    stands in a post anchor, so no heading id is another post's anchor)."""
+    return f"{post_anchor(post)}_{name}"
+
+
+def note_anchor(post: Post, n: int, back: bool = False) -> str:
+    """The id of a post's n-th footnote (or of its reference, `back`), unique in the collection."""
+    return f"fn{'ref' if back else ''}-{id_part(post.id)}-{n}"
+
+
 def date_key(post: Post):
     return (post.date is None, post.date or "", post.title)
 
@@ -103,10 +126,20 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
               for name, parts in groups.items()]
     series.sort(key=lambda s: date_key(s.parts[0]))
     asts = {post.id: document.build(post, cache, diagnostics) for post in ordered}
-    ids = {post.id: _heading_ids(asts[post.id]) | {t.anchor for t in numbers[post.id].tags}
-           for post in ordered}
-    return Collection(title=title, posts=ordered, series=series, numbers=numbers, renders=renders,
-                      asts=asts, ids=ids, diagnostics=diagnostics)
+    headings = {post.id: _heading_ids(asts[post.id]) for post in ordered}
+    ids = {post.id: headings[post.id] | {t.anchor for t in numbers[post.id].tags}
+           | _formula_anchors(post, renders) for post in ordered}
+    collection = Collection(title=title, posts=ordered, series=series, numbers=numbers, renders=renders,
+                            asts=asts, ids=ids, headings=headings, diagnostics=diagnostics)
+    for post in ordered:
+        unlink_dangling(collection, post)
+    return collection
+
+
+def _formula_anchors(post: Post, renders: dict[tuple[str, int], Render]) -> set[str]:
+    """The ids of the formulas shown as their source (pipeline.mathhtml: `formula_anchor`)."""
+    return {formula_anchor(f) for f in post.formulas
+            if not is_reference(f) and (not drawable(f) or (post.id, f.index) not in renders)}
 
 
 def _heading_ids(ast: dict) -> set[str]:
@@ -124,10 +157,24 @@ def _heading_ids(ast: dict) -> set[str]:
     return seen
 
 
-def drop_heading_ids(blocks) -> None:
+def book_link(collection: Collection) -> Callable[[Post, str], str]:
+    """`post_link` for a book of many posts in one document (EPUB, PDF): a link to another
+    post goes to its heading or equation when the fragment names one, else to its title."""
+    def link(other: Post, fragment: str) -> str:
+        name = unquote(fragment[1:])
+        if name in collection.headings.get(other.id, set()):
+            return "#" + heading_anchor(other, name)
+        return "#" + (name if name and name in collection.ids.get(other.id, set()) else post_anchor(other))
+    return link
+
+
+def scope_heading_ids(blocks, post: Post) -> None:
+    """The headings' ids made the post's own (`heading_anchor`), for a book that holds many
+    posts: their own text repeats between posts.  `settle_links(…, scoped=True)` sends the
+    post's links to them there."""
     for node in document.walk(blocks):
-        if node["t"] == "Header":
-            node["c"][1][0] = ""
+        if node["t"] == "Header" and node["c"][1][0]:
+            node["c"][1][0] = heading_anchor(post, node["c"][1][0])
 
 
 def _text(inlines) -> str:
@@ -146,7 +193,8 @@ def bodies(collection: Collection, mathhtml: MathHTML,
            post_link: Callable[[Post, str], str], heading_ids: bool = True) -> dict[str, str]:
     """Each post's text as HTML, from one pandoc run for the whole collection.
     `post_link(post, fragment)` is where a link to another post of the collection goes;
-    `heading_ids=False` drops the headings' ids (they repeat between posts of one book).
+    `heading_ids=False` makes the headings' ids the post's own (they repeat between posts of
+    one book; `scope_heading_ids`).
     When that run fails, the posts are converted one by one: a post pandoc fails on alone is
     reported and shown as its plain text with the formulas in place; the others are as ever."""
     blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids)
@@ -161,10 +209,10 @@ def bodies(collection: Collection, mathhtml: MathHTML,
 def _post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link,
                  heading_ids: bool) -> list:
     ast = mathhtml.document(collection.asts[post.id], post, collection.numbers[post.id], collection.renders)
-    settle_links(ast["blocks"], collection, post_link)
+    settle_links(ast["blocks"], collection, post_link, post, scoped=not heading_ids)
     if not heading_ids:
-        drop_heading_ids(ast["blocks"])
-    return ast["blocks"]
+        scope_heading_ids(ast["blocks"], post)
+    return ast["blocks"] + notes_at_end(ast["blocks"], post)
 
 
 def _html(posts: list[Post], blocks: dict[str, list]) -> dict[str, str]:
@@ -204,9 +252,13 @@ def _inline_html(node: dict) -> str:
     return "\n" if kind == "SoftBreak" else " "
 
 
-def settle_links(blocks: list, collection: Collection, post_link) -> None:
+def settle_links(blocks: list, collection: Collection, post_link, post: Optional[Post] = None,
+                 scoped: bool = False) -> None:
     """Links to posts of the collection go where `post_link` says, other schemes than
-    http(s)/mailto lose their target, images become placeholders."""
+    http(s)/mailto lose their target, images become placeholders.  With `scoped` (the
+    headings' ids made the post's own by `scope_heading_ids`) links to `post`'s headings
+    follow them."""
+    headings = collection.headings.get(post.id, set()) if post is not None and scoped else set()
     for node in document.nodes(blocks):
         if isinstance(node, list):
             for n, item in enumerate(node):
@@ -214,7 +266,11 @@ def settle_links(blocks: list, collection: Collection, post_link) -> None:
                     node[n] = _placeholder(item)
         elif isinstance(node, dict) and node.get("t") == "Link":
             target = node["c"][2]
-            target[0] = _link_target(target[0], collection, post_link)
+            url = target[0].strip()
+            if url.startswith("#") and unquote(url[1:]) in headings:
+                target[0] = "#" + heading_anchor(post, unquote(url[1:]))
+            else:
+                target[0] = _link_target(target[0], collection, post_link)
 
 
 def _link_target(url: str, collection: Collection, post_link) -> str:
@@ -222,13 +278,177 @@ def _link_target(url: str, collection: Collection, post_link) -> str:
     if m:
         other = collection.by_id(m.group(1))
         if not other:
-            return url
+            return url if WEB_URL.match(url) else BLOG + url.strip()      # /archives/ID: the blog's
         fragment = unquote(m.group(2) or "")
         known = fragment[1:] in collection.ids.get(other.id, set())
         return post_link(other, "#" + quote(fragment[1:]) if known else "")
-    if re.match(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:", url) and not WEB_URL.match(url):
+    if _SCHEME.match(url) and not WEB_URL.match(url):
         return ""                              # javascript:, data:, file: …
     return url
+
+
+# --- links that would land nowhere -----------------------------------------------------------------
+def unlink_dangling(collection: Collection, post: Post) -> None:
+    """Every link of `post` that would land nowhere in an output becomes the text the author
+    wrote — `[` its text `](` its target `)` — with a `dangling-link` warning where it stands
+    in the source.  A link lands when its target is a web address (http, https, mailto; also
+    `//host/…`, made https), a post of the collection (`…/archives/ID`), or `#ID` of a heading,
+    an equation or a formula of the post (a fragment written with spaces for the heading's `-`
+    is mended).  Other schemes (`javascript:` …) are left to `settle_links`, which drops them."""
+    ast = collection.asts[post.id]
+    ids = collection.ids.get(post.id, set())
+    where = _Locator(post)
+    for node in document.nodes(ast["blocks"]):
+        if not isinstance(node, list):
+            continue
+        for n, item in enumerate(node):
+            if not (isinstance(item, dict) and item.get("t") == "Link"):
+                continue
+            url, title = item["c"][2]
+            problem = _dangling(url, ids, item)
+            if problem is None:
+                continue
+            found = where.find(url)
+            written = where.target(found) if found else url + (f' "{title}"' if title else "")
+            start = where.start(found) if found else None
+            shown = where.text[start:found[0] + 1] if start is not None and found[0] - start <= 60 else "[…]"
+            collection.diagnostics.warning(
+                DANGLING, f"the link {shown}({written}) leads nowhere: {problem}; it is shown as the text "
+                "written", post.body.position(start) if start is not None else post.position)
+            node[n] = {"t": "Span", "c": [["", ["dangling-link"], []],
+                                          [{"t": "Str", "c": "["}, *item["c"][1], {"t": "Str", "c": f"]({written})"}]]}
+
+
+def _dangling(url: str, ids: set[str], link: dict) -> Optional[str]:
+    """Why a link to `url` lands nowhere, or None when it lands (`link` may be mended)."""
+    bare = url.strip()
+    if WEB_URL.match(bare):
+        return None
+    if bare.startswith("//"):
+        link["c"][2][0] = "https:" + bare
+        return None
+    if ARCHIVE.match(bare):
+        return None                            # the post in the collection, else the blog's page
+    if _SCHEME.match(bare):
+        return None                            # javascript: … lose their target (settle_links)
+    if bare.startswith("#"):
+        fragment = unquote(bare[1:])
+        for name in (fragment, re.sub(r"\s+", "-", fragment.strip())):
+            if name in ids:
+                link["c"][2][0] = "#" + name
+                return None
+        if not fragment:
+            return "`#` names no anchor"
+        return f"no heading, equation, formula or footnote of this post has the id {fragment!r}"
+    if not bare:
+        return "it has no target"
+    return f"{bare!r} is no web address, no post of the collection and no anchor of this post"
+
+
+class _Locator:
+    """Where a link stands in its post's source: pandoc's AST has no positions, so the n-th
+    link to a target is taken to be the n-th `](target` in the body (Markdown escapes allowed
+    between its characters), and its place is that of the `[` opening its text.  Formulas are
+    skipped when brackets are matched back, since theirs are TeX's."""
+
+    REACH = 4000          # how far back an opening bracket is looked for
+    SEARCHES = 500        # links looked for in one post (each may read the whole text)
+
+    def __init__(self, post: Post) -> None:
+        self.text = post.body.text
+        self.formulas = [(f.start, f.end) for f in post.formulas]
+        self.starts = [a for a, _ in self.formulas]
+        self.cursor = 0
+        self.searches = 0
+
+    def find(self, url: str) -> Optional[tuple[int, int]]:
+        """(index of the `]`, index after the target) of the next link to `url` after the
+        last one found (links are looked for in document order), or None."""
+        chars = url.strip()
+        self.searches += 1
+        if len(chars) > 2000 or self.searches > self.SEARCHES:
+            return None
+        pattern = re.compile(r"\]\(\s*<?" + (r"\\?".join(map(re.escape, chars)) if chars else r"(?=\s*>?\s*\))"))
+        m = pattern.search(self.text, self.cursor) or pattern.search(self.text)
+        if not m:
+            return None
+        self.cursor = m.end()
+        return m.start(), m.end()
+
+    def _formula_at(self, i: int) -> Optional[tuple[int, int]]:
+        k = bisect.bisect_right(self.starts, i) - 1
+        return self.formulas[k] if k >= 0 and self.formulas[k][0] <= i < self.formulas[k][1] else None
+
+    def start(self, found: tuple[int, int]) -> int:
+        """The `[` opening the link's text (the `]` when none is found)."""
+        depth, i = 0, found[0] - 1
+        while i >= max(0, found[0] - self.REACH):
+            inside = self._formula_at(i)
+            if inside:
+                i = inside[0] - 1
+                continue
+            ch = self.text[i]
+            if ch in "[]" and not (i > 0 and self.text[i - 1] == "\\"):
+                if ch == "]":
+                    depth += 1
+                elif depth == 0:
+                    return i
+                else:
+                    depth -= 1
+            elif ch == "\n" and self.text[i - 1:i] == "\n":
+                break                                      # a link stands in one paragraph
+            i -= 1
+        return found[0]
+
+    def target(self, found: tuple[int, int]) -> str:
+        """The target as written: from after `](` to the `)` that closes it."""
+        depth, i = 0, found[0] + 2
+        while i < min(len(self.text), found[1] + self.REACH):
+            ch = self.text[i]
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                if depth == 0:
+                    return self.text[found[0] + 2:i]
+                depth -= 1
+            elif ch == "\n":
+                break
+            i += 1
+        return self.text[found[0] + 2:found[1]]
+
+
+# --- footnotes ----------------------------------------------------------------------------------------
+def notes_at_end(blocks: list, post: Post) -> list[dict]:
+    """The post's footnotes (pandoc `Note`s) taken out of `blocks`: each reference becomes a
+    link to its note and the notes a list, returned to be put at the end of the post, so that
+    they stay with their post when many posts are written by one pandoc run.  Ids are the
+    post's own (`note_anchor`)."""
+    notes: list[list[dict]] = []
+    for node in document.nodes(blocks):
+        if not isinstance(node, list):
+            continue
+        for n, item in enumerate(node):
+            if isinstance(item, dict) and item.get("t") == "Note":
+                notes.append(item["c"])
+                k = len(notes)
+                node[n] = {"t": "Link", "c": [[note_anchor(post, k, back=True), ["footnote-ref"], [["role", "doc-noteref"]]],
+                                              [{"t": "Superscript", "c": [{"t": "Str", "c": str(k)}]}],
+                                              ["#" + note_anchor(post, k), ""]]}
+    if not notes:
+        return []
+    items = []
+    for k, note in enumerate(notes, 1):
+        back = {"t": "Link", "c": [["", ["footnote-back"], [["role", "doc-backlink"]]],
+                                   [{"t": "Str", "c": "↩︎"}], ["#" + note_anchor(post, k, back=True), ""]]}
+        body = list(note) or [{"t": "Plain", "c": []}]
+        if body[-1]["t"] in ("Para", "Plain"):
+            body[-1] = {"t": body[-1]["t"], "c": body[-1]["c"] + [{"t": "Space"}, back]}
+        else:
+            body.append({"t": "Plain", "c": [back]})
+        items.append([{"t": "Div", "c": [[note_anchor(post, k), ["footnote"], []], body]}])
+    return [{"t": "Div", "c": [["", ["footnotes"], [["role", "doc-endnotes"]]],
+                               [{"t": "HorizontalRule"},
+                                {"t": "OrderedList", "c": [[1, {"t": "Decimal"}, {"t": "Period"}], items]}]]}]
 
 
 def _placeholder(image: dict) -> dict:

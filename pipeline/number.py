@@ -39,7 +39,7 @@ class Reference:
 
     @property
     def shown(self) -> str:
-        tag = self.target.text if self.target else "??"
+        tag = self.target.text if self.target else UNKNOWN
         return f"({tag})" if self.eqref else tag
 
 
@@ -51,6 +51,9 @@ class PostNumbers:
     refs: dict[int, list[Reference]] = field(default_factory=dict)
 
 
+# What MathJax 2.7.9 shows for a reference to a label no numbered equation has (AMS
+# `badref`): the blog's readers see `(???)` for \eqref and `???` for \ref.
+UNKNOWN = "???"
 _UNSAFE = re.compile(r"[^A-Za-z0-9-]")
 
 
@@ -88,3 +91,27 @@ def number_post(post: Post) -> PostNumbers:
 
 def number(posts: list[Post]) -> dict[str, PostNumbers]:
     return {post.id: number_post(post) for post in posts}
+
+
+def _labels_in(tex: str) -> set[str]:
+    return set(re.findall(r"\\label\s*\{([^{}]*)\}", tex))
+
+
+def unknown_label_message(post: Post, label: str, eqref: bool) -> str:
+    """Why `\\eqref{label}` (or `\\ref`) finds no equation in `post`, for the `unknown-label`
+    warning: a label put in a display with no number (`$$…$$`, `\\[…\\]`, a starred
+    environment, a `\\nonumber` row) is the usual cause, and says how to fix it."""
+    command = "\\eqref" if eqref else "\\ref"
+    shown = f"{command}{{{label}}}: the blog shows {'(' + UNKNOWN + ')' if eqref else UNKNOWN}"
+    unnumbered = next((f for f in post.formulas if label in _labels_in(f.tex)
+                       and not any(t.get("label") == label for t in f.tags)), None)
+    if unnumbered is None:
+        return f"{shown}: no equation of this post has that label"
+    if unnumbered.delimiter in ("$$", "\\["):
+        opener = "$$" if unnumbered.delimiter == "$$" else "\\["
+        return (f"{shown}: the label stands in a `{opener}…` display (line {unnumbered.position.line}), "
+                "which has no number under the blog's AMS numbering; write the equation as "
+                "`\\begin{equation}…\\end{equation}` to number it")
+    return (f"{shown}: the label stands in an equation without a number (line {unnumbered.position.line}: "
+            "a starred environment or a `\\nonumber`/`\\notag` row); use an unstarred environment "
+            "(`\\begin{equation}`) or drop `\\nonumber` to number it")

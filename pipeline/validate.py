@@ -23,6 +23,7 @@ from pipeline.diagnostics import Diagnostics
 from pipeline.extract import MAX_FORMULA_CHARS
 from pipeline.mathjax.client import Request, Worker, fingerprint
 from pipeline.model import Formula, Post
+from pipeline.number import unknown_label_message
 
 
 @dataclass
@@ -156,9 +157,8 @@ def report(post: Post, diagnostics: Diagnostics) -> None:
                               f.position, source=_shown(f))
         for ref in f.refs:
             if ref["label"] not in labels:
-                command = "\\eqref" if ref["eqref"] else "\\ref"
-                diagnostics.warning("unknown-label", f"{command}{{{ref['label']}}}: no equation of this "
-                                    "post has that label (the blog shows ??)", f.position, source=_shown(f))
+                diagnostics.warning("unknown-label", unknown_label_message(post, ref["label"], bool(ref["eqref"])),
+                                    f.position, source=_shown(f))
 
 
 def _shown(f) -> str:

@@ -54,3 +54,14 @@ def oracle(tmp_path_factory) -> Path:
 @pytest.fixture
 def cache_dir(tmp_path) -> Path:
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def corpus_site(corpus, tmp_path_factory):
+    """The corpus built once as a site in MathML mode, shared by every test that looks at it:
+    (folder with `site/` and `cache/`, exit status, stdout, stderr)."""
+    from tests.helpers import run_cli
+    work = tmp_path_factory.mktemp("corpus-site")
+    status, stdout, stderr = run_cli("build", "html", corpus, "--out", work / "site", "--cache-dir", work / "cache")
+    return work, status, stdout, stderr
+

@@ -3,7 +3,9 @@
 A book of several series has a part per series (posts under it in series order) and a part
 「其他文章」 for the rest by date; a book of one series has its posts as chapters.  Each post
 is one chapter file, so equation numbers and `\\eqref` links (always within a post) stay in
-one file; links between posts go through pandoc's own link resolution (`#post-ID`).
+one file; links between posts go through pandoc's own link resolution (`#post-ID`, a heading
+`#post-ID_HEADING`: heading ids are made the post's own).  Every XHTML file is checked with an
+XML parser before the book is closed, and mended when pandoc wrote it badly (`well_formed`).
 
 Math is MathML, or with `--math svg` each distinct formula once as an SVG image with alt text.
 The cover is drawn here (Pillow, the CJK font of the system); nothing comes from the network.
@@ -17,6 +19,7 @@ text (pipeline.document.fallback), and the book is written.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import json
 import os
@@ -24,9 +27,10 @@ import re
 import zipfile
 from pathlib import Path
 from typing import Optional
+from xml.etree import ElementTree
 
 from pipeline import pandoc
-from pipeline.assemble import Collection, drop_heading_ids, post_anchor, settle_links
+from pipeline.assemble import Collection, book_link, post_anchor, scope_heading_ids, settle_links
 from pipeline.document import FALLBACK_NOTE, fallback, walk
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, book_id, build_date
@@ -121,23 +125,120 @@ _HEADING = re.compile(r'<h[12]\b[^>]*class="(?:post-title|part)"[^>]*>(.*?)</h[1
 
 def _title_chapters(book: Path) -> None:
     """pandoc names each chapter file's <title> after the file (ch001.xhtml); readers show it,
-    so it becomes the post's (or the part's) title.  Entries keep their order, dates and
-    compression, so the book stays byte-for-byte reproducible."""
+    so it becomes the post's (or the part's) title.  Every XHTML file is made well-formed XML
+    (`well_formed`): a reader cannot open a chapter that is not.  Entries keep their order,
+    dates and compression, so the book stays byte-for-byte reproducible."""
     with zipfile.ZipFile(book) as z:
         items = [(info, z.read(info.filename)) for info in z.infolist()]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
         z.comment = MARK.encode()          # how a later build knows the file is ours to replace
         for info, data in items:
-            if _CHAPTER.fullmatch(info.filename):
+            if info.filename.endswith(".xhtml"):
                 text = data.decode("utf-8")
-                heading = _HEADING.search(text)
+                heading = _HEADING.search(text) if _CHAPTER.fullmatch(info.filename) else None
                 if heading:
                     title = re.sub(r"<[^>]+>", "", heading.group(1)).strip()
                     text = re.sub(r"<title>[^<]*</title>", lambda _: f"<title>{title}</title>", text, count=1)
-                data = text.encode("utf-8")
+                data = well_formed(text, info.filename).encode("utf-8")
             z.writestr(info, data, compress_type=info.compress_type)
     book.write_bytes(buffer.getvalue())
+
+
+# --- XHTML that is XML ---------------------------------------------------------------------------
+class NotXML(RuntimeError):
+    """An XHTML file of the book that no repair makes well-formed: a fault of the tool."""
+
+
+def well_formed(text: str, name: str = "") -> str:
+    """`text` as it is when an XML parser reads it; else with its tags written again as XML
+    (pandoc's EPUB writer passes raw HTML through TagSoup, which writes an empty attribute
+    bare, `<mtable columnalign>`); else the whole file parsed as HTML5 and written by an XML
+    serializer.  What no step mends raises NotXML, naming the file and the parser's complaint."""
+    problem = _xml_problem(text)
+    if problem is None:
+        return text
+    for mend in (_xml_tags, _reserialized):
+        mended = mend(text)
+        if _xml_problem(mended) is None:
+            return mended
+    raise NotXML(f"{name or 'an XHTML file'} of the EPUB is not well-formed XML ({problem})")
+
+
+def _xml_problem(text: str) -> Optional[str]:
+    try:
+        ElementTree.fromstring(text.encode("utf-8"))
+    except ElementTree.ParseError as e:
+        return str(e)
+    return None
+
+
+_TAG = re.compile(r"<([A-Za-z][\w:.-]*)((?:\s+[^\s=/>\"'<]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*)\s*(/?)>")
+_ATTRIBUTE = re.compile(r"([^\s=/>\"'<]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'=<>`]+)))?")
+_KEEP_EMPTY = ("alt", "alttext", "title")      # said when empty; any other empty attribute says nothing
+
+
+def _xml_tags(text: str) -> str:
+    """Each start tag written again as XML: a bare attribute dropped (`alt` and the like get
+    `""`), an unquoted value quoted, a repeated attribute kept once, `&` and `<` in values escaped."""
+    def tag(m: re.Match) -> str:
+        seen, attributes = set(), []
+        for a in _ATTRIBUTE.finditer(m.group(2)):
+            name = a.group(1)
+            value = next((v for v in a.groups()[1:] if v is not None), None)
+            if name in seen or (value is None and name not in _KEEP_EMPTY):
+                continue
+            seen.add(name)
+            attributes.append(f' {name}="{_attribute(html.unescape(value or ""))}"')
+        return f"<{m.group(1)}{''.join(attributes)}{' /' if m.group(3) else ''}>"
+    return _TAG.sub(tag, text)
+
+
+def _attribute(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+
+
+def _reserialized(text: str) -> str:
+    """The file read as HTML5 (as a browser would) and written by an XML serializer."""
+    import tinyhtml5  # WeasyPrint's HTML parser, installed with it
+
+    root = tinyhtml5.parse(text)
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html>\n']
+    _write(root, out, None)
+    return "".join(out)
+
+
+def _write(root: ElementTree.Element, out: list[str], parent_ns: Optional[str]) -> None:
+    """An element and its subtree as XML, without recursion: each namespace declared where it
+    starts (XHTML at the root, with `epub:`), names without prefixes."""
+    stack: list = [(root, parent_ns)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        node, outer = item
+        if not isinstance(node.tag, str):                 # a comment or processing instruction
+            stack.append(_text(node.tail))
+            continue
+        ns, _, local = node.tag[1:].partition("}") if node.tag.startswith("{") else ("", "", node.tag)
+        attributes = []
+        if ns != outer:
+            attributes.append(f' xmlns="{ns}"' if ns else "")
+            if outer is None:
+                attributes.append(' xmlns:epub="http://www.idpf.org/2007/ops"')
+        for key, value in node.attrib.items():
+            key = key.split("}")[-1] if key.startswith("{") else key
+            if key in ("xmlns",) or key.startswith("xmlns:") or not re.fullmatch(r"[A-Za-z_][\w.:-]*", key):
+                continue
+            attributes.append(f' {key}="{_attribute(value)}"')
+        out.append(f"<{local}{''.join(attributes)}>{_text(node.text)}")
+        stack.append(f"</{local}>{_text(node.tail)}")
+        stack.extend((child, ns) for child in reversed(list(node)))
+
+
+def _text(text: Optional[str]) -> str:
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _header(level: int, ident: str, text: str, classes=()) -> dict:
@@ -149,7 +250,8 @@ def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int,
     """The post's title, date and readers, then its text (`document`, default its AST)."""
     ast = mathhtml.document(document or collection.asts[post.id], post, collection.numbers[post.id],
                             collection.renders)
-    settle_links(ast["blocks"], collection, lambda other, fragment: "#" + post_anchor(other))
+    settle_links(ast["blocks"], collection, book_link(collection), post, scoped=True)
+    scope_heading_ids(ast["blocks"], post)        # they repeat between posts: made the post's own
     _shift_headers(ast["blocks"], level)
     meta = " · ".join(x for x in (post.date, f"{post.readers:,} 位读者" if post.readers else None) if x)
     head = [_header(level, post_anchor(post), plain_title(post.title), ["post-title"])]
@@ -160,7 +262,6 @@ def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int,
 
 def _shift_headers(blocks, by: int) -> None:
     """A post's own headings go below its title, and below the level pandoc splits files at."""
-    drop_heading_ids(blocks)                 # they repeat between posts; a book needs none
     for node in walk(blocks):
         if node["t"] == "Header":
             node["c"][0] = min(node["c"][0] + by, 6)
