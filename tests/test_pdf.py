@@ -206,3 +206,46 @@ def test_a_title_with_math_is_plain_text_in_contents_and_bookmarks(tmp_path):
     reader = pypdf.PdfReader(str(tmp_path / "m.pdf"))
     assert [t for _, t, _ in bookmarks(reader)][-1] == "关于α_i与1/2的笔记"
     assert "关于α_i与1/2的笔记" in squeeze(page_text(tmp_path / "m.pdf", 2))
+
+
+JUSTIFY = """---
+title: 两端对齐
+date: 2024-05-04
+id: "9950"
+---
+{paragraph}
+"""
+
+
+def _lines(pdf: Path, page: int) -> list[tuple[float, float, list[tuple[float, float]]]]:
+    """Each text line of a page as (left, right, [(xMin, xMax) of each word]), from poppler."""
+    xml = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-bbox-layout", str(pdf), "-"],
+                         capture_output=True, text=True, check=True).stdout
+    lines = []
+    for line in re.findall(r"<line [^>]*>(.*?)</line>", xml, re.S):
+        words = [(float(a), float(b)) for a, b in re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"', line)]
+        if words:
+            lines.append((words[0][0], words[-1][1], words))
+    return lines
+
+
+def test_chinese_paragraphs_are_flush_on_both_sides_without_holes(tmp_path):
+    """Every full line of a Chinese paragraph ends at the same right edge, and a line with a
+    single Latin space gets no hole: the slack goes between the characters (clreq)."""
+    needs_poppler()
+    sentence = "在这里我们讨论信息熵与编码长度的关系，以及 Huffman Softmax 这样的名字如何排进中文的行里。"
+    text = "".join(sentence if i % 3 else sentence.replace(" ", "") + "（注：见前文。）" for i in range(12))
+    src = tmp_path / "justify.md"
+    src.write_text(JUSTIFY.format(paragraph=text), encoding="utf-8")
+    pdf = tmp_path / "book.pdf"
+    status, _, stderr = build(str(src), out=pdf, cache=tmp_path / "cache")
+    assert status == 0, stderr
+    body = [line for line in _lines(pdf, 3) if line[1] - line[0] > 200]     # the paragraph's lines
+    assert len(body) >= 8, body
+    right = max(line[1] for line in body)
+    full = body[:-1]                                   # the paragraph's last line stays short
+    ragged = [line for line in full if right - line[1] > 1.0]
+    assert not ragged, f"lines short of the right edge {right}: {ragged}"
+    for _, _, words in full:                           # no gap wider than two spaces' worth
+        gaps = [b[0] - a[1] for a, b in zip(words, words[1:])]
+        assert max(gaps, default=0) < 8.0, words

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from pipeline.assemble import Collection, bodies, post_anchor
 from pipeline.diagnostics import Diagnostics
+from pipeline.emit import cjk_justify
 from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, cjk_serif,
                                   environment)
 from pipeline.fileio import atomic_file, scratch_dir
@@ -98,7 +99,10 @@ def write_pdf(html: Path, target: Path, identifier: bytes) -> None:
     root = html.parent.resolve()
     document = weasyprint.HTML(filename=str(html), base_url=root.as_uri() + "/",
                                url_fetcher=LocalFetcher(root).fetcher)
-    document.write_pdf(str(target), pdf_identifier=identifier)
+    # Chinese lines flush on both sides (pipeline/emit/cjk_justify.py); where this WeasyPrint
+    # cannot, flush left: WeasyPrint alone would open holes at the few Latin spaces.
+    ragged = [] if cjk_justify.install() else [weasyprint.CSS(string="body { text-align: start; }")]
+    document.write_pdf(str(target), pdf_identifier=identifier, stylesheets=ragged)
 
 
 def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
