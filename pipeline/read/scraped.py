@@ -84,17 +84,22 @@ def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
         title_span, post_id = c.span("title"), c.group("id")
         url = f"https://kexue.fm/archives/{post_id}"
     start = by.end()
-    end = len(text)
-    for marker in END_MARKERS:
-        i = text.find(marker, start)
-        if i >= 0:
-            end = text.rfind("\n", start, i) + 1 or start
-            break
+    end = _article_end(text, start)
     escaped = _without_anchors(source.slice(start, end))
     title = unescape(source.slice(*title_span), markdown=True).text.strip()
     return [Post(id=post_id, title=title, date=by.group("date"), readers=int(by.group("readers")),
                  body=authoring_body(escaped), body_format="markdown", form=FORM,
                  position=source.position(title_span[0]), url=url)]
+
+
+def _article_end(text: str, start: int) -> int:
+    """Where the article that starts at `start` ends: the line before the first of the page's
+    END_MARKERS (the comments, the citation), else the end of the text."""
+    for marker in END_MARKERS:
+        i = text.find(marker, start)
+        if i >= 0:
+            return text.rfind("\n", start, i) + 1 or start
+    return len(text)
 
 
 def _read_headless(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
@@ -105,12 +110,7 @@ def _read_headless(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     c = CITATION.search(text)
     crumb = BREADCRUMB.search(text)
     start = plaintext.body_start(text, crumb.end() + 1 if crumb else 0)
-    end = len(text)
-    for marker in END_MARKERS:
-        i = text.find(marker, start)
-        if i >= 0:
-            end = text.rfind("\n", start, i) + 1 or start
-            break
+    end = _article_end(text, start)
     stem = Path(source.path).stem
     date = None
     if c:
