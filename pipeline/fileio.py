@@ -17,14 +17,26 @@ from typing import Iterator
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process's umask, read where Linux shows it; elsewhere set and set back (the only
+    way to read it there), at the moment a mode is needed, never at import."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
 # What open() and mkdir() would give; mkstemp's files and mkdtemp's directories are private.
-FILE_MODE = 0o666 & ~_umask()
-DIR_MODE = 0o777 & ~_umask()
+def file_mode() -> int:
+    return 0o666 & ~_umask()
+
+
+def dir_mode() -> int:
+    return 0o777 & ~_umask()
 
 
 def _alive(pid: int) -> bool:
@@ -85,7 +97,7 @@ def atomic_file(path: Path, clean: bool = True) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -101,7 +113,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     work = Path(tempfile.mkdtemp(dir=path.parent, prefix=_mine(path), suffix=".tmp"))
     try:
         yield work
-        os.chmod(work, DIR_MODE)
+        os.chmod(work, dir_mode())
         old = None
         if path.exists():
             old = Path(tempfile.mkdtemp(dir=path.parent, prefix=_mine(path), suffix=".old"))
