@@ -3,24 +3,36 @@ PYTHON   ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.setup-done
+PYSTAMP  := $(VENV)/.python-done
 MATHJAX  := pipeline/mathjax
+NPMSTAMP := $(MATHJAX)/node_modules/.anthology-installed
 CONTENT  ?=
 SERIES   ?=
 APT_PACKAGES := nodejs npm fonts-noto-cjk fonts-lmodern poppler-utils libharfbuzz-subset0
 # What the tests look through besides: a browser for screenshots, epubcheck for the ebooks.
 TEST_PACKAGES := chromium epubcheck
 
-.PHONY: setup system test-system apt check list html epub series test fuzz bench pdf clean update-golden
+.PHONY: setup system test-system apt check list html epub series test test-fast lint fuzz bench pdf clean update-golden
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml $(MATHJAX)/package-lock.json
+$(STAMP): $(PYSTAMP) $(NPMSTAMP)
 	@$(MAKE) --no-print-directory system
+	touch $(STAMP)
+
+# The MathJax worker's npm packages, into the checkout (an installed package puts them in its cache
+# folder on first use instead): again only when the lockfile changes, not with every pyproject.toml.
+$(NPMSTAMP): $(MATHJAX)/package-lock.json
+	@$(MAKE) --no-print-directory system
+	cd $(MATHJAX) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPMSTAMP)
+
+# The venv with the package and its test extras: all the fast tier needs (no system package).
+$(PYSTAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	cd $(MATHJAX) && npm ci --no-audit --no-fund --loglevel=error
-	touch $(STAMP)
+	touch $(PYSTAMP)
 
 # System packages: installed with apt-get when running as root, else the command is printed.
 system:
@@ -65,10 +77,20 @@ series: setup
 test: setup system test-system
 	$(BIN)/python -m pytest -q -rs
 
-# Property-based tests with a long budget (make test runs them with a small, fixed one).
+# The fast tier: pure Python, no Node, pandoc, WeasyPrint, browser, venv or ../shared (markers in pyproject.toml).
+FAST := not (engine or pandoc or weasyprint or browser or package or corpus or oracle)
+# Lint and types: ruff with the rules in pyproject.toml, mypy --strict over pipeline/.
+lint: $(PYSTAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test-fast: $(PYSTAMP)
+	$(BIN)/python -m pytest -q -rs -m "$(FAST)"
+
+# Property-based tests with a long budget (make test runs them with a small, fixed one), so no per-test limit.
 FUZZ_EXAMPLES ?= 300
 fuzz: setup system test-system
-	ANTHOLOGY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q tests/test_fuzz_read.py tests/test_fuzz_build.py
+	ANTHOLOGY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q --timeout=0 tests/test_fuzz_read.py tests/test_fuzz_build.py
 
 bench: setup
 	$(BIN)/python -m tests.bench
@@ -77,8 +99,10 @@ bench: setup
 pdf: setup system
 	$(BIN)/anthology build pdf $(CONTENT) --out out/anthology.pdf --force
 
-update-golden: setup
-	$(BIN)/python -m pytest -q --update-golden
+# Each golden test rewrites its reference and reports itself skipped ("rewrote …"): then read the diff.
+GOLDEN := tests/test_cases.py tests/test_render_pixels.py tests/test_pdf.py::test_golden_page
+update-golden: setup system
+	$(BIN)/python -m pytest -q -rs --update-golden $(GOLDEN)
 
 clean:
 	rm -rf out .pytest_cache

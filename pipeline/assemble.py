@@ -2,7 +2,9 @@
 
     Collection.posts    by date, oldest first (undated last, by title)
     Collection.series   each series with its parts in order; posts of no series stand alone
-    bodies()            each post's text as HTML, formulas in place (pipeline.mathhtml)
+    post_blocks()       each post's document with formulas in place and links settled (pipeline.mathhtml);
+                        `heading_ids` is the emitter's declaration (pipeline.emit.base)
+    bodies()            the same as HTML, for the outputs written from HTML
     Collection.diagnostics  where a post pandoc fails on is reported (it is shown as plain text)
 
 Links are settled here for every output alike: a link to another post of the collection
@@ -23,24 +25,27 @@ from __future__ import annotations
 import bisect
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 from urllib.parse import quote, unquote
 
 from pipeline import document, pandoc
-from pipeline.cache import Cache
 from pipeline.diagnostics import Diagnostics
+from pipeline.document import Document, Node
+from pipeline.links import WEB_URL
 from pipeline.mathhtml import MathHTML, formula_anchor
-from pipeline.model import Post
+from pipeline.mathjax.drawing import Render
+from pipeline.model import Post, drawable, is_reference
 from pipeline.number import PostNumbers, id_part
-from pipeline.render import WEB_URL, Render, drawable, is_reference
 
+DEFAULT_TITLE = "科学空间文集"
 OTHERS = "其他文章"          # the part of a book that holds the posts of no series
 ARCHIVE = re.compile(r"^(?:https?://(?:www\.)?(?:kexue\.fm|spaces\.ac\.cn))?/archives/(\d+)/?(#.*)?$")
 BLOG = "https://kexue.fm"
 DANGLING = "dangling-link"
 _SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:")
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
+PostLink = Callable[[Post, str], str]      # where a link to (post, "#fragment" or "") goes
 
 
 @dataclass
@@ -56,15 +61,15 @@ class Collection:
     series: list[Series]
     numbers: dict[str, PostNumbers]
     renders: dict[tuple[str, int], Render]
-    asts: dict[str, dict] = field(default_factory=dict)
+    asts: dict[str, Document] = field(default_factory=dict)
     ids: dict[str, set[str]] = field(default_factory=dict)     # heading, equation, formula ids per post
     headings: dict[str, set[str]] = field(default_factory=dict)    # heading ids per post
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
-    def series_of(self, post: Post) -> Optional[Series]:
+    def series_of(self, post: Post) -> Series | None:
         return next((s for s in self.series if post in s.parts), None)
 
-    def neighbours(self, post: Post) -> tuple[Optional[Post], Optional[Post]]:
+    def neighbours(self, post: Post) -> tuple[Post | None, Post | None]:
         series = self.series_of(post)
         if not series:
             return None, None
@@ -72,20 +77,20 @@ class Collection:
         return (series.parts[i - 1] if i > 0 else None,
                 series.parts[i + 1] if i + 1 < len(series.parts) else None)
 
-    def by_id(self, post_id: str) -> Optional[Post]:
+    def by_id(self, post_id: str) -> Post | None:
         return next((p for p in self.posts if p.id == post_id), None)
 
     def standalone(self) -> list[Post]:
         return [p for p in self.posts if not self.series_of(p)]
 
-    def groups(self) -> list[tuple[Optional[str], list[Post]]]:
+    def groups(self) -> list[tuple[str | None, list[Post]]]:
         """The parts of a book: one per series, then 「其他文章」 by date; a book of one series
         (or of no series) is a single unnamed part."""
         if len(self.series) == 1 and not self.standalone():
             return [(None, self.series[0].parts)]
         if not self.series:
             return [(None, self.posts)]
-        groups: list[tuple[Optional[str], list[Post]]] = [(s.name, s.parts) for s in self.series]
+        groups: list[tuple[str | None, list[Post]]] = [(s.name, s.parts) for s in self.series]
         if self.standalone():
             groups.append((OTHERS, self.standalone()))
         return groups
@@ -107,15 +112,14 @@ def note_anchor(post: Post, n: int, back: bool = False) -> str:
     return f"fn{'ref' if back else ''}-{id_part(post.id)}-{n}"
 
 
-def date_key(post: Post):
+def date_key(post: Post) -> tuple[bool, str, str]:
     return (post.date is None, post.date or "", post.title)
 
 
 def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[tuple[str, int], Render],
-             title: str = "科学空间文集", cache: Optional[Cache] = None,
-             diagnostics: Optional[Diagnostics] = None) -> Collection:
-    """The collection; a post pandoc cannot read is reported into `diagnostics` and goes in
-    as its plain text (pipeline.document)."""
+             asts: dict[str, Document], title: str = DEFAULT_TITLE,
+             diagnostics: Diagnostics | None = None) -> Collection:
+    """The collection of `posts` with their documents (`asts`, pipeline.document)."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     ordered = sorted(posts, key=date_key)
     groups: dict[str, list[Post]] = {}
@@ -125,12 +129,12 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
     series = [Series(name, sorted(parts, key=lambda p: (p.part or 0, date_key(p))))
               for name, parts in groups.items()]
     series.sort(key=lambda s: date_key(s.parts[0]))
-    asts = {post.id: document.build(post, cache, diagnostics) for post in ordered}
     headings = {post.id: _heading_ids(asts[post.id]) for post in ordered}
     ids = {post.id: headings[post.id] | {t.anchor for t in numbers[post.id].tags}
            | _formula_anchors(post, renders) for post in ordered}
     collection = Collection(title=title, posts=ordered, series=series, numbers=numbers, renders=renders,
-                            asts=asts, ids=ids, headings=headings, diagnostics=diagnostics)
+                            asts={post.id: asts[post.id] for post in ordered}, ids=ids, headings=headings,
+                            diagnostics=diagnostics)
     for post in ordered:
         unlink_dangling(collection, post)
     return collection
@@ -142,7 +146,7 @@ def _formula_anchors(post: Post, renders: dict[tuple[str, int], Render]) -> set[
             if not is_reference(f) and (not drawable(f) or (post.id, f.index) not in renders)}
 
 
-def _heading_ids(ast: dict) -> set[str]:
+def _heading_ids(ast: Document) -> set[str]:
     """Headings get the blog's ids, their own text (`…/archives/7343#进一步思考与分析`)."""
     seen: set[str] = set()
     for node in document.walk(ast["blocks"]):
@@ -157,7 +161,7 @@ def _heading_ids(ast: dict) -> set[str]:
     return seen
 
 
-def book_link(collection: Collection) -> Callable[[Post, str], str]:
+def book_link(collection: Collection) -> PostLink:
     """`post_link` for a book of many posts in one document (EPUB, PDF): a link to another
     post goes to its heading or equation when the fragment names one, else to its title."""
     def link(other: Post, fragment: str) -> str:
@@ -168,7 +172,7 @@ def book_link(collection: Collection) -> Callable[[Post, str], str]:
     return link
 
 
-def scope_heading_ids(blocks, post: Post) -> None:
+def scope_heading_ids(blocks: list[Node], post: Post) -> None:
     """The headings' ids made the post's own (`heading_anchor`), for a book that holds many
     posts: their own text repeats between posts.  `settle_links(…, scoped=True)` sends the
     post's links to them there."""
@@ -177,8 +181,8 @@ def scope_heading_ids(blocks, post: Post) -> None:
             node["c"][1][0] = heading_anchor(post, node["c"][1][0])
 
 
-def _text(inlines) -> str:
-    out = []
+def _text(inlines: list[Node]) -> str:
+    out: list[str] = []
     for node in document.walk(inlines):
         if node["t"] == "Str":
             out.append(node["c"])
@@ -190,7 +194,7 @@ def _text(inlines) -> str:
 
 
 def bodies(collection: Collection, mathhtml: MathHTML,
-           post_link: Callable[[Post, str], str], heading_ids: bool = True) -> dict[str, str]:
+           post_link: PostLink, heading_ids: bool = True) -> dict[str, str]:
     """Each post's text as HTML, from one pandoc run for the whole collection.
     `post_link(post, fragment)` is where a link to another post of the collection goes;
     `heading_ids=False` makes the headings' ids the post's own (they repeat between posts of
@@ -206,20 +210,29 @@ def bodies(collection: Collection, mathhtml: MathHTML,
                 for post in collection.posts}
 
 
-def _post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link,
-                 heading_ids: bool) -> list:
-    ast = mathhtml.document(collection.asts[post.id], post, collection.numbers[post.id], collection.renders)
-    settle_links(ast["blocks"], collection, post_link, post, scoped=not heading_ids)
+def _post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
+                 heading_ids: bool) -> list[Node]:
+    blocks = post_blocks(collection, post, mathhtml, post_link, heading_ids)
+    return blocks + notes_at_end(blocks, post)
+
+
+def post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
+                heading_ids: bool, ast: Document | None = None) -> list[Node]:
+    """A post's document (`ast`, default the collection's) with its formulas in place (pipeline.mathhtml)
+    and its links settled; `heading_ids=False` makes the headings' ids the post's own."""
+    doc = mathhtml.document(ast or collection.asts[post.id], post, collection.numbers[post.id], collection.renders)
+    settle_links(doc["blocks"], collection, post_link, post, scoped=not heading_ids)
     if not heading_ids:
-        scope_heading_ids(ast["blocks"], post)
-    return ast["blocks"] + notes_at_end(ast["blocks"], post)
+        scope_heading_ids(doc["blocks"], post)
+    blocks: list[Node] = doc["blocks"]
+    return blocks
 
 
-def _html(posts: list[Post], blocks: dict[str, list]) -> dict[str, str]:
+def _html(posts: list[Post], blocks: dict[str, list[Node]]) -> dict[str, str]:
     """One pandoc run for `posts`, each behind a marker the HTML is cut at."""
     if not posts:
         return {}
-    whole = []
+    whole: list[Node] = []
     for n, post in enumerate(posts):
         whole.append({"t": "RawBlock", "c": ["html", f"<!--kx-post {n}-->"]})
         whole.extend(blocks[post.id])
@@ -229,7 +242,7 @@ def _html(posts: list[Post], blocks: dict[str, list]) -> dict[str, str]:
     return {posts[int(parts[i])].id: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
-def _html_alone(collection: Collection, post: Post, blocks: list, mathhtml: MathHTML) -> str:
+def _html_alone(collection: Collection, post: Post, blocks: list[Node], mathhtml: MathHTML) -> str:
     try:
         return _html([post], {post.id: blocks})[post.id]
     except pandoc.PandocError as e:
@@ -238,21 +251,22 @@ def _html_alone(collection: Collection, post: Post, blocks: list, mathhtml: Math
     return plain_html(ast["blocks"])
 
 
-def plain_html(blocks: list[dict]) -> str:
+def plain_html(blocks: list[Node]) -> str:
     """A `document.fallback` document (after pipeline.mathhtml) as HTML, without pandoc."""
     return "\n".join("<p>" + "".join(map(_inline_html, block["c"])) + "</p>" for block in blocks)
 
 
-def _inline_html(node: dict) -> str:
+def _inline_html(node: Node) -> str:
     kind = node["t"]
     if kind == "Str":
         return html.escape(node["c"], quote=False)
     if kind == "RawInline":
-        return node["c"][1]
+        raw: str = node["c"][1]
+        return raw
     return "\n" if kind == "SoftBreak" else " "
 
 
-def settle_links(blocks: list, collection: Collection, post_link, post: Optional[Post] = None,
+def settle_links(blocks: list[Node], collection: Collection, post_link: PostLink, post: Post | None = None,
                  scoped: bool = False) -> None:
     """Links to posts of the collection go where `post_link` says, other schemes than
     http(s)/mailto lose their target, images become placeholders.  With `scoped` (the
@@ -267,13 +281,13 @@ def settle_links(blocks: list, collection: Collection, post_link, post: Optional
         elif isinstance(node, dict) and node.get("t") == "Link":
             target = node["c"][2]
             url = target[0].strip()
-            if url.startswith("#") and unquote(url[1:]) in headings:
+            if post is not None and url.startswith("#") and unquote(url[1:]) in headings:
                 target[0] = "#" + heading_anchor(post, unquote(url[1:]))
             else:
                 target[0] = _link_target(target[0], collection, post_link)
 
 
-def _link_target(url: str, collection: Collection, post_link) -> str:
+def _link_target(url: str, collection: Collection, post_link: PostLink) -> str:
     m = ARCHIVE.match(url.strip())
     if m:
         other = collection.by_id(m.group(1))
@@ -309,9 +323,15 @@ def unlink_dangling(collection: Collection, post: Post) -> None:
             if problem is None:
                 continue
             found = where.find(url)
-            written = where.target(found) if found else url + (f' "{title}"' if title else "")
-            start = where.start(found) if found else None
-            shown = where.text[start:found[0] + 1] if start is not None and found[0] - start <= 60 else "[…]"
+            start: int | None = None
+            shown = "[…]"
+            if found:
+                written = where.target(found)
+                start = where.start(found)
+                if found[0] - start <= 60:
+                    shown = where.text[start:found[0] + 1]
+            else:
+                written = url + (f' "{title}"' if title else "")
             collection.diagnostics.warning(
                 DANGLING, f"the link {shown}({written}) leads nowhere: {problem}; it is shown as the text "
                 "written", post.body.position(start) if start is not None else post.position)
@@ -319,7 +339,7 @@ def unlink_dangling(collection: Collection, post: Post) -> None:
                                           [{"t": "Str", "c": "["}, *item["c"][1], {"t": "Str", "c": f"]({written})"}]]}
 
 
-def _dangling(url: str, ids: set[str], link: dict) -> Optional[str]:
+def _dangling(url: str, ids: set[str], link: Node) -> str | None:
     """Why a link to `url` lands nowhere, or None when it lands (`link` may be mended)."""
     bare = url.strip()
     if WEB_URL.match(bare):
@@ -361,7 +381,7 @@ class _Locator:
         self.cursor = 0
         self.searches = 0
 
-    def find(self, url: str) -> Optional[tuple[int, int]]:
+    def find(self, url: str) -> tuple[int, int] | None:
         """(index of the `]`, index after the target) of the next link to `url` after the
         last one found (links are looked for in document order), or None."""
         chars = url.strip()
@@ -375,7 +395,7 @@ class _Locator:
         self.cursor = m.end()
         return m.start(), m.end()
 
-    def _formula_at(self, i: int) -> Optional[tuple[int, int]]:
+    def _formula_at(self, i: int) -> tuple[int, int] | None:
         k = bisect.bisect_right(self.starts, i) - 1
         return self.formulas[k] if k >= 0 and self.formulas[k][0] <= i < self.formulas[k][1] else None
 
@@ -418,12 +438,12 @@ class _Locator:
 
 
 # --- footnotes ----------------------------------------------------------------------------------------
-def notes_at_end(blocks: list, post: Post) -> list[dict]:
+def notes_at_end(blocks: list[Node], post: Post) -> list[Node]:
     """The post's footnotes (pandoc `Note`s) taken out of `blocks`: each reference becomes a
     link to its note and the notes a list, returned to be put at the end of the post, so that
     they stay with their post when many posts are written by one pandoc run.  Ids are the
     post's own (`note_anchor`)."""
-    notes: list[list[dict]] = []
+    notes: list[list[Node]] = []
     for node in document.nodes(blocks):
         if not isinstance(node, list):
             continue
@@ -431,12 +451,13 @@ def notes_at_end(blocks: list, post: Post) -> list[dict]:
             if isinstance(item, dict) and item.get("t") == "Note":
                 notes.append(item["c"])
                 k = len(notes)
-                node[n] = {"t": "Link", "c": [[note_anchor(post, k, back=True), ["footnote-ref"], [["role", "doc-noteref"]]],
+                node[n] = {"t": "Link", "c": [[note_anchor(post, k, back=True), ["footnote-ref"],
+                                               [["role", "doc-noteref"]]],
                                               [{"t": "Superscript", "c": [{"t": "Str", "c": str(k)}]}],
                                               ["#" + note_anchor(post, k), ""]]}
     if not notes:
         return []
-    items = []
+    items: list[list[Node]] = []
     for k, note in enumerate(notes, 1):
         back = {"t": "Link", "c": [["", ["footnote-back"], [["role", "doc-backlink"]]],
                                    [{"t": "Str", "c": "↩︎"}], ["#" + note_anchor(post, k, back=True), ""]]}
@@ -451,7 +472,7 @@ def notes_at_end(blocks: list, post: Post) -> list[dict]:
                                 {"t": "OrderedList", "c": [[1, {"t": "Decimal"}, {"t": "Period"}], items]}]]}]
 
 
-def _placeholder(image: dict) -> dict:
+def _placeholder(image: Node) -> Node:
     """An image: a box with its caption and its address, a link when it is a web address."""
     url = image["c"][2][0]
     caption = image["c"][1] or [{"t": "Str", "c": "图片"}]

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pipeline.fileio import atomic_write_text
 
@@ -27,17 +27,18 @@ def key(*parts: Any) -> str:
 
 
 class Cache:
-    def __init__(self, root: Optional[Path], kind: str) -> None:
+    def __init__(self, root: Path | None, kind: str) -> None:
         self.root = Path(root) / kind if root else None
 
-    def _path(self, k: str) -> Path:
-        return self.root / k[:2] / f"{k}.json"
+    @staticmethod
+    def _path(root: Path, k: str) -> Path:
+        return root / k[:2] / f"{k}.json"
 
-    def get(self, k: str) -> Optional[Any]:
+    def get(self, k: str) -> Any | None:
         if self.root is None:
             return None
         try:
-            return json.loads(self._path(k).read_text(encoding="utf-8"))["value"]
+            return json.loads(self._path(self.root, k).read_text(encoding="utf-8"))["value"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -47,7 +48,7 @@ class Cache:
         if self.root is None:
             return
         try:
-            atomic_write_text(self._path(k), json.dumps({"key": k, "value": value}, ensure_ascii=False),
+            atomic_write_text(self._path(self.root, k), json.dumps({"key": k, "value": value}, ensure_ascii=False),
                               clean=False)
         except (OSError, UnicodeError):
             pass

@@ -1,11 +1,11 @@
 """The `anthology` command: check, list and import posts of 科学空间.
 
     anthology check  [PATH…] [--format text|github|json] [--strict]
-    anthology build  html|epub|pdf [PATH…] [--series NAME] [--out PATH] [--math mathml|svg] [--strict]
+    anthology build  html|epub|pdf [PATH…] [--series NAME] [--out PATH] [--strict] [each format's own options]
     anthology list   [PATH…] [--format text|json]
     anthology import PATH… --to DIR
 
-With no PATH the bundled sample (content/seeds) is read.  Exit status: 0 when all is well,
+With no PATH the bundled sample (pipeline/sample) is read.  Exit status: 0 when all is well,
 1 when a formula (or, with --strict, a warning) fails, 2 for bad usage or unreadable input,
 3 for a fault of the tool itself (one line names the stage; the traceback goes to a log file).
 """
@@ -13,6 +13,7 @@ With no PATH the bundled sample (content/seeds) is read.  Exit status: 0 when al
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -20,24 +21,26 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, TextIO
+from types import TracebackType
+from typing import Any, NoReturn, TextIO
 
 from pipeline import __version__
-from pipeline.assemble import assemble
-from pipeline.cache import Cache, default_cache_dir
+from pipeline.assemble import DEFAULT_TITLE
+from pipeline.cache import default_cache_dir
+from pipeline.diagnostics import Diagnostic
 from pipeline.emit import EMITTERS, BuildOptions
 from pipeline.emit.common import SetupError, slug
 from pipeline.importer import planned_markdown, write_markdown
 from pipeline.mathjax.client import EngineUnavailable
-from pipeline.model import Formula, Post
+from pipeline.mathjax.options import EngineOptions
+from pipeline.model import Formula, Post, rejected
 from pipeline.outputs import OutputRefused, check_target, default_target
-from pipeline.stages import NoSuchSeries, Run, run_stages, select
-from pipeline.render import rejected
-from pipeline.validate import EngineOptions
+from pipeline.stages import BuildRequest, NoSuchSeries, Run, run_stages
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "content" / "seeds"
+SAMPLE = Path(__file__).resolve().parent / "sample"     # the bundled sample, package data
 
 
 class UsageError(Exception):
@@ -45,7 +48,7 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -54,17 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"anthology {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    def inputs(p):
+    def inputs(p: argparse.ArgumentParser) -> None:
         p.add_argument("paths", nargs="*", metavar="PATH",
-                       help="files or folders of posts (default: the bundled sample, content/seeds)")
+                       help="files or folders of posts (default: the bundled sample, pipeline/sample)")
         p.add_argument("--series", help="only the posts of this series")
 
-    def engine(p):
+    def engine(p: argparse.ArgumentParser) -> None:
         p.add_argument("--cache-dir", type=Path, default=None,
                        help="where verdicts and drawings are cached (default: $ANTHOLOGY_CACHE or "
                             "~/.cache/kexue-anthology)")
         p.add_argument("--no-cache", action="store_true", help="check and draw everything again, store nothing")
-        p.add_argument("--timeout", type=float, default=10.0, help="seconds of processor time MathJax may spend checking one formula (drawing gets three "
+        p.add_argument("--timeout", type=float, default=10.0,
+                       help="seconds of processor time MathJax may spend checking one formula (drawing gets three "
                             "times as much; a formula over its limit is tried once more with three times it)")
 
     check = sub.add_parser("check", help="check every formula the way the blog's MathJax does")
@@ -74,20 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     engine(check)
 
     build = sub.add_parser("build", help="write the collection as a static site, an EPUB or a PDF")
-    build.add_argument("format", choices=sorted(EMITTERS), help="what to write")
-    inputs(build)
-    build.add_argument("--out", type=Path, help="where (default: ./out/site, ./out/NAME.epub, ./out/NAME.pdf)")
-    build.add_argument("--force", action="store_true",
-                       help="replace --out even when it holds files an earlier build did not write")
-    build.add_argument("--math", choices=("mathml", "svg"), default="mathml",
-                       help="html and epub: MathML (default) or SVG drawings")
-    build.add_argument("--paper", choices=("a4", "a5", "b5"), default="a4", help="pdf: the paper size")
-    build.add_argument("--keep-build", type=Path, metavar="DIR",
-                       help="pdf: also keep the book's HTML, stylesheets and drawings in DIR")
-    build.add_argument("--title", help="the collection's title (default: 科学空间文集, or the series name)")
-    build.add_argument("--strict", action="store_true",
-                       help="any error or warning fails the build and nothing is written")
-    engine(build)
+    formats = build.add_subparsers(dest="format", required=True, metavar="|".join(EMITTERS), parser_class=Parser)
+    for emitter in EMITTERS.values():
+        fmt = formats.add_parser(emitter.name, help=emitter.help)
+        inputs(fmt)
+        fmt.add_argument("--out", type=Path, help=f"where (default: ./out/{emitter.default_out.format(name='NAME')})")
+        fmt.add_argument("--force", action="store_true",
+                         help="replace --out even when it holds files an earlier build did not write")
+        fmt.add_argument("--title", help=f"the collection's title (default: {DEFAULT_TITLE}, or the series name)")
+        fmt.add_argument("--strict", action="store_true",
+                         help="any error or warning fails the build and nothing is written")
+        emitter.add_options(fmt)
+        engine(fmt)
 
     lister = sub.add_parser("list", help="list the posts found: id, date, series, part, title")
     inputs(lister)
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None, out: TextIO = None, err: TextIO = None) -> int:
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     try:
@@ -110,7 +112,7 @@ def main(argv: Optional[list[str]] = None, out: TextIO = None, err: TextIO = Non
         return 2
     except SystemExit as e:             # --help, --version
         return int(e.code or 0)
-    run = Run(paths=[str(p) for p in (args.paths or [SAMPLE])])
+    run = Run(paths=[str(p) for p in (args.paths or [SAMPLE])], series=getattr(args, "series", None))
     try:
         _check_environment(args)
         return COMMANDS[args.command](args, run, out, err)
@@ -128,18 +130,21 @@ def _crash(run: Run, err: TextIO) -> int:
     log = _crash_log()
     kind, value, tb = sys.exc_info()
     where = (f" in stage {run.stage}" if run.stage else "") + _working_on(tb)
-    print(f"anthology: internal error{where}: {kind.__name__}: {str(value)[:300]} — this is a fault of "
+    name = kind.__name__ if kind is not None else "exception"
+    print(f"anthology: internal error{where}: {name}: {str(value)[:300]} — this is a fault of "
           f"the tool, not of the input; the full report is in {log}", file=err)
     return 3
 
 
-def _working_on(tb) -> str:
+def _working_on(tb: TracebackType | None) -> str:
     """The formula, else the post, else the file the failing code was working on: read off the
     innermost frames' local variables, so that no stage has to keep a note of it."""
     frames = [frame.f_locals for frame, _ in traceback.walk_tb(tb)]
-    for kind, describe in ((Formula, lambda f: f"formula at {f.position}"),
-                           (Post, lambda p: f"post {p.id} ({p.position})"),
-                           (Path, lambda p: f"file {p}")):
+    described: tuple[tuple[type, Callable[[Any], str]], ...] = (
+        (Formula, lambda f: f"formula at {f.position}"),
+        (Post, lambda p: f"post {p.id} ({p.position})"),
+        (Path, lambda p: f"file {p}"))
+    for kind, describe in described:
         for local in reversed(frames):
             found = next((v for v in local.values() if isinstance(v, kind)), None)
             if found is not None:
@@ -162,7 +167,7 @@ def _crash_log() -> str:
     return "(no log file could be written)"
 
 
-def _check_environment(args) -> None:
+def _check_environment(args: argparse.Namespace) -> None:
     """Options and environment the commands rely on, checked before any work."""
     cache = getattr(args, "cache_dir", None)
     if cache is not None and cache.exists() and not cache.is_dir():
@@ -173,7 +178,7 @@ def _check_environment(args) -> None:
             dt.datetime.fromtimestamp(int(epoch), tz=dt.timezone.utc)
         except (ValueError, OverflowError, OSError):
             raise UsageError(f"SOURCE_DATE_EPOCH={epoch[:40]!r} is not a date: it must be a whole number "
-                             "of seconds since 1970-01-01 (and before the year 10000)")
+                             "of seconds since 1970-01-01 (and before the year 10000)") from None
 
 
 def _finish(run: Run, err: TextIO, show: bool = True) -> int:
@@ -186,24 +191,35 @@ def _finish(run: Run, err: TextIO, show: bool = True) -> int:
     return 1 if d.errors else 0
 
 
-def _engine(args) -> EngineOptions:
+def _engine(args: argparse.Namespace) -> EngineOptions:
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     return EngineOptions(cache_dir=cache_dir, timeout=args.timeout)
 
 
-def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
+@dataclass
+class Summary:
+    """A run's counts: `check`'s summary line and its JSON `summary`."""
+    posts: int
+    formulas: int
+    errors: int
+    warnings: int
+
+    @classmethod
+    def of(cls, run: Run) -> Summary:
+        return cls(posts=len(run.posts), formulas=sum(len(p.formulas) for p in run.posts),
+                   errors=run.diagnostics.errors, warnings=run.diagnostics.warnings)
+
+
+def cmd_check(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     run.engine = _engine(args)
     started = time.perf_counter()
-    run_stages(run, "read")
-    run.posts = select(run.posts, args.series, run.diagnostics)
-    run_stages(run, "validate", start="extract")
+    run_stages(run, "validate")
     if args.strict:
         run.diagnostics.strict()
     d = run.diagnostics
-    formulas = sum(len(p.formulas) for p in run.posts)
-    summary = {"posts": len(run.posts), "formulas": formulas, "errors": d.errors, "warnings": d.warnings}
+    summary = Summary.of(run)
     if args.format == "json":
-        json.dump({"summary": summary,
+        json.dump({"summary": dataclasses.asdict(summary),
                    "posts": [p.summary() for p in run.posts],
                    "formulas": [formula_json(p, f) for p in run.posts for f in p.formulas],
                    "diagnostics": [diagnostic_json(x) for x in d.sorted()]},
@@ -216,27 +232,26 @@ def cmd_check(args, run: Run, out: TextIO, err: TextIO) -> int:
     else:
         for item in d.sorted():
             print(item.format(), file=out)
-    stats = run.stats.get("validate")
+    stats = run.stats.validate
     engine = f", {stats.checked} through MathJax, {stats.cached_posts} posts from cache" if stats else ""
-    print(f"{summary['posts']} posts, {formulas} formulas, {d.errors} errors, {d.warnings} warnings"
+    print(f"{summary.posts} posts, {summary.formulas} formulas, {summary.errors} errors, {summary.warnings} warnings"
           f" ({time.perf_counter() - started:.1f} s{engine})", file=out)
     return _finish(run, err, show=False)
 
 
-def formula_json(post, f) -> dict:
+def formula_json(post: Post, f: Formula) -> dict[str, object]:
     return {"path": f.position.path, "line": f.position.line, "col": f.position.col, "post": post.id,
             "display": f.display, "tex": f.tex, "ok": f.ok, "message": f.message}
 
 
-def diagnostic_json(d) -> dict:
+def diagnostic_json(d: Diagnostic) -> dict[str, object]:
     p = d.position
     return {"severity": d.severity, "code": d.code, "message": d.message,
             "path": p.path if p else d.path, "line": p.line if p else None, "col": p.col if p else None}
 
 
-def cmd_list(args, run: Run, out: TextIO, err: TextIO) -> int:
-    run_stages(run, "extract")
-    posts = select(run.posts, args.series, run.diagnostics)
+def cmd_list(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
+    posts = run_stages(run, "extract").posts
     if args.format == "json":
         json.dump([dict(p.summary(), formulas=len(p.formulas), readers=p.readers) for p in posts],
                   out, ensure_ascii=False, indent=1)
@@ -249,7 +264,7 @@ def cmd_list(args, run: Run, out: TextIO, err: TextIO) -> int:
     return _finish(run, err)
 
 
-def cmd_import(args, run: Run, out: TextIO, err: TextIO) -> int:
+def cmd_import(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     run_stages(run, "extract")
     clashes = [path for path, text in planned_markdown(run.posts, args.to)
                if path.exists() and (not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text)]
@@ -261,17 +276,21 @@ def cmd_import(args, run: Run, out: TextIO, err: TextIO) -> int:
     return _finish(run, err)
 
 
-def cmd_build(args, run: Run, out: TextIO, err: TextIO) -> int:
+def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     """Everything is read, checked, numbered and drawn before anything is written."""
     run.engine = _engine(args)
     started = time.perf_counter()
-    title = args.title or (args.series if args.series else "科学空间文集")
-    target = args.out or default_target(args.format, slug(title))
-    check_target(target, folder=args.format == "html", inputs=run.paths, force=args.force)
-    if args.keep_build:
-        check_target(args.keep_build, folder=True, inputs=run.paths, force=args.force)
+    emitter = EMITTERS[args.format]
+    title = args.title or args.series or DEFAULT_TITLE
+    # the options this format added to its subcommand; the others keep their defaults
+    options = BuildOptions(title=title, **{f.name: getattr(args, f.name) for f in dataclasses.fields(BuildOptions)
+                                          if f.name != "title" and hasattr(args, f.name)})
+    target = args.out or default_target(emitter.default_out, slug(title))
+    check_target(target, folder=emitter.writes_folder, inputs=run.paths, force=args.force)
+    for folder in emitter.other_outputs(options):
+        check_target(folder, folder=True, inputs=run.paths, force=args.force)
+    run.build = BuildRequest(emitter, target, options)
     run_stages(run, "read")
-    run.posts = select(run.posts, args.series, run.diagnostics)
     if not run.posts:
         print("anthology: error: no posts were read, nothing to build", file=err)
         return _finish(run, err) or 1
@@ -281,18 +300,14 @@ def cmd_build(args, run: Run, out: TextIO, err: TextIO) -> int:
         if run.diagnostics.errors:
             print("anthology: nothing written (--strict)", file=err)
             return _finish(run, err)
-    run.stage = "assemble"
-    collection = assemble(run.posts, run.numbers, run.renders, title=title,
-                          cache=Cache(run.engine.cache_dir, "documents"), diagnostics=run.diagnostics)
-    run.stage = f"emit {args.format}"
-    EMITTERS[args.format](collection, target, BuildOptions(math=args.math, paper=args.paper, title=title,
-                                                                  keep_build=args.keep_build), run.diagnostics)
-    formulas = sum(len(p.formulas) for p in run.posts)
+    run_stages(run, "emit", start="document")
+    summary = Summary.of(run)
     broken = sum(1 for p in run.posts for f in p.formulas if rejected(f))
-    print(f"wrote {target}: {len(run.posts)} posts, {formulas} formulas"
+    print(f"wrote {target}: {summary.posts} posts, {summary.formulas} formulas"
           f"{f', {broken} shown as source (MathJax rejects them)' if broken else ''}"
           f" ({time.perf_counter() - started:.1f} s)", file=out)
     return _finish(run, err)
 
 
-COMMANDS = {"check": cmd_check, "build": cmd_build, "list": cmd_list, "import": cmd_import}
+Command = Callable[[argparse.Namespace, Run, TextIO, TextIO], int]
+COMMANDS: dict[str, Command] = {"check": cmd_check, "build": cmd_build, "list": cmd_list, "import": cmd_import}

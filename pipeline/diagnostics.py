@@ -7,7 +7,6 @@ counts what was reported and decides the exit status at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from pipeline.sourcetext import Position
 
@@ -17,9 +16,9 @@ class Diagnostic:
     severity: str             # "error" or "warning"
     code: str                 # short machine name, e.g. "tex-error", "unknown-label"
     message: str
-    position: Optional[Position] = None
-    path: Optional[str] = None    # when no line is known (unreadable file)
-    source: Optional[str] = None  # the formula, shown under the message
+    position: Position | None = None
+    path: str | None = None    # when no line is known (unreadable file)
+    source: str | None = None  # the formula, shown under the message
 
     @property
     def where(self) -> str:
@@ -56,12 +55,12 @@ class Diagnostics:
         self.items: list[Diagnostic] = []
         self.unreadable_input = False
 
-    def error(self, code: str, message: str, position: Optional[Position] = None, *,
-              path: Optional[str] = None, source: Optional[str] = None) -> None:
+    def error(self, code: str, message: str, position: Position | None = None, *,
+              path: str | None = None, source: str | None = None) -> None:
         self.items.append(Diagnostic("error", code, message, position, path, source))
 
-    def warning(self, code: str, message: str, position: Optional[Position] = None, *,
-                path: Optional[str] = None, source: Optional[str] = None) -> None:
+    def warning(self, code: str, message: str, position: Position | None = None, *,
+                path: str | None = None, source: str | None = None) -> None:
         self.items.append(Diagnostic("warning", code, message, position, path, source))
 
     def input_error(self, path: str, message: str, code: str = "unreadable") -> None:
@@ -82,7 +81,7 @@ class Diagnostics:
         return sum(d.severity == "warning" for d in self.items)
 
     def sorted(self) -> list[Diagnostic]:
-        def key(d: Diagnostic):
+        def key(d: Diagnostic) -> tuple[str, int, int]:
             p = d.position
             return (p.path if p else d.path or "", p.line if p else 0, p.col if p else 0)
 

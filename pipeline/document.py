@@ -17,7 +17,8 @@ recurse.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 from pipeline import pandoc
 from pipeline.cache import Cache, key
@@ -42,6 +43,10 @@ NESTING_LIMIT = 50
 # Backtick runs of many different lengths in one paragraph cost pandoc time rising with the
 # fourth power of their number (60 take 0.6 s, 300 six minutes); real posts use at most 4.
 BACKTICK_LIMIT = 32
+# pandoc's JSON AST: a document {"pandoc-api-version", "meta", "blocks"}; an element
+# {"t": tag, "c": content}, its content positional as pandoc-types defines it.
+Document = dict[str, Any]
+Node = dict[str, Any]
 FALLBACK_NOTE = "the post is shown as plain paragraphs, its formulas in place"
 
 # a bracket, an escaped character, or the end of a paragraph; page text is escaped for pandoc
@@ -58,7 +63,7 @@ def placeholder_prefix(text: str) -> str:
     return f"KXMATH{n}Z"
 
 
-def build(post: Post, cache: Optional[Cache] = None, diagnostics: Optional[Diagnostics] = None) -> dict:
+def build(post: Post, cache: Cache | None = None, diagnostics: Diagnostics | None = None) -> Document:
     """The post's AST; when it cannot be had from pandoc, the failure is reported into
     `diagnostics` and the post gets its `fallback` document."""
     pandoc.binary()             # no pandoc at all is a setup problem, not this post's
@@ -76,12 +81,12 @@ def build(post: Post, cache: Optional[Cache] = None, diagnostics: Optional[Diagn
     return fallback(post)
 
 
-def _report(diagnostics: Optional[Diagnostics], code: str, message: str, position: Position) -> None:
+def _report(diagnostics: Diagnostics | None, code: str, message: str, position: Position) -> None:
     if diagnostics is not None:
         diagnostics.error(code, f"{message}: {FALLBACK_NOTE}", position)
 
 
-def _convert(post: Post, cache: Optional[Cache]) -> dict:
+def _convert(post: Post, cache: Cache | None) -> Document:
     prefix = placeholder_prefix(post.body.text)
     source = markdown_body(post, lambda f: f"{prefix}{f.index}Q")
     k = key("document", READER, pandoc.version(), pandoc.DEPTH_LIMIT, source)
@@ -95,7 +100,7 @@ def _convert(post: Post, cache: Optional[Cache]) -> dict:
 
 
 # --- the scan before pandoc ----------------------------------------------------------------------
-def too_deep(post: Post) -> Optional[tuple[int, str]]:
+def too_deep(post: Post) -> tuple[int, str] | None:
     """Where the post's text nests deeper than pandoc may be given, and how: (offset in the
     body, message), or None.  Linear in the text; the formulas, which pandoc never sees, are
     left out."""
@@ -114,7 +119,7 @@ def _without_formulas(post: Post) -> str:
     return "".join(parts) + text[pos:]
 
 
-def _bracket_depth(text: str, tokens: re.Pattern) -> Optional[tuple[int, str]]:
+def _bracket_depth(text: str, tokens: re.Pattern[str]) -> tuple[int, str] | None:
     depth = 0
     for m in tokens.finditer(text):
         token = m.group()
@@ -133,7 +138,7 @@ def _bracket_depth(text: str, tokens: re.Pattern) -> Optional[tuple[int, str]]:
 _TICKS = re.compile(r"`+|\n[ \t]*\n")
 
 
-def _backtick_runs(text: str) -> Optional[tuple[int, str]]:
+def _backtick_runs(text: str) -> tuple[int, str] | None:
     lengths: set[int] = set()
     for m in _TICKS.finditer(text):
         if m.group()[0] == "\n":
@@ -146,7 +151,7 @@ def _backtick_runs(text: str) -> Optional[tuple[int, str]]:
     return None
 
 
-def _block_depth(text: str) -> Optional[tuple[int, str]]:
+def _block_depth(text: str) -> tuple[int, str] | None:
     for m in _LINE_START.finditer(text):
         indent = len(m.group(1).expandtabs(4)) if m.end(1) < len(text) and text[m.end(1)] != "\n" else 0
         depth = len(_MARKER.findall(m.group(2))) + indent // 2
@@ -156,13 +161,13 @@ def _block_depth(text: str) -> Optional[tuple[int, str]]:
 
 
 # --- the document without pandoc ----------------------------------------------------------------
-def fallback(post: Post) -> dict:
+def fallback(post: Post) -> Document:
     """The post without pandoc: its text as plain paragraphs (split at blank lines; in page
     text every line is one) of words, spaces and line breaks, each formula in place as `build`
     places it.  Markdown markup stays as written; nothing nests."""
     breaks = re.compile(r"\n[ \t]*\n\s*" if post.body_format == "markdown" else r"\n\s*")
     text, pos = post.body.text, 0
-    paragraphs: list[list[dict]] = [[]]
+    paragraphs: list[list[Node]] = [[]]
     for f in [*post.formulas, None]:
         pieces = breaks.split(text[pos:f.start if f else len(text)])
         paragraphs[-1].extend(_words(pieces[0]))
@@ -174,12 +179,12 @@ def fallback(post: Post) -> dict:
     return {"pandoc-api-version": pandoc.api_version(), "meta": {}, "blocks": blocks}
 
 
-def _words(text: str) -> list[dict]:
+def _words(text: str) -> list[Node]:
     return [{"t": "Str", "c": w} if not w.isspace() else {"t": "SoftBreak" if "\n" in w else "Space"}
             for w in re.findall(r"\s+|\S+", text)]
 
 
-def _trim(inlines: list[dict]) -> list[dict]:
+def _trim(inlines: list[Node]) -> list[Node]:
     start, end = 0, len(inlines)
     while start < end and inlines[start]["t"] in ("Space", "SoftBreak"):
         start += 1
@@ -189,14 +194,14 @@ def _trim(inlines: list[dict]) -> list[dict]:
 
 
 # --- formulas in place ----------------------------------------------------------------------------
-def _math_node(post: Post, index: int) -> dict:
+def _math_node(post: Post, index: int) -> Node:
     f = post.formulas[index]
     kind = "DisplayMath" if f.display else "InlineMath"
     return {"t": "Span", "c": [["", ["math"], [["data-formula", str(index)]]],
                                [{"t": "Math", "c": [{"t": kind}, f.tex]}]]}
 
 
-def _replace(blocks: list, pattern: re.Pattern, post: Post) -> None:
+def _replace(blocks: list[Node], pattern: re.Pattern[str], post: Post) -> None:
     """Each placeholder word in a Str becomes its formula's node, in place."""
     for node in nodes(blocks):
         if isinstance(node, list) and any(_has_placeholder(item, pattern) for item in node):
@@ -204,12 +209,13 @@ def _replace(blocks: list, pattern: re.Pattern, post: Post) -> None:
                        (_split_str(item["c"], pattern, post) if _has_placeholder(item, pattern) else [item])]
 
 
-def _has_placeholder(item: Any, pattern: re.Pattern) -> bool:
+def _has_placeholder(item: Any, pattern: re.Pattern[str]) -> bool:
     return isinstance(item, dict) and item.get("t") == "Str" and bool(pattern.search(item["c"]))
 
 
-def _split_str(text: str, pattern: re.Pattern, post: Post) -> list[dict]:
-    out, pos = [], 0
+def _split_str(text: str, pattern: re.Pattern[str], post: Post) -> list[Node]:
+    out: list[Node] = []
+    pos = 0
     for m in pattern.finditer(text):
         if m.start() > pos:
             out.append({"t": "Str", "c": text[pos:m.start()]})
@@ -221,11 +227,11 @@ def _split_str(text: str, pattern: re.Pattern, post: Post) -> list[dict]:
 
 
 # --- walking an AST -------------------------------------------------------------------------------
-def nodes(tree: Any) -> Iterator[Any]:
+def nodes(tree: Any) -> Iterator[list[Any] | dict[str, Any]]:
     """Every list and dict of an AST, depth first in document order, with a stack of our own
     instead of recursion.  A node's children are taken before it is handed out, so the caller
     may replace items of a list it is given; what it puts in is not walked."""
-    stack = [tree]
+    stack: list[Any] = [tree]
     while stack:
         node = stack.pop()
         children = node if isinstance(node, list) else node.values() if isinstance(node, dict) else ()
@@ -233,12 +239,12 @@ def nodes(tree: Any) -> Iterator[Any]:
         yield node
 
 
-def walk(tree: Any) -> Iterator[dict]:
+def walk(tree: Any) -> Iterator[Node]:
     """Every element of an AST (blocks and inlines), depth first."""
     return (node for node in nodes(tree) if isinstance(node, dict) and "t" in node)
 
 
-def plain_text(ast: dict) -> str:
+def plain_text(ast: Document) -> str:
     """The words of a document: its Str, Code and Math text, link targets left out."""
     parts = []
     for node in walk(ast["blocks"]):

@@ -17,19 +17,20 @@ file from costing minutes.  Real posts are far inside them (< 100 KB, <= 300 for
 longest formula ~6,600 characters).  A post with more than MAX_FORMULAS formulas gets one
 `too-many-formulas` error at the first one past the limit and those past it are dropped; a
 formula longer than MAX_FORMULA_CHARS is kept, but the validate stage reports it
-(`formula-too-long`) instead of sending it to MathJax, and the outputs show it boxed.  Reading a paragraph again and again for openers whose braces never balance is
-charged to a budget (SCAN_WORK_PER_CHAR); past it the rest of the paragraph is text and gets
-one `scan-limit` error.  A formula is looked for across at most MAX_JOINED_RUNS paragraphs, and all the
-re-scans of one body done to join paragraphs are charged to a budget of JOIN_WORK_PER_CHAR
-characters per character of the body: past it, openers left open stay unclosed.
+(`formula-too-long`) instead of sending it to MathJax, and the outputs show it boxed.  Reading a
+paragraph again and again for openers whose braces never balance is charged to a budget
+(SCAN_WORK_PER_CHAR); past it the rest of the paragraph is text and gets one `scan-limit` error.
+A formula is looked for across at most MAX_JOINED_RUNS paragraphs, and all the re-scans of one
+body done to join paragraphs are charged to a budget of JOIN_WORK_PER_CHAR characters per
+character of the body: past it, openers left open stay unclosed.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from pipeline.diagnostics import Diagnostics
 from pipeline.model import Formula, Post
@@ -56,10 +57,10 @@ SCAN_WORK_MIN = 200_000
 # are at most 200 characters, so that no search re-reads a long stretch at every position.
 START = re.compile(r"\$\$|\\\[|\\\(|\$|\\begin\{([^}]{0,200})\}|(?<!\\)\\+\$|\\(eq)?ref\{[^}]{0,200}\}")
 OPENERS = {"$$": ("$$", True), "\\[": ("\\]", True), "\\(": ("\\)", False), "$": ("$", False)}
-_END_PATTERNS: dict[str, re.Pattern] = {}
+_END_PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
-def _end_pattern(end: str) -> re.Pattern:
+def _end_pattern(end: str) -> re.Pattern[str]:
     pattern = _END_PATTERNS.get(end)
     if pattern is None:
         pattern = _END_PATTERNS[end] = re.compile(re.escape(end) + r"|\\.|[{}]")
@@ -94,7 +95,11 @@ class GaveUp:
     start: int
 
 
-def scan(text: str, begin: int = 0, end: int | None = None) -> Iterator[Span | Unclosed | GaveUp]:
+Item = Span | Unclosed | GaveUp
+ScanRun = Callable[[int, int], list[Item]]     # the items of text[a:b]
+
+
+def scan(text: str, begin: int = 0, end: int | None = None) -> Iterator[Item]:
     """tex2jax over one run text[begin:end].  An opener whose braces never balance is closed
     at its first end delimiter only after reading to the end of the run; that reading is
     charged to a budget of SCAN_WORK_PER_CHAR characters per character of the run, so that
@@ -128,7 +133,7 @@ def scan(text: str, begin: int = 0, end: int | None = None) -> Iterator[Span | U
             pos = m.end()
 
 
-def _opener(m: re.Match) -> tuple[str, str, bool]:
+def _opener(m: re.Match[str]) -> tuple[str, str, bool]:
     """The opening delimiter a START match stands for, its closing delimiter, and display."""
     token = m.group(0)
     if token in OPENERS:
@@ -181,10 +186,12 @@ def quote_depth(line: str) -> tuple[int, int]:
     """How many block-quote markers `>` start the line (list markers before them, as in
     `- > `, included), and where its content starts."""
     m = _QUOTE_MARKERS.match(line)
-    depth = m.group().count(">") if m else 0
+    if m is None:
+        return 0, 0
+    depth = m.group().count(">")
     if depth and m.end() < len(line) and line[m.end()] in " \t":
         return depth, m.end() + 1
-    return depth, m.end() if m else 0
+    return depth, m.end()
 
 
 _QUOTE_MARKERS = re.compile(r"(?:[ \t]*(?:>|(?:[-+*]|\d{1,9}[.)])(?=[ \t])))*[ \t]*>")
@@ -290,7 +297,8 @@ def runs_for(text: str, body_format: str) -> list[tuple[int, int]]:
     return markdown_runs(text) if body_format == "markdown" else text_runs(text)
 
 
-def scan_runs(text: str, runs: list[tuple[int, int]], scan_run=None):
+def scan_runs(text: str, runs: list[tuple[int, int]],
+              scan_run: ScanRun | None = None) -> Iterator[tuple[int, int, list[Item]]]:
     """Yield (a, b, items) per run.  A display opener (`$$`, `\\[`, `\\begin`) left open at
     the end of a run is looked for across following runs separated by blank lines only: the
     scrapers wrote the line breaks inside one `<p>`'s display formula as blank lines, and on
@@ -320,7 +328,7 @@ def scan_runs(text: str, runs: list[tuple[int, int]], scan_run=None):
 _CALL_COST = 64     # a scan of a few characters still costs a call: charged as this many
 
 
-_QUOTE_STRIP: dict[int, re.Pattern] = {}
+_QUOTE_STRIP: dict[int, re.Pattern[str]] = {}
 
 
 def unquoted(text: str, start: int, tex: str) -> str:

@@ -7,8 +7,8 @@ gives the same posts and the same formulas."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -20,8 +20,11 @@ _LINE_START = re.compile(r"^([ \t]*)([#>+=-])", re.M)
 _ORDERED = re.compile(r"^([ \t]*\d+)([.)])", re.M)
 
 
-def front_matter(post: Post) -> dict:
-    meta = {"title": post.title, "id": post.id, "date": post.date}
+FrontMatter = dict[str, str | int | list[str] | None]
+
+
+def front_matter(post: Post) -> FrontMatter:
+    meta: FrontMatter = {"title": post.title, "id": post.id, "date": post.date}
     if post.readers is not None:
         meta["readers"] = post.readers
     if post.series:

@@ -177,12 +177,13 @@ def _split(e: ET.Element, parent: ET.Element, table: dict[str, str], css: list[s
     """A text with characters of both kinds as an <mrow> of texts, one per run: Chromium does
     not embolden the Latin of a text that also holds CJK, and a styled letter must not be
     emboldened again.  Spaces at the ends of a run are no-break spaces, or they would vanish."""
-    runs: list[list] = []
+    runs: list[tuple[bool, str]] = []             # (styled, text)
     for c in e.text or "":
         styled = c in table or (c.isspace() and (not runs or runs[-1][0]))
-        if not runs or runs[-1][0] != styled:
-            runs.append([styled, ""])
-        runs[-1][1] += table.get(c, c)
+        if runs and runs[-1][0] == styled:
+            runs[-1] = (styled, runs[-1][1] + table.get(c, c))
+        else:
+            runs.append((styled, table.get(c, c)))
     row = ET.Element(_NS + "mrow")
     for styled, text in runs:
         run = ET.SubElement(row, e.tag, dict(e.attrib))

@@ -2,7 +2,7 @@
 laid out by us beside display formulas, level with their rows; bare `\\ref`/`\\eqref` as
 links; formulas that failed validation as their TeX source in a marked box with the message.
 
-The layout rules live in templates/math.css.  A display formula is
+The layout rules live in pipeline/templates/math.css.  A display formula is
 
     <span class="math display tagged">
       <span class="math-body">…drawing…</span>
@@ -19,14 +19,16 @@ import hashlib
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any
 
 from pipeline.document import nodes
-from pipeline.model import Formula, Post
+from pipeline.links import WEB_URL, is_kept
+from pipeline.mathjax.drawing import Render
+from pipeline.model import Formula, Post, drawable, is_reference
 from pipeline.number import EquationTag, PostNumbers, id_part
-from pipeline.render import WEB_URL, Render, drawable, is_reference
 from pipeline.safemarkup import safe_markup
 
 MODES = ("mathml", "svg", "img")
@@ -35,7 +37,6 @@ MODES = ("mathml", "svg", "img")
 MATH_SCALE = 0.514 / 0.430554
 _HREF = re.compile(r'(?<![\w:-])href="([^"]*)"')          # not xlink:href (glyphs)
 _SVG_BOX = re.compile(r'width="[-\d.]+(?:ex)?" height="[-\d.]+(?:ex)?" style="[^"]*"')
-_CLOSERS = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}
 # A box shows at most this much of a rejected formula's source (the diagnostics have it all),
 # with a break opportunity every BREAK_EVERY characters: a line breakable anywhere
 # (`word-break: break-all`) costs WeasyPrint time quadratic in its length.
@@ -45,16 +46,9 @@ FIT_FROM = 12.0          # em: display formulas at least this wide shrink to fit
 BREAK_EVERY = 40
 
 
-def source_of(f: Formula) -> str:
-    """The formula as written, delimiters included."""
-    if f.delimiter in ("env", "ref"):
-        return f.tex
-    return f.delimiter + f.tex + _CLOSERS[f.delimiter]
-
-
 def shown_source(f: Formula) -> str:
     """The source as a box shows it: cut after SHOWN_SOURCE characters."""
-    source = source_of(f)
+    source = f.source
     if len(source) <= SHOWN_SOURCE:
         return source
     return f"{source[:SHOWN_SOURCE]} …（另有 {len(source) - SHOWN_SOURCE} 个字符）"
@@ -82,7 +76,8 @@ def svg_files(directory: Path, prefix: str = "math/") -> Callable[[Render], str]
 def fit_width(render: Render, spare: float = 1.0) -> str:
     """The style that shrinks a wide display formula to the width of its column: its font size
     at most the column's width over the formula's width in em (MathJax's measure, times
-    `spare`: a browser sets MathML wider than MathJax draws it).  `cqi` is the column (`.math.display` is a size container); where
+    `spare`: a browser sets MathML wider than MathJax draws it).  `cqi` is the column
+    (`.math.display` is a size container); where
     container units are unknown the declaration is dropped and the screen's width (`vw`) less
     the page's margins stands in; where `min()` is unknown too, the formula scrolls."""
     width = render.em(render.width) * MATH_SCALE * spare
@@ -105,7 +100,7 @@ def em(value: float) -> str:
 class MathHTML:
     mode: str = "mathml"
     link: Callable[[str], str] = lambda anchor: "#" + anchor          # where an anchor lives
-    image: Optional[Callable[[Render], str]] = None                   # img mode: the drawing's URL
+    image: Callable[[Render], str] | None = None                     # img mode: the drawing's URL
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -113,7 +108,7 @@ class MathHTML:
         if self.mode == "img" and self.image is None:
             raise ValueError("img mode needs a function giving each drawing's URL")
 
-    def formula(self, f: Formula, numbers: PostNumbers, render: Optional[Render]) -> str:
+    def formula(self, f: Formula, numbers: PostNumbers, render: Render | None) -> str:
         if is_reference(f):
             return "".join(self._reference(r.shown, r.target, r.label) for r in numbers.refs.get(f.index, []))\
                 or self._broken(f, [])
@@ -123,11 +118,12 @@ class MathHTML:
         body = self._drawing(render, f.display)
         if not f.display:
             return f'<span class="math inline" data-formula="{f.index}">{body}</span>'
+        fit = fit_width(render, MATHML_SPARE if self.mode == "mathml" else 1.0)
         return (f'<span class="math display{" tagged" if tags else ""}" data-formula="{f.index}">'
-                f'<span class="math-body"{fit_width(render, MATHML_SPARE if self.mode == "mathml" else 1.0)}>{body}</span>{self._tags(tags, render)}</span>')
+                f'<span class="math-body"{fit}>{body}</span>{self._tags(tags, render)}</span>')
 
     # --- pieces ------------------------------------------------------------------------------
-    def _reference(self, shown: str, target: Optional[EquationTag], label: str) -> str:
+    def _reference(self, shown: str, target: EquationTag | None, label: str) -> str:
         if target is None:
             return (f'<span class="eqref unknown" title="{html.escape("no equation labelled " + label)}">'
                     f'{html.escape(shown)}</span>')
@@ -141,7 +137,7 @@ class MathHTML:
         # Never empty (a formula of spacing only): pandoc's EPUB writer writes an empty attribute
         # bare, which is no XML.
         alt = html.escape(render.alt or "公式")
-        if self.mode == "img":
+        if self.mode == "img" and self.image:
             img = f'<img class="math-img" src="{html.escape(self.image(render))}" alt="{alt}" style="{box}"/>'
             return self._overlay(img, render) if render.links else img
         # A link inside MathML is followed by Firefox alone: a formula with links in it
@@ -155,27 +151,28 @@ class MathHTML:
         """An image carries no links: each link MathJax drew (an \\eqref inside a larger formula)
         becomes a transparent link box over its place in the picture."""
         boxes = []
-        for href, left, top, width, height in render.links:
+        for link in render.links:
+            href = link.href
             if href.startswith("#eq-"):
                 href = self.link(href[1:])
             elif not (href.startswith("#") or WEB_URL.match(href)):
                 continue
             boxes.append(f'<a class="math-link" href="{html.escape(href)}" title="{html.escape(render.alt)}" '
-                         f'style="left:{left}%;top:{top}%;width:{width}%;height:{height}%"></a>')
+                         f'style="left:{link.left}%;top:{link.top}%;width:{link.width}%;height:{link.height}%"></a>')
         return f'<span class="math-linked">{img}{"".join(boxes)}</span>'
 
     def _relink(self, markup: str) -> str:
         """Links drawn by MathJax (\\eqref, \\href): ours go where the anchor lives, web links
         stay, anything else (`javascript:` …) loses its target."""
-        def fix(m: re.Match) -> str:
+        def fix(m: re.Match[str]) -> str:
             url = html.unescape(m.group(1))
             if url.startswith("#eq-"):
                 return f'href="{html.escape(self.link(url[1:]))}"'
-            return m.group(0) if url.strip().startswith("#") or WEB_URL.match(url) else 'data-removed-href="removed"'
+            return m.group(0) if is_kept(url) else 'data-removed-href="removed"'
         return _HREF.sub(fix, markup)
 
     @staticmethod
-    def _tags(tags: list[EquationTag], render: Optional[Render]) -> str:
+    def _tags(tags: list[EquationTag], render: Render | None) -> str:
         if not tags:
             return ""
         spans = []
@@ -192,19 +189,20 @@ class MathHTML:
         message = f.message or "this formula could not be drawn"
         kind = "display" if f.display else "inline"
         return (f'<span class="math-error {kind}{" tagged" if tags else ""}" id="{formula_anchor(f)}" '
-                f'data-formula="{f.index}" title="{html.escape(message)}"><code class="math-source">{breakable(shown_source(f))}</code>'
+                f'data-formula="{f.index}" title="{html.escape(message)}">'
+                f'<code class="math-source">{breakable(shown_source(f))}</code>'
                 f'<span class="math-message">{html.escape(message)}</span>{self._tags(tags, None)}</span>')
 
     # --- documents ---------------------------------------------------------------------------
-    def document(self, ast: dict, post: Post, numbers: PostNumbers,
-                 renders: dict[tuple[str, int], Render]) -> dict:
+    def document(self, ast: dict[str, Any], post: Post, numbers: PostNumbers,
+                 renders: dict[tuple[str, int], Render]) -> dict[str, Any]:
         """A copy of the pandoc AST of `post` (pipeline.document) with each formula as raw HTML."""
         ast = json.loads(json.dumps(ast))
         _swap(ast["blocks"], lambda i: self.formula(post.formulas[i], numbers, renders.get((post.id, i))))
         return ast
 
 
-def _swap(blocks: list, html_of: Callable[[int], str]) -> None:
+def _swap(blocks: list[Any], html_of: Callable[[int], str]) -> None:
     """Each formula's Span becomes raw HTML, in place (walked without recursion)."""
     for node in nodes(blocks):
         if isinstance(node, list):

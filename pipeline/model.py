@@ -1,10 +1,14 @@
-"""The plain dataclasses passed between stages; each carries its source position."""
+"""The plain dataclasses passed between stages, each carrying its source position, and what a
+formula's verdict makes of it (drawn, shown as a link, shown as its source in a box)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any
 
+from pipeline.error_codes import error_code
+from pipeline.mathjax.results import Ref, Tag
 from pipeline.sourcetext import Position, SourceText
 
 # How a post's body is written:
@@ -26,10 +30,17 @@ class Formula:
     end: int
     post_id: str = ""
     index: int = 0            # order within the post
-    ok: Optional[bool] = None  # filled by validate
-    message: Optional[str] = None
-    tags: list[dict] = field(default_factory=list)   # AMS numbered rows, from the engine
-    refs: list[dict] = field(default_factory=list)   # \ref/\eqref targets, from the engine
+    ok: bool | None = None  # filled by validate
+    message: str | None = None
+    tags: list[Tag] = field(default_factory=list)    # AMS numbered rows, from the engine
+    refs: list[Ref] = field(default_factory=list)    # \ref/\eqref targets, from the engine
+
+    @property
+    def source(self) -> str:
+        """The formula as written, delimiters included."""
+        if self.delimiter in ("env", "ref"):
+            return self.tex
+        return self.delimiter + self.tex + _CLOSERS[self.delimiter]
 
 
 @dataclass
@@ -38,16 +49,16 @@ class Post:
 
     id: str
     title: str
-    date: Optional[str]        # ISO yyyy-mm-dd
-    readers: Optional[int]
+    date: str | None        # ISO yyyy-mm-dd
+    readers: int | None
     body: SourceText           # see BODY_FORMATS; maps back to the source file
     body_format: str
     form: str                  # the reader that produced it
     position: Position         # of the title in the source
-    series: Optional[str] = None
-    part: Optional[int] = None
+    series: str | None = None
+    part: int | None = None
     tags: list[str] = field(default_factory=list)
-    url: Optional[str] = None
+    url: str | None = None
     formulas: list[Formula] = field(default_factory=list)
     also_in: list[Position] = field(default_factory=list)  # other sources of the same post
 
@@ -55,6 +66,32 @@ class Post:
     def path(self) -> str:
         return self.position.path
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "date": self.date, "series": self.series,
                 "part": self.part, "path": self.path}
+
+
+_CLOSERS = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}
+_ONLY_REF = re.compile(r"^\s*\\(?:eq)?ref\s*\{[^{}]*\}\s*$")
+NOT_REPLAYED = ("engine-timeout", "engine-crash", "too-complex", "formula-too-long")   # never sent again
+
+
+def is_reference(f: Formula) -> bool:
+    """A bare \\ref/\\eqref, or a formula that is nothing else (`$\\eqref{x}$`): shown as a link
+    in the text, not drawn (a link inside MathML is no link in most browsers)."""
+    return f.delimiter == "ref" or bool(f.ok and _ONLY_REF.match(f.tex))
+
+
+def drawable(f: Formula) -> bool:
+    return bool(f.ok) and not is_reference(f)
+
+
+def rejected(f: Formula) -> bool:
+    """A formula MathJax rejects: shown as its source in a marked box and listed."""
+    return not f.ok and f.delimiter != "ref"
+
+
+def replayable(f: Formula) -> bool:
+    """Formulas sent again to rebuild a page's state: all but those that hung or killed the
+    engine, or were never sent to it."""
+    return bool(f.ok) or error_code(f.message or "") not in NOT_REPLAYED

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 from pipeline.model import Post
 
@@ -21,7 +20,7 @@ from pipeline.model import Post
 class EquationTag:
     text: str                 # the tag: "3", or what \tag{…} says
     star: bool                # \tag*{…}: shown without parentheses
-    label: Optional[str]
+    label: str | None
     anchor: str               # element id, unique in the collection
     formula: int              # index of the formula in its post
     row: int                  # which numbered row of that formula (0-based)
@@ -35,7 +34,7 @@ class EquationTag:
 class Reference:
     label: str
     eqref: bool
-    target: Optional[EquationTag]
+    target: EquationTag | None
 
     @property
     def shown(self) -> str:
@@ -63,7 +62,7 @@ def id_part(text: str) -> str:
     return _UNSAFE.sub(lambda m: f".{ord(m.group(0)):x}.", text)
 
 
-def anchor(post_id: str, label: Optional[str], n: int) -> str:
+def anchor(post_id: str, label: str | None, n: int) -> str:
     base = f"eq-{id_part(post_id)}-"
     return base + (f"l-{id_part(label)}" if label else str(n))
 
@@ -72,18 +71,18 @@ def number_post(post: Post) -> PostNumbers:
     numbers = PostNumbers()
     for f in post.formulas:
         for row, t in enumerate(f.tags):
-            label = t.get("label")
+            label = t.label
             if label in numbers.labels:       # defined twice (MathJax's error): the id stays unique
                 label = None
-            tag = EquationTag(text=t["tag"] if t.get("tag") is not None else "", star=bool(t.get("star")),
-                              label=t.get("label"), anchor=anchor(post.id, label, len(numbers.tags) + 1),
+            tag = EquationTag(text=t.tag if t.tag is not None else "", star=t.star,
+                              label=t.label, anchor=anchor(post.id, label, len(numbers.tags) + 1),
                               formula=f.index, row=row)
             numbers.tags.append(tag)
             numbers.by_formula.setdefault(f.index, []).append(tag)
             if tag.label and tag.label not in numbers.labels:
                 numbers.labels[tag.label] = tag
     for f in post.formulas:
-        refs = [Reference(r["label"], bool(r["eqref"]), numbers.labels.get(r["label"])) for r in f.refs]
+        refs = [Reference(r.label, r.eqref, numbers.labels.get(r.label)) for r in f.refs]
         if refs:
             numbers.refs[f.index] = refs
     return numbers
@@ -104,7 +103,7 @@ def unknown_label_message(post: Post, label: str, eqref: bool) -> str:
     command = "\\eqref" if eqref else "\\ref"
     shown = f"{command}{{{label}}}: the blog shows {'(' + UNKNOWN + ')' if eqref else UNKNOWN}"
     unnumbered = next((f for f in post.formulas if label in _labels_in(f.tex)
-                       and not any(t.get("label") == label for t in f.tags)), None)
+                       and not any(t.label == label for t in f.tags)), None)
     if unnumbered is None:
         return f"{shown}: no equation of this post has that label"
     if unnumbered.delimiter in ("$$", "\\["):

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 STAMP = ".anthology-build"
 MARK = "kexue-anthology"
-DEFAULT_NAMES = {"html": "site", "epub": "{name}.epub", "pdf": "{name}.pdf"}
 
 
 class OutputRefused(Exception):
     """The target may not be written: a usage error (exit status 2)."""
 
 
-def default_target(fmt: str, name: str) -> Path:
-    return Path.cwd() / "out" / DEFAULT_NAMES[fmt].format(name=name)
+def default_target(pattern: str, name: str) -> Path:
+    """`pattern` (an emitter's `default_out`, `{name}` the book's file name) below ./out/."""
+    return Path.cwd() / "out" / pattern.format(name=name)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -74,6 +74,6 @@ def ours_file(path: Path) -> bool:
                 return z.comment == MARK.encode()
         from pypdf import PdfReader
         metadata = PdfReader(str(path)).metadata
-        return bool(metadata) and metadata.get("/Creator") == MARK
+        return metadata is not None and bool(metadata) and metadata.get("/Creator") == MARK
     except Exception:          # unreadable, damaged, not a PDF: not known to be ours
         return False

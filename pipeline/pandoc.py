@@ -2,9 +2,9 @@
 
 Every run gets a CPU-time limit (`RLIMIT_CPU`: CPU time, not wall time, so that a busy machine
 makes pandoc slow but never makes it fail), a memory limit (pandoc's own `+RTS -M` heap limit
-when the binary takes RTS options) and a generous wall-clock backstop.  A run that fails or runs out of a limit raises `PandocError` for the caller to
-report on the post concerned; a pandoc that cannot be run at all is a setup problem
-(`SetupError`, exit status 2).
+when the binary takes RTS options) and a generous wall-clock backstop.  A run that fails or runs out
+of a limit raises `PandocError` for the caller to report on the post concerned; a pandoc that
+cannot be run at all is a setup problem (`SetupError`, exit status 2).
 
 pandoc's JSON is checked for its nesting depth by a linear scan before it is parsed: a
 document nested deeper than `DEPTH_LIMIT` would make `json.loads` and every walker of the AST
@@ -22,7 +22,7 @@ import subprocess
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pypandoc
 
@@ -55,7 +55,7 @@ class PandocError(RuntimeError):
 def binary() -> str:
     """The pandoc program (pypandoc-binary ships one); SetupError when there is none."""
     try:
-        return pypandoc.get_pandoc_path()
+        return str(pypandoc.get_pandoc_path())
     except OSError as e:
         raise _setup_error(str(e)) from None
 
@@ -73,7 +73,7 @@ class Limits:
     heap_mb: int
 
     @classmethod
-    def of(cls, posts: int) -> "Limits":
+    def of(cls, posts: int) -> Limits:
         more = max(posts - 1, 0)
         return cls(CPU_SECONDS + CPU_PER_POST * more, HEAP_MB + HEAP_PER_POST_MB * more)
 
@@ -92,8 +92,8 @@ def _takes_rts_options() -> bool:
     return True
 
 
-def run(args: list[str], text: Optional[str] = None, *, cwd: Optional[Path] = None,
-        env: Optional[dict] = None, posts: int = 1) -> str:
+def run(args: list[str], text: str | None = None, *, cwd: Path | None = None,
+        env: dict[str, str] | None = None, posts: int = 1) -> str:
     """pandoc with `args`, `text` on its standard input, within the limits of a conversion of
     `posts` posts; its standard output."""
     limits = Limits.of(posts)
@@ -107,7 +107,7 @@ def run(args: list[str], text: Optional[str] = None, *, cwd: Optional[Path] = No
         raise PandocError(f"pandoc could not be started ({e})") from None
 
 
-def _spawn(command: list[str], text: Optional[str], cwd: Optional[Path], env: Optional[dict],
+def _spawn(command: list[str], text: str | None, cwd: Path | None, env: dict[str, str] | None,
            limits: Limits) -> str:
     # The limits are set on the running child (prlimit), not in a preexec_fn, which is unsafe
     # while other threads run (the MathJax client's); pandoc's first milliseconds go unlimited.
@@ -167,9 +167,10 @@ def to_ast(text: str, reader: str, args: list[str]) -> dict[str, Any]:
         raise PandocError(f"pandoc reads the text as nested {depth} levels deep (at most "
                           f"{DEPTH_LIMIT} are taken)", code="too-deep")
     try:
-        return json.loads(out)
+        ast: dict[str, Any] = json.loads(out)
     except ValueError as e:
         raise PandocError(f"pandoc's answer could not be read ({e})") from None
+    return ast
 
 
 def from_ast(ast: dict[str, Any], writer: str, args: list[str], posts: int = 1) -> str:
@@ -186,4 +187,5 @@ def version() -> str:
 @functools.cache
 def api_version() -> list[int]:
     """The pandoc-types version of this pandoc's JSON, for documents built without it."""
-    return to_ast("", "markdown", [])["pandoc-api-version"]
+    numbers: list[int] = to_ast("", "markdown", [])["pandoc-api-version"]
+    return numbers

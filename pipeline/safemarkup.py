@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable, Optional
 
-WEB_URL = re.compile(r"^\s*(?:https?:|mailto:)", re.I)      # as pipeline.render.WEB_URL
+from pipeline.links import is_kept
 
 # --- lengths --------------------------------------------------------------------------------
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
@@ -40,7 +40,7 @@ _NAMED_SPACES = {f"{neg}{size}mathspace" for neg in ("", "negative")
                               "veryverythick")}
 
 
-def _em(token: str, percent: float = 0.01) -> Optional[float]:
+def _em(token: str, percent: float = 0.01) -> float | None:
     """A length as em (a relative unit: `percent` of an em per %; 1 per width/height/depth
     multiple), or None when it is no length."""
     m = _LENGTH.fullmatch(token)
@@ -54,7 +54,7 @@ def _em(token: str, percent: float = 0.01) -> Optional[float]:
     return value * _EM.get(unit, 1.0)
 
 
-def _bounded(low: float, high: float, keywords: frozenset = frozenset(), unitless: bool = True,
+def _bounded(low: float, high: float, keywords: frozenset[str] = frozenset(), unitless: bool = True,
              percent: float = 0.01) -> Callable[[str], bool]:
     def check(token: str) -> bool:
         if token.lower() in keywords:
@@ -145,11 +145,11 @@ CSS_PROPERTIES: dict[str, Callable[[list[str]], bool]] = {
 }
 
 
-def _declarations(style: str) -> list[Optional[str]]:
+def _declarations(style: str) -> list[str | None]:
     """A style attribute's declarations as written, split at the semicolons that end them (not
     those inside quotes or parentheses).  A declaration holding a comment is marked by None in
     its place; an unclosed quote or parenthesis spoils the rest."""
-    out: list[Optional[str]] = []
+    out: list[str | None] = []
     start, depth, quote, spoiled, i = 0, 0, "", False, 0
     while i < len(style):
         c = style[i]
@@ -182,7 +182,7 @@ def _declarations(style: str) -> list[Optional[str]]:
 _TOKEN = re.compile(r"\s*([a-zA-Z-]+\([^()]*\)|\"[^\"]*\"|'[^']*'|[^\s()\"',]+,?|,)\s*")
 
 
-def _value_tokens(value: str) -> Optional[list[str]]:
+def _value_tokens(value: str) -> list[str] | None:
     tokens, pos = [], 0
     while pos < len(value):
         m = _TOKEN.match(value, pos)
@@ -206,7 +206,7 @@ def safe_declaration(declaration: str) -> bool:
         and check(tokens)
 
 
-def safe_style(raw: str) -> Optional[str]:
+def safe_style(raw: str) -> str | None:
     """A style attribute's value (as written in the markup, entities and all) with only its safe
     declarations: the value itself when all are safe, None when none is."""
     style = html.unescape(raw)
@@ -288,22 +288,22 @@ MATHML_ELEMENTS = frozenset(
 SVG_ELEMENTS = frozenset("svg defs g path use rect line ellipse polygon polyline text a title desc".split())
 
 
-def _href(value: str) -> Optional[str]:
+def _href(value: str) -> str | None:
     url = html.unescape(value)
-    return value if url.strip().startswith("#") or WEB_URL.match(url) else None
+    return value if is_kept(url) else None
 
 
 def _ident(value: str) -> str:
     return _PREFIX + re.sub(r"[^A-Za-z0-9_-]", "_", html.unescape(value))
 
 
-def _class(value: str) -> Optional[str]:
+def _class(value: str) -> str | None:
     names = html.unescape(value).split()
     safe = [n if re.fullmatch(r"(?:MJX|mjx)-[A-Za-z0-9-]+", n) else _ident(n) for n in names]
     return " ".join(safe) if safe else None
 
 
-def _attribute(element: str, name: str, value: str, svg: bool) -> Optional[str]:
+def _attribute(element: str, name: str, value: str, svg: bool) -> str | None:
     """`name="value"` as it may stay (possibly changed), or None to drop it.  An empty value
     says nothing, and pandoc's EPUB writer would write it bare, which is no XML."""
     if value == "":
@@ -346,7 +346,7 @@ _ROOT = re.compile(r"\s*<([A-Za-z][\w:-]*)")
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
 
 
-def _xml_char(m: re.Match) -> str:
+def _xml_char(m: re.Match[str]) -> str:
     """A character reference to what XML forbids (`\\unicode{xD800}`: a lone surrogate, a
     control character) is U+FFFD: one such reference makes an XHTML chapter unreadable."""
     code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
@@ -361,7 +361,7 @@ def safe_markup(markup: str) -> str:
     if "&#" in markup:
         markup = _CHAR_REF.sub(_xml_char, markup)
     root = _ROOT.match(markup)
-    svg = bool(root) and root.group(1) == "svg"
+    svg = root is not None and root.group(1) == "svg"
     return (_SVG_PLAIN if svg else _MATHML_PLAIN).sub(
         lambda m: m.group(0) if m.lastgroup == "plain" or m.group(0).startswith("<!--") else _tag(svg, m.group(0)),
         markup)

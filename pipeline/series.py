@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Optional
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
            "六": 6, "七": 7, "八": 8, "九": 9}
@@ -18,7 +17,7 @@ def normalize_title(title: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", title)).lower()
 
 
-def chinese_number(text: str) -> Optional[int]:
+def chinese_number(text: str) -> int | None:
     """一 → 1, 十 → 10, 十二 → 12, 二十 → 20, 三十五 → 35, 一百零二 → 102."""
     if text.isdigit():
         return int(text)
@@ -37,7 +36,7 @@ def chinese_number(text: str) -> Optional[int]:
     return total + current
 
 
-def parse_series(title: str) -> tuple[Optional[str], Optional[int]]:
+def parse_series(title: str) -> tuple[str | None, int | None]:
     """(series, part) when the title names one, else (None, None)."""
     t = unicodedata.normalize("NFKC", title).strip()
     for pattern in (_PAREN, _COLON):

@@ -45,7 +45,7 @@ class SourceFile:
         line = bisect.bisect_right(self.line_starts, offset) - 1
         return Position(self.path, line + 1, offset - self.line_starts[line] + 1)
 
-    def slice(self, start: int, end: int) -> "SourceText":
+    def slice(self, start: int, end: int) -> SourceText:
         return SourceText(self.text[start:end], list(range(start, end)), self)
 
 
@@ -63,7 +63,7 @@ class SourceText:
         index = min(max(index, 0), len(self.offsets) - 1)
         return self.source.position(self.offsets[index])
 
-    def __getitem__(self, key: slice) -> "SourceText":
+    def __getitem__(self, key: slice) -> SourceText:
         return SourceText(self.text[key], self.offsets[key], self.source)
 
     def __len__(self) -> int:

@@ -1,41 +1,68 @@
-r"""The stages, in order, in one place.  Each takes the posts and the run's diagnostics.
+r"""The stages, in order, in one place.  Each takes the run and adds what it makes.
 
-    read      → posts from every input form (pipeline.read)
+    read      → posts from every input form, those of `--series` (pipeline.read)
     extract   → the math fragments of each post with positions (pipeline.extract)
     validate  → each fragment through the blog's MathJax (pipeline.validate)
     number    → equation numbers, anchors, resolved \ref/\eqref (pipeline.number)
     render    → each distinct formula drawn once: SVG and MathML (pipeline.render)
+    document  → each post as a pandoc document, formulas in place (pipeline.document)
+    assemble  → the collection: order, series, links (pipeline.assemble)
+    emit      → the output, by the emitter the build names (pipeline.emit)
 
 Commands run a prefix of this list: `anthology list` stops after extract, `check` after
-validate, `build` goes on to render and then hands the run to an emitter.  Everything is gathered and checked before any output is written.
+validate, `build` goes on to emit.  Everything is gathered and checked before any output is written.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from pathlib import Path
 
-from pipeline import extract, number, read, render, validate
+from pipeline import document, extract, number, read, render, validate
+from pipeline.assemble import DEFAULT_TITLE, Collection, assemble
+from pipeline.cache import Cache
 from pipeline.diagnostics import Diagnostics
+from pipeline.emit import BuildOptions, Emitter
+from pipeline.mathjax.options import EngineOptions
 from pipeline.model import Post
 from pipeline.series import normalize_title
 
 
 @dataclass
+class RunStats:
+    """What the engine's stages did, for the command's summary line."""
+    validate: validate.ValidateStats | None = None
+    render: render.RenderStats | None = None
+
+
+@dataclass
+class BuildRequest:
+    """What `build` writes: with which emitter, where, and how."""
+    emitter: Emitter
+    target: Path
+    options: BuildOptions
+
+
+@dataclass
 class Run:
     paths: list[str]
+    series: str | None = None           # only the posts of this series
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     posts: list[Post] = field(default_factory=list)
-    engine: validate.EngineOptions = field(default_factory=validate.EngineOptions)
-    stats: dict[str, Any] = field(default_factory=dict)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    stats: RunStats = field(default_factory=RunStats)
     numbers: dict[str, number.PostNumbers] = field(default_factory=dict)
     renders: dict[tuple[str, int], render.Render] = field(default_factory=dict)
+    asts: dict[str, document.Document] = field(default_factory=dict)
+    build: BuildRequest | None = None
+    collection: Collection | None = None
     stage: str = ""                        # what the run is doing, for a crash report
 
 
 def _read(run: Run) -> None:
-    run.posts = read.read(run.paths, run.diagnostics)
+    run.posts = select(read.read(run.paths, run.diagnostics), run.series, run.diagnostics)
 
 
 def _extract(run: Run) -> None:
@@ -43,7 +70,7 @@ def _extract(run: Run) -> None:
 
 
 def _validate(run: Run) -> None:
-    run.stats["validate"] = validate.validate(run.posts, run.diagnostics, run.engine)
+    run.stats.validate = validate.validate(run.posts, run.diagnostics, run.engine)
 
 
 def _number(run: Run) -> None:
@@ -51,7 +78,30 @@ def _number(run: Run) -> None:
 
 
 def _render(run: Run) -> None:
-    run.renders, run.stats["render"] = render.render(run.posts, run.numbers, run.diagnostics, run.engine)
+    run.renders, run.stats.render = render.render(run.posts, run.numbers, run.diagnostics, run.engine)
+
+
+def _document(run: Run) -> None:
+    cache = Cache(run.engine.cache_dir, "documents")
+    run.asts = {post.id: document.build(post, cache, run.diagnostics) for post in run.posts}
+
+
+def _requested(run: Run) -> BuildRequest:
+    if run.build is None:
+        raise ValueError("the stages after render need a build request (Run.build)")
+    return run.build
+
+
+def _assemble(run: Run) -> None:
+    run.collection = assemble(run.posts, run.numbers, run.renders, run.asts,
+                              title=_requested(run).options.title or DEFAULT_TITLE, diagnostics=run.diagnostics)
+
+
+def _emit(run: Run) -> None:
+    build = _requested(run)
+    run.stage = f"emit {build.emitter.name}"
+    assert run.collection is not None
+    build.emitter.write(run.collection, build.target, build.options, run.diagnostics)
 
 
 STAGES: list[tuple[str, Callable[[Run], None]]] = [
@@ -60,6 +110,9 @@ STAGES: list[tuple[str, Callable[[Run], None]]] = [
     ("validate", _validate),
     ("number", _number),
     ("render", _render),
+    ("document", _document),
+    ("assemble", _assemble),
+    ("emit", _emit),
 ]
 
 
@@ -79,7 +132,7 @@ class NoSuchSeries(Exception):
     """`--series NAME` names no series of the posts read: a usage error."""
 
 
-def select(posts: Iterable[Post], series: Optional[str], diagnostics: Optional[Diagnostics] = None) -> list[Post]:
+def select(posts: Iterable[Post], series: str | None, diagnostics: Diagnostics | None = None) -> list[Post]:
     """The posts of `series` (all posts without one).  A name that matches nothing raises
     NoSuchSeries with the series there are and the closest; a series with parts missing, or
     with posts known only from a listing page's excerpt, is warned about."""
@@ -123,8 +176,9 @@ def _warn_incomplete(chosen: list[Post], diagnostics: Diagnostics) -> None:
 def _ranges(numbers: list[int]) -> str:
     """[1, 2, 3, 6] → '1–3, 6'."""
     out, start = [], numbers[0]
-    for a, b in zip(numbers, numbers[1:] + [None]):
+    for a, b in zip(numbers, [*numbers[1:], None], strict=True):
         if b != a + 1:
             out.append(str(start) if start == a else f"{start}–{a}")
-            start = b
+            if b is not None:
+                start = b
     return ", ".join(out)

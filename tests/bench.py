@@ -27,10 +27,10 @@ from pathlib import Path
 from pipeline.diagnostics import Diagnostics
 from pipeline.extract import extract
 from pipeline.mathjax.client import WORKER, node_program
+from pipeline.mathjax.options import EngineOptions
+from pipeline.model import drawable
 from pipeline.read import read
-from pipeline.render import drawable
 from pipeline.stages import Run, run_stages
-from pipeline.validate import EngineOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -94,7 +94,7 @@ def render_bench(node: str) -> bool:
         def stage(cache: str):
             run.engine = EngineOptions(cache_dir=Path(cache))
             run_stages(run, "render", start="render")
-            return run.stats["render"]
+            return run.stats.render
 
         cold_times, stats = [], None
         for _ in range(REPEAT):
@@ -124,7 +124,7 @@ def render_bench(node: str) -> bool:
           f"= {raw_s / cold_s:.0%} of the raw drawing ({EngineOptions().workers()} workers)")
     print(f"warm render : {warm_s:6.2f} s  {stats.distinct / warm_s:8.0f} distinct formulas/s  (drew {stats.drawn} "
           f"cold; target: nothing drawn warm)")
-    ok = run.stats["render"].drawn == 0
+    ok = run.stats.render.drawn == 0
     print("targets met" if ok else "TARGETS MISSED")
     return ok
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: paths to the bundled sample and to ../shared (skipped with a reason when absent)."""
+"""Shared fixtures: paths to the bundled sample and to ../shared (skipped with a reason when absent),
+and the marks of the tiers (pyproject.toml): a test using a fixture of ../shared is marked with it."""
 
 from __future__ import annotations
 
@@ -10,15 +11,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-SEEDS = ROOT / "content" / "seeds"
+SEEDS = ROOT / "pipeline" / "sample"
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 ORACLE = SHARED / "tools" / "mathjax2-oracle"
+
+# Marks a test gets from the fixtures it uses (also through other fixtures): the other marks are
+# written on the tests, since what a test starts (engine, pandoc, WeasyPrint, a browser) is in its body.
+FIXTURE_MARKS = {
+    "corpus": ("corpus",),
+    "corpus_site": ("corpus", "engine", "pandoc"),
+    "oracle": ("oracle",),
+}
 
 
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite the expected sections of tests/data/cases from the current output")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for fixture in FIXTURE_MARKS.keys() & set(getattr(item, "fixturenames", ())):
+            for mark in FIXTURE_MARKS[fixture]:
+                item.add_marker(mark)
 
 
 @pytest.fixture

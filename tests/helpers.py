@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Optional
 
 from pipeline.cli import main
 from tests.conftest import DATA
@@ -39,7 +38,7 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def _epub_out(argv: list[str]) -> Optional[Path]:
+def _epub_out(argv: list[str]) -> Path | None:
     if argv[:2] != ["build", "epub"]:
         return None
     if "--out" in argv[:-1]:
@@ -47,7 +46,7 @@ def _epub_out(argv: list[str]) -> Optional[Path]:
     return next((Path(a.split("=", 1)[1]) for a in argv if a.startswith("--out=")), None)
 
 
-def epubcheck_command(book: Path) -> Optional[list[str]]:
+def epubcheck_command(book: Path) -> list[str] | None:
     if EPUBCHECK.exists() and shutil.which("java"):
         return ["java", "-jar", str(EPUBCHECK), str(book)]
     return None

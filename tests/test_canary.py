@@ -20,6 +20,8 @@ import pytest
 
 from tests.helpers import run_cli
 
+pytestmark = [pytest.mark.browser, pytest.mark.engine, pytest.mark.pandoc]
+
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 
@@ -51,7 +53,7 @@ class Canary:
         self.timer = threading.Timer(lifetime, self.stop)
         self.timer.daemon = True
 
-    def __enter__(self) -> "Canary":
+    def __enter__(self) -> Canary:
         self.thread.start()
         self.timer.start()
         return self

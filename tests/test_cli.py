@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import DATA
 from tests.helpers import case_source, check_json, run_cli
+
+pytestmark = pytest.mark.engine
 
 BROKEN = DATA / "cases" / "broken.md"
 STATE = DATA / "cases" / "state.md"

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import SEEDS
 from tests.helpers import check_json
 
-pytestmark = pytest.mark.corpus
+pytestmark = [pytest.mark.corpus, pytest.mark.engine]
 
 
 @pytest.fixture(scope="module")
@@ -52,5 +52,5 @@ def test_verdicts_equal_the_blog_mathjax(corpus_check, oracle):
     verdicts = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(verdicts) == len(formulas) > 5000
     mismatches = [(f["path"], f["line"], f["tex"][:80], f["message"], v["error"])
-                  for f, v in zip(formulas, verdicts) if f["ok"] != v["ok"] or f["message"] != v["error"]]
+                  for f, v in zip(formulas, verdicts, strict=True) if f["ok"] != v["ok"] or f["message"] != v["error"]]
     assert mismatches == []

@@ -51,15 +51,18 @@ def assert_nothing_lost(posts):
     assert lost == []
 
 
+@pytest.mark.pandoc
 def test_seeds_lose_nothing():
     assert_nothing_lost(posts_of(SEEDS))
 
 
 @pytest.mark.corpus
+@pytest.mark.pandoc
 def test_corpus_loses_nothing(corpus):
     assert_nothing_lost(posts_of(corpus))
 
 
+@pytest.mark.pandoc
 def test_formulas_stand_in_place_with_their_index(tmp_path):
     src = tmp_path / "p.md"
     src.write_text("---\ntitle: t\nid: '7'\n---\n第一行$a$文字\n第二行**粗体**$$b$$\n\n- 列表\\eqref{x}\n", encoding="utf-8")
@@ -77,6 +80,7 @@ def test_formulas_stand_in_place_with_their_index(tmp_path):
     assert blocks[1]["t"] == "BulletList"
 
 
+@pytest.mark.pandoc
 def test_scraped_markdown_structure(tmp_path):
     path = tmp_path / "9005.txt"
     path.write_text(case_source("scraped.txt"), encoding="utf-8")
@@ -103,6 +107,7 @@ def assert_fallback_loses_nothing(posts):
         assert all(b["t"] == "Para" for b in blocks)
 
 
+@pytest.mark.pandoc                   # pandoc.api_version() asks pandoc
 def test_the_fallback_of_the_seeds_loses_nothing():
     posts = posts_of(SEEDS)
     assert all(too_deep(post) is None for post in posts)         # and none of them needs it
@@ -110,6 +115,7 @@ def test_the_fallback_of_the_seeds_loses_nothing():
 
 
 @pytest.mark.corpus
+@pytest.mark.pandoc
 def test_the_fallback_of_the_corpus_loses_nothing(corpus):
     posts = posts_of(corpus)
     assert all(too_deep(post) is None for post in posts)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from pipeline.mathjax.client import Request, Worker
+from pipeline.mathjax.options import EngineOptions
 from pipeline.stages import Run, run_stages
-from pipeline.validate import EngineOptions
 from tests.helpers import check_json, run_cli
+
+pytestmark = pytest.mark.engine
 
 FAULTS = dict(os.environ, ANTHOLOGY_WORKER_FAULTS="1")
 

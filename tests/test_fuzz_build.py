@@ -8,10 +8,13 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import run_cli
+
+pytestmark = [pytest.mark.engine, pytest.mark.pandoc]
 
 EXAMPLES = int(os.environ.get("ANTHOLOGY_FUZZ_EXAMPLES", "0")) or None
 FUZZ = settings(max_examples=EXAMPLES or 6, derandomize=True, deadline=None, database=None,
@@ -70,6 +73,7 @@ def test_epub_builds_of_random_posts(bodies):
     build_ok("epub", bodies)
 
 
+@pytest.mark.weasyprint
 @settings(FUZZ, max_examples=max(2, (EXAMPLES or 6) // 3))
 @given(st.lists(BODY, min_size=1, max_size=4))
 def test_pdf_builds_of_random_posts(bodies):

@@ -11,6 +11,8 @@ import pytest
 
 from tests.helpers import run_cli
 
+pytestmark = pytest.mark.engine
+
 HEADER = "---\ntitle: {title}\nid: '{id}'\ndate: 2021-03-0{day}\n---\n"
 
 # Formulas whose drawing is empty or odd; each must be drawn (or linked), never an error.
@@ -53,7 +55,8 @@ def codes(err: str, name: str) -> list[tuple[int, str]]:
             re.finditer(rf"{name}\.md:(\d+):\d+: (?:error|warning): .*?\[([a-z-]+)\]", err)]
 
 
-@pytest.mark.parametrize("fmt", ["html", "epub", "pdf"])
+@pytest.mark.pandoc
+@pytest.mark.parametrize("fmt", ["html", "epub", pytest.param("pdf", marks=pytest.mark.weasyprint)])
 def test_every_output_is_written_with_each_problem_on_its_line(posts, tmp_path, fmt):
     out = tmp_path / ("site" if fmt == "html" else f"book.{fmt}")
     status, stdout, err = run_cli("build", fmt, posts, "--out", out, "--cache-dir", tmp_path / "cache")
@@ -85,6 +88,8 @@ def test_the_empty_drawing_of_definitions_is_zero_width(posts, tmp_path):
     assert empty.width == 0 and empty.svg.startswith("<svg")
 
 
+@pytest.mark.pandoc
+@pytest.mark.weasyprint
 def test_a_post_weasyprint_fails_on_is_left_out_and_the_book_is_written(tmp_path, monkeypatch):
     """WeasyPrint failing on one post (injected: it raises on a marker word) costs that post
     only: a diagnostic on its title, a marked page in its place, every other post typeset."""

@@ -14,6 +14,8 @@ import pytest
 
 from tests.helpers import run_cli
 
+pytestmark = [pytest.mark.engine, pytest.mark.pandoc]
+
 HREF = re.compile(r'<(?:a|link)\b[^>]*?\bhref="([^"]*)"')
 ID = re.compile(r'\bid="([^"]+)"')
 
@@ -179,6 +181,7 @@ document.getElementById('f').addEventListener('load', () => {{
 </script></body></html>"""
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("math", ["mathml", "svg"])
 def test_chromium_draws_the_math_at_phone_and_desktop_widths(corpus, corpus_site, math, tmp_path):
     browser = chromium()

@@ -47,6 +47,8 @@ def warned(stderr: str) -> set[tuple[str, int, int]]:
             for p, line, col in re.findall(r"^(\S+):(\d+):(\d+): warning: .*\[dangling-link\]$", stderr, re.MULTILINE)}
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
 def test_the_site_links_land_and_damage_is_text(built):
     site, status, _, stderr = built["html"]
     assert status == 0, stderr
@@ -71,6 +73,8 @@ def test_the_site_links_land_and_damage_is_text(built):
     assert 'href="https://kexue.fm/archives/99999"' in one             # not in the collection: the blog
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
 def test_every_fragment_of_the_site_names_an_id(built):
     """check_links, once more by hand: `#x` and `page.html#x` alike."""
     site = built["html"][0]
@@ -90,6 +94,8 @@ def test_every_fragment_of_the_site_names_an_id(built):
     assert seen >= 8
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
 def test_the_book_is_clean_and_damage_is_text(built):
     book, status, _, stderr = built["epub"]
     assert status == 0, stderr
@@ -111,6 +117,7 @@ def test_the_book_is_clean_and_damage_is_text(built):
     assert 'href="ch002.xhtml#post-902_结论"' in chapters                      # another post's heading
 
 
+@pytest.mark.engine
 def test_unknown_label_text_and_reason():
     run = run_stages(Run(paths=[str(LINKS / "901.md")]), "validate")
     post = run.posts[0]

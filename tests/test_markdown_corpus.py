@@ -51,7 +51,7 @@ def without_code(source: str) -> str:
                     i = j
                     break
         i += 1
-    return "\n".join(line for line, k in zip(lines, keep) if k)
+    return "\n".join(line for line, k in zip(lines, keep, strict=True) if k)
 
 
 def source_headings(post) -> int:

@@ -40,6 +40,7 @@ def unescaped(s: str) -> str:
     return unescape(SourceFile("x", s).slice(0, len(s)), markdown=True).text
 
 
+@pytest.mark.pandoc
 def test_a_heading_glued_to_a_sentence_is_a_heading(tmp_path):
     post, _ = post_of(tmp_path, "scraped_glued_heading.txt")
     ast = build(post)
@@ -58,6 +59,7 @@ def test_a_heading_glued_to_a_sentence_is_a_heading(tmp_path):
     assert (post.body.position(i).line, post.body.position(i).col) == (19, 13)
 
 
+@pytest.mark.pandoc
 def test_formulas_in_block_quotes_lose_the_quote_markers(tmp_path):
     post, d = post_of(tmp_path, "scraped_quoted_display.txt")
     assert d.sorted() == []
@@ -71,6 +73,7 @@ def test_formulas_in_block_quotes_lose_the_quote_markers(tmp_path):
     assert lines == [(10, 11), (12, 3), (20, 5), (25, 11)]
 
 
+@pytest.mark.pandoc
 def test_quotes_in_list_items_and_nested_quotes(tmp_path):
     post, _ = post_of(tmp_path, "quoted_display.md")
     ast = build(post)
@@ -113,6 +116,7 @@ def test_backslash_runs_are_read_in_linear_time():
         assert elapsed < 5, (n, elapsed)
 
 
+@pytest.mark.pandoc
 def test_a_scraped_body_without_its_heading_is_read_by_its_escapes(tmp_path):
     post, d = post_of(tmp_path, "scraped_headless.txt", "9005.txt")
     assert post.form == "scraped-markdown" and post.body_format == "markdown"
@@ -124,6 +128,7 @@ def test_a_scraped_body_without_its_heading_is_read_by_its_escapes(tmp_path):
     assert "SEARCH" not in plain_text(ast) and "发表你的看法" not in plain_text(ast)
 
 
+@pytest.mark.pandoc
 def test_a_bare_scraped_body_takes_its_title_from_the_file_name(tmp_path):
     post, _ = post_of(tmp_path, "scraped_headless_bare.txt", "9200.txt")
     assert (post.id, post.title, post.form) == ("9200", "9200", "scraped-markdown")
@@ -142,6 +147,7 @@ def test_the_escape_statistic(text, expected):
     assert headless(text) is expected
 
 
+@pytest.mark.pandoc
 def test_quote_lines_glued_or_split_by_the_scraper_are_one_quote(tmp_path):
     post, _ = post_of(tmp_path, "scraped_glued_quote.txt")
     ast = build(post)

@@ -7,12 +7,12 @@ import unicodedata
 
 import pytest
 
+from pipeline.formula_text import alt_text
 from pipeline.mathcore import STYLED, core_mathml
 from pipeline.mathhtml import MathHTML
-from pipeline.render import alt_text
+from pipeline.mathjax.options import EngineOptions
 from pipeline.safemarkup import safe_markup
 from pipeline.stages import Run, run_stages
-from pipeline.validate import EngineOptions
 from tests.conftest import DATA
 
 M = '<math xmlns="http://www.w3.org/1998/Math/MathML">'
@@ -155,6 +155,7 @@ def test_scripts_lose_the_spaces_of_their_relations_and_enclosures_become_border
     assert 'style="border-top:1px solid;border-bottom:1px solid"' in boxed
 
 
+@pytest.mark.engine
 def test_real_drawings_are_mathml_core(drawn):
     post, numbers = drawn.posts[0], drawn.numbers["mc1"]
     renders = {i: r for (pid, i), r in drawn.renders.items()}

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from pipeline.mathhtml import FIT_FROM, MathHTML
 from tests.test_render import rendered, write_post
+
+pytestmark = pytest.mark.engine
 
 POST = r"""第一个：
 \begin{{equation}}E = mc^2\label{{eq:a}}\end{{equation}}

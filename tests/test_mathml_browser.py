@@ -11,10 +11,12 @@ from collections import Counter
 
 import pytest
 
+from pipeline.mathjax.options import EngineOptions
 from pipeline.stages import Run, run_stages
-from pipeline.validate import EngineOptions
 from tests.helpers import run_cli
 from tests.test_html import chromium
+
+pytestmark = [pytest.mark.browser, pytest.mark.engine, pytest.mark.pandoc]
 
 # All post pages side by side in iframes 390 px wide; measured once everything has loaded.
 HARNESS = """<!DOCTYPE html><html><body style="margin:0">{frames}<script>

@@ -11,6 +11,8 @@ from pipeline.number import number_post
 from pipeline.stages import Run, run_stages
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.engine
+
 
 def checked(*paths):
     return run_stages(Run(paths=[str(p) for p in paths]), "validate")
@@ -86,7 +88,7 @@ def test_every_number_in_the_corpus_is_the_blogs(corpus, oracle):
     blog = blog_numbers(oracle, posts)
     differ = []
     for post in posts:
-        ours = [[(t["tag"], t["star"], t["label"]) for t in f.tags] for f in post.formulas]
+        ours = [[(t.tag, t.star, t.label) for t in f.tags] for f in post.formulas]
         theirs = [[(t["tag"], t["star"], t["label"]) for t in f["tags"]] for f in blog[post.id]["formulas"]]
         if ours != theirs:
             differ.append(post.id)

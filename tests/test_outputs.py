@@ -30,6 +30,8 @@ def build(*args, cache):
     return run_cli("build", *args, "--cache-dir", cache)
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
 def test_a_folder_not_written_by_a_build_is_refused(post, tmp_path, cache_dir):
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -46,6 +48,9 @@ def test_a_folder_not_written_by_a_build_is_refused(post, tmp_path, cache_dir):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".docs.")]
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
+@pytest.mark.weasyprint
 def test_a_file_not_written_by_a_build_is_refused(post, tmp_path, cache_dir):
     for fmt in ("pdf", "epub"):
         target = tmp_path / f"book.{fmt}"
@@ -68,6 +73,8 @@ def test_the_working_directory_and_inputs_are_never_an_output(post, tmp_path, ca
     assert post.read_text(encoding="utf-8") == POST
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
 def test_without_out_a_build_writes_under_the_working_directory(post, tmp_path, cache_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)
     status, out, _ = build("html", post, cache=cache_dir)
@@ -75,6 +82,9 @@ def test_without_out_a_build_writes_under_the_working_directory(post, tmp_path, 
     assert not (ROOT / "out" / "site" / "posts" / "42.html").exists()
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
+@pytest.mark.weasyprint
 def test_stale_temporaries_of_a_killed_build_are_removed_by_the_next(post, tmp_path, cache_dir):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
@@ -97,6 +107,7 @@ def test_a_series_that_matches_nothing_is_a_usage_error_with_a_hint():
         assert "did you mean 最小熵原理?" in err and "低秩近似之路" in err
 
 
+@pytest.mark.engine
 def test_a_series_with_parts_missing_is_warned_about(tmp_path):
     status, out, _ = run_cli("check", SEEDS, "--series", "最小熵原理", "--no-cache")
     assert status == 0
@@ -112,10 +123,11 @@ def test_bad_cache_dir_and_source_date_epoch_are_usage_errors(post, tmp_path, mo
     assert status == 2 and "SOURCE_DATE_EPOCH" in err
 
 
+@pytest.mark.engine
 def test_a_fault_of_the_tool_is_one_line_and_a_log_not_a_traceback(post, tmp_path, monkeypatch):
     def broken(run):
         for post in run.posts:
-            for f in post.formulas:
+            for _ in post.formulas:
                 raise KeyError("a bug in the number stage")
 
     monkeypatch.setenv("ANTHOLOGY_CACHE", str(tmp_path / "cache"))

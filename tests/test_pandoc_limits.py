@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
@@ -41,6 +40,8 @@ def assert_normal(page: str) -> None:
     assert "<strong>粗体</strong>" in page and page.count('class="math') >= 2 and "math-error" not in page
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_a_hostile_post_beside_a_normal_one(kind, tmp_path):
     normal = post_file(tmp_path / "posts" / "normal.md", "1", NORMAL)
@@ -59,6 +60,7 @@ def test_a_hostile_post_beside_a_normal_one(kind, tmp_path):
     assert_normal((site / "posts" / "1.html").read_text(encoding="utf-8"))
 
 
+@pytest.mark.pandoc
 def test_the_line_of_the_deep_structure_is_named(tmp_path):
     path = post_file(tmp_path / "deep.md", "1", "第一段\n\n" + HOSTILE["list"])
     post = posts_of(path)[0]
@@ -70,6 +72,7 @@ def test_the_line_of_the_deep_structure_is_named(tmp_path):
     assert "第1999项" in document.plain_text(ast)
 
 
+@pytest.mark.pandoc
 def test_pandocs_json_is_measured_before_it_is_read(tmp_path, monkeypatch):
     """Nesting the scan lets through is caught in pandoc's answer, before json.loads."""
     assert pandoc.json_depth('{"a": "[[[{{\\"[", "b": [[1, {}]]}') == 4
@@ -81,12 +84,14 @@ def test_pandocs_json_is_measured_before_it_is_read(tmp_path, monkeypatch):
     assert [n["c"][1] for n in document.walk(ast["blocks"]) if n["t"] == "Math"] == ["q"]
 
 
+@pytest.mark.pandoc
 def test_the_cpu_limit_stops_pandoc(monkeypatch):
     monkeypatch.setattr(pandoc, "CPU_SECONDS", 1)
     with pytest.raises(pandoc.PandocError, match="more than 1 s of CPU time"):
         pandoc.run(["--from=markdown", "--to=json"], "括号 " + "[" * 40)
 
 
+@pytest.mark.pandoc
 def test_the_memory_limit_stops_pandoc(monkeypatch):
     if not pandoc._takes_rts_options():
         pytest.skip("this pandoc takes no RTS options, so it has no heap limit to test")
@@ -95,7 +100,7 @@ def test_the_memory_limit_stops_pandoc(monkeypatch):
         pandoc.run(["--from=markdown", "--to=json"], "一段文字。\n\n" * 100_000)
 
 
-def poisoned(args: list[str], text: Optional[str]) -> bool:
+def poisoned(args: list[str], text: str | None) -> bool:
     """The input a pretend pandoc fails on: a post holding **KXFAIL**, as Markdown or as a
     Strong node of JSON (never in its fallback, where the asterisks stay text)."""
     if text is None and args and args[0].endswith(".json"):
@@ -105,6 +110,8 @@ def poisoned(args: list[str], text: Optional[str]) -> bool:
     return "**KXFAIL**" in (text or "")
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
 @pytest.mark.parametrize("stage", ["--to=json", "--to=html5", "--to=epub3"])
 def test_pandoc_failing_on_one_post_spares_the_others(stage, tmp_path, monkeypatch):
     real = pandoc.run
@@ -135,6 +142,8 @@ def test_pandoc_failing_on_one_post_spares_the_others(stage, tmp_path, monkeypat
     assert_normal(good_page)
 
 
+@pytest.mark.engine
+@pytest.mark.pandoc
 def test_a_missing_pandoc_is_a_setup_error(monkeypatch, tmp_path):
     def missing() -> str:
         raise OSError("No pandoc was found")

@@ -36,6 +36,7 @@ def test_titles_compare_after_normalisation():
     assert normalize_title("最小熵原理(四):“物以类聚”") == normalize_title("最小熵原理（四）：“物以类聚”")
 
 
+@pytest.mark.engine
 def test_listing_and_full_scrape_are_one_post(tmp_path):
     (tmp_path / "page.txt").write_text(
         "测试系列(三):转义_的标题\nBy 苏剑林 | 2024-03-12 | 1000位读者 | 引用开头一段。\n最近评论", encoding="utf-8")
@@ -47,6 +48,7 @@ def test_listing_and_full_scrape_are_one_post(tmp_path):
     assert len(result["formulas"]) == 4
 
 
+@pytest.mark.engine
 def test_bad_files_are_named_and_the_rest_still_checked(tmp_path):
     good = tmp_path / "good.txt"
     good.write_text(LISTING, encoding="utf-8")
@@ -61,6 +63,7 @@ def test_bad_files_are_named_and_the_rest_still_checked(tmp_path):
     assert "4 posts, 2 formulas, 3 errors" in out
 
 
+@pytest.mark.engine
 def test_gbk_bom_and_crlf_are_decoded_with_a_note(tmp_path):
     (tmp_path / "gbk.txt").write_bytes(LISTING.encode("gbk"))
     crlf = LISTING.replace("\n", "\r\n").replace("正文第一行", "另一篇正文第一行").replace("紧跟着的文章", "另一篇")

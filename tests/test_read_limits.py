@@ -249,6 +249,7 @@ def test_too_many_formulas(tmp_path):
     assert found(run) == [("too-many-formulas", 5, 1 + 4 * MAX_FORMULAS)]
 
 
+@pytest.mark.engine
 def test_too_long_formula_is_reported_not_checked(tmp_path):
     run = body_post(tmp_path, "前$a$\n\n后$" + "x" * MAX_FORMULA_CHARS + "$与$b$\n")
     assert [len(f.tex) for f in run.posts[0].formulas] == [1, MAX_FORMULA_CHARS, 1]

@@ -6,10 +6,13 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+from pipeline.formula_text import plain_text
 from pipeline.mathhtml import MathHTML
-from pipeline.render import drawable, plain_text
+from pipeline.mathjax.options import EngineOptions
+from pipeline.model import drawable
 from pipeline.stages import Run, run_stages
-from pipeline.validate import EngineOptions
 from tests.conftest import DATA, ROOT
 
 
@@ -24,6 +27,7 @@ def write_post(tmp_path, name, body, post_id="r1"):
     return path
 
 
+@pytest.mark.engine
 def test_drawings_of_the_numbering_fixture():
     run = rendered(DATA / "numbering.md")
     post, numbers = run.posts[0], run.numbers["n1"]
@@ -49,6 +53,7 @@ def test_drawings_of_the_numbering_fixture():
     assert href == "#eq-n1-l-eq.3a.row1" and left > 50 and left + width <= 100.1 and 0 <= top < top + height <= 100.1
 
 
+@pytest.mark.engine
 def test_forward_reference_inside_a_formula_and_cjk_text(tmp_path):
     path = write_post(tmp_path, "f.md", "见$a+\\eqref{eq:later}$与$\\text{中文}x$\n\n"
                       "\\begin{equation}b\\label{eq:later}\\end{equation}")
@@ -61,6 +66,7 @@ def test_forward_reference_inside_a_formula_and_cjk_text(tmp_path):
     assert not ids[0] & ids[1] and not ids[1] & ids[2]          # inline SVGs can share a page
 
 
+@pytest.mark.engine
 def test_formula_html_anchors_links_and_broken_box():
     run = rendered(DATA / "numbering.md")
     post, numbers = run.posts[0], run.numbers["n1"]
@@ -84,22 +90,24 @@ def test_plain_text_of_formulas():
     assert plain_text(r"\text{速度}v=\sqrt{x}") == "速度v=√(x)"
 
 
+@pytest.mark.engine
 def test_second_build_draws_nothing_and_a_truncated_entry_is_redone(tmp_path):
     cache = tmp_path / "cache"
-    first = rendered(DATA / "numbering.md", cache_dir=cache).stats["render"]
+    first = rendered(DATA / "numbering.md", cache_dir=cache).stats.render
     assert first.drawn == first.distinct > 0
     again = rendered(DATA / "numbering.md", cache_dir=cache)
-    assert again.stats["render"].drawn == 0 and len(again.renders) == first.formulas
+    assert again.stats.render.drawn == 0 and len(again.renders) == first.formulas
     entry = sorted((cache / "renders").rglob("*.json"))[0]
     entry.write_bytes(entry.read_bytes()[:len(entry.read_bytes()) // 2])
     third = rendered(DATA / "numbering.md", cache_dir=cache)
-    assert third.stats["render"].drawn == 1 and len(third.renders) == first.formulas
+    assert third.stats.render.drawn == 1 and len(third.renders) == first.formulas
 
 
+@pytest.mark.engine
 def test_two_builds_at_once_share_the_cache(tmp_path):
     cache = tmp_path / "cache"
     script = ("import sys; from tests.test_render import rendered; "
-              "s = rendered(sys.argv[1], cache_dir=sys.argv[2]).stats['render']; print(s.formulas)")
+              "s = rendered(sys.argv[1], cache_dir=sys.argv[2]).stats.render; print(s.formulas)")
     runs = [subprocess.Popen([sys.executable, "-c", script, str(DATA / "numbering.md"), str(cache)],
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)]
@@ -107,9 +115,10 @@ def test_two_builds_at_once_share_the_cache(tmp_path):
     assert [r.returncode for r in runs] == [0, 0], outputs
     assert not list((cache / "renders").rglob("*.tmp"))
     after = rendered(DATA / "numbering.md", cache_dir=cache)
-    assert after.stats["render"].drawn == 0 and len(after.renders) == int(outputs[0][0])
+    assert after.stats.render.drawn == 0 and len(after.renders) == int(outputs[0][0])
 
 
+@pytest.mark.engine
 def test_every_formula_of_the_corpus_is_drawn_with_its_rows(corpus, tmp_path):
     run = rendered(corpus, cache_dir=tmp_path / "cache")
     failed = [d.format() for d in run.diagnostics.sorted() if d.code == "render"]

@@ -162,12 +162,13 @@ def test_hostile_svg():
     assert "&lt;image href=" in out
 
 
+@pytest.mark.engine
 def test_mathjax_draws_hostile_formulas_safely():
     """What MathJax itself makes of \\style, \\bbox, \\class, \\cssId, \\href, \\color, \\mmlToken,
     and huge kerns, through our render stage (pipeline.render.finish) and the sanitizer."""
     pytest.importorskip("pipeline.mathjax.client")
     from pipeline.mathjax.client import EngineUnavailable, Request, Worker
-    from pipeline.render import finish
+    from pipeline.mathjax.drawing import finish
     hostile = [r"\style{background:url(http://127.0.0.1:9/a.png);color:red}{x}",
                r"\bbox[red,5px,border:2px solid blue;background:url(http://127.0.0.1:9/b.png)]{x}",
                r"\class{eq-tag}{x}\cssId{post-123}{y}", r"\href{javascript:alert(1)}{x}",

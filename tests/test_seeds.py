@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from pipeline.diagnostics import Diagnostics
 from pipeline.extract import extract
 from pipeline.read import read
@@ -59,6 +61,7 @@ def test_page_chrome_is_not_text():
     assert not any("最近评论" in p.body.text for p in posts)
 
 
+@pytest.mark.engine
 def test_formula_count_per_page():
     status, result = check_json(SEEDS)
     assert status == 0

@@ -1,6 +1,6 @@
-"""The emitters: one module per output format behind one small interface, registered here.
+"""The emitters: one module per output format, each declaring itself (pipeline.emit.base), registered here.
 
-    emit(collection, out, options, diagnostics) -> Path
+    Emitter.write(collection, out, options, diagnostics) -> Path
 
 An emitter gets a collection that is complete and checked (pipeline.assemble), builds its
 output beside `out` and moves it into place only when it is whole.
@@ -8,15 +8,10 @@ output beside `out` and moves it into place only when it is whole.
 
 from __future__ import annotations
 
-from typing import Callable
-
 from pipeline.emit import epub, html, pdf
+from pipeline.emit.base import Emitter
 from pipeline.emit.common import BuildOptions
 
-EMITTERS: dict[str, Callable] = {
-    "html": html.emit,
-    "epub": epub.emit,
-    "pdf": pdf.emit,
-}
+EMITTERS: dict[str, Emitter] = {e.name: e for e in (html.EMITTER, epub.EMITTER, pdf.EMITTER)}
 
-__all__ = ["EMITTERS", "BuildOptions"]
+__all__ = ["EMITTERS", "BuildOptions", "Emitter"]

@@ -18,6 +18,8 @@ pipeline/emit/pdf.py.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
 MAX_GAP = 0.25                    # em: the most any gap is widened
 # Han, kana, Hangul, CJK punctuation, fullwidth forms: the characters Chinese text spaces evenly.
@@ -47,7 +49,8 @@ def install() -> bool:
         return False
     del needed
 
-    def set_text(self, text, justify=False):
+    # WeasyPrint is untyped: its layouts, boxes and contexts are `Any` here.
+    def set_text(self: Any, text: str, justify: bool = False) -> None:
         original_set_text(self, text, justify)
         spacing = getattr(self, "cjk_spacing", 0)
         if not (justify and spacing and self.text):
@@ -65,11 +68,12 @@ def install() -> bool:
         pango.pango_layout_set_attributes(self.layout, attrs)
         del encoded
 
-    def justify_line(context, line, extra_width):
+    def justify_line(context: Any, line: Any, extra_width: float) -> None:
         texts = list(_text_boxes(line, boxes))
         gaps = sum(_gaps(box.text) for box in texts)
         if not any(CJK.search(box.text) for box in texts) or extra_width <= 0:
-            return original_justify(context, line, extra_width)
+            original_justify(context, line, extra_width)
+            return None
         spaces = inline.count_expandable_spaces(line)
         spacing = extra_width / (gaps + spaces) if gaps + spaces else 0
         if not spacing or spacing > MAX_GAP * line.style["font_size"]:
@@ -77,10 +81,10 @@ def install() -> bool:
         _spread(context, line, spacing, 0.0)
         return None
 
-    def _spread(context, box, spacing, x_advance):
+    def _spread(context: Any, box: Any, spacing: float, x_advance: float) -> float:
         if isinstance(box, boxes.TextBox):
             box.position_x += x_advance
-            added = spacing * (_gaps(box.text) + box.text.count(" ") + box.text.count("\u00a0"))
+            added: float = spacing * (_gaps(box.text) + box.text.count(" ") + box.text.count("\u00a0"))
             if added:
                 layout = line_break.create_layout(box.text, box.style, context, max_width=None,
                                                   justification_spacing=spacing)
@@ -109,7 +113,7 @@ def install() -> bool:
     return True
 
 
-def _text_boxes(box, boxes):
+def _text_boxes(box: Any, boxes: Any) -> Iterator[Any]:
     if isinstance(box, boxes.TextBox):
         yield box
     elif isinstance(box, (boxes.LineBox, boxes.InlineBox)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import shutil
@@ -10,15 +11,15 @@ import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 import jinja2
 
 from pipeline.assemble import Collection
-from pipeline.render import plain_title
+from pipeline.formula_text import plain_title
+from pipeline.model import Post
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-TEMPLATES = ROOT / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"     # package data: pipeline/templates
 AUTHOR = "苏剑林"
 
 
@@ -28,26 +29,58 @@ class SetupError(RuntimeError):
 
 @dataclass
 class BuildOptions:
-    math: str = "mathml"          # html, epub: "mathml" or "svg"; pdf always draws SVG images
+    """A build's options: the title, and those the formats add (pipeline.emit.base.Emitter.add_options)."""
+    math: str = "mathml"          # `--math`, of the formats that offer a choice (Emitter.math_mode)
     paper: str = "a4"             # pdf: a4, a5, b5
-    title: Optional[str] = None
-    keep_build: Optional[Path] = None   # pdf: also copy the book's HTML and drawings here
+    title: str | None = None
+    keep_build: Path | None = None   # pdf: also copy the book's HTML and drawings here
 
 
 CJK_SERIFS = ("Noto Serif CJK SC", "Source Han Serif SC", "Noto Serif SC", "AR PL UMing CN")
 
 
-def cjk_serif() -> str:
-    """The installed CJK serif the books are set in.  Without one WeasyPrint would silently
-    drop every Chinese character, so its absence stops the build."""
-    found = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True) \
-        if shutil.which("fc-list") else None
-    families = {f.strip() for line in (found.stdout if found else "").splitlines() for f in line.split(",")}
+@dataclass(frozen=True)
+class CJKFont:
+    """An installed CJK serif face: its family, its file and the face's index in that file."""
+    family: str
+    file: Path
+    index: int = 0
+
+
+def _weight(text: str) -> float:
+    """fontconfig's weight of a face (80 regular, 200 bold); a variable font's range gives its middle."""
+    numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", text)]
+    return sum(numbers) / len(numbers) if numbers else 80.0
+
+
+def cjk_serif_font(bold: bool = False) -> CJKFont:
+    """The installed CJK serif every output is set in (the first of CJK_SERIFS that fontconfig
+    lists for Chinese), the face nearest the weight asked for.  The one font lookup: the PDF's
+    stylesheet names its family, the cover draws with its file.  Without one WeasyPrint would
+    silently drop every Chinese character and the cover would lose its title, so its absence
+    stops the build."""
+    found = subprocess.run(["fc-list", ":lang=zh", "-f", "%{family}\t%{weight}\t%{file}\t%{index}\n"],
+                           capture_output=True, text=True) if shutil.which("fc-list") else None
+    faces: list[tuple[set[str], float, str, int]] = []
+    for line in (found.stdout if found and found.returncode == 0 else "").splitlines():
+        family, weight, file, face = (line.split("\t") + ["", "", "", ""])[:4]
+        if file:
+            faces.append(({f.strip() for f in family.split(",")}, _weight(weight), file,
+                          int(face) if face.strip().isdigit() else 0))
+    target = 200.0 if bold else 80.0
     for name in CJK_SERIFS:
-        if name in families:
-            return name
+        candidates = sorted((abs(weight - target), file, index) for families, weight, file, index in faces
+                            if name in families)
+        if candidates:
+            _, file, index = candidates[0]
+            return CJKFont(name, Path(file), index)
     raise SetupError("no CJK serif font is installed, and without one the Chinese text would be lost: "
                      "install fonts-noto-cjk (Debian: apt-get install fonts-noto-cjk)")
+
+
+def cjk_serif() -> str:
+    """The family of the installed CJK serif the books are set in (cjk_serif_font)."""
+    return cjk_serif_font().family
 
 
 def build_date(collection: Collection) -> dt.datetime:
@@ -76,6 +109,17 @@ def environment() -> jinja2.Environment:
     return env
 
 
+@functools.lru_cache(maxsize=1)
+def _post_meta_partial() -> Any:
+    return environment().get_template("post_meta.html").module
+
+
+def post_meta(post: Post) -> str:
+    """A post's date and readers as the partial the templates show under each title
+    (pipeline/templates/post_meta.html), for an output written without a template (EPUB)."""
+    return str(_post_meta_partial().post_meta(post))
+
+
 def slug(name: str) -> str:
     """A file name for a series or book: the name itself, minus what file systems and URLs
     cannot carry."""
@@ -86,9 +130,9 @@ MATH_FONT_NAMES = ("Latin Modern Math", "STIX Two Math", "STIXMath", "TeX Gyre T
                    "Libertinus Math", "Noto Sans Math")
 
 
-def math_font() -> Optional[Path]:
+def math_font() -> Path | None:
     """An installed font with an OpenType MATH table (Debian: fonts-lmodern), or None."""
-    from fontTools.ttLib import TTFont
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
     if not shutil.which("fc-match"):
         return None
     for name in MATH_FONT_NAMES:

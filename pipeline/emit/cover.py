@@ -1,38 +1,30 @@
-"""A cover drawn by us: the title and author over a plain design, in the system's CJK serif."""
+"""A cover drawn by us: the title and author over a plain design, in the system's CJK serif
+(pipeline.emit.common.cjk_serif_font: without one the build stops naming fonts-noto-cjk)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.emit.common import SetupError
+from pipeline.emit.common import CJKFont, cjk_serif_font
 
 SIZE = (1600, 2400)
 INK, PAPER, ACCENT = (34, 34, 34), (250, 246, 236), (122, 30, 36)
 
 
-def cjk_font(bold: bool = False) -> tuple[str, int]:
-    """The file and face index of Noto Serif CJK SC (or whatever fontconfig offers for it)."""
-    pattern = "Noto Serif CJK SC" + (":bold" if bold else "")
-    found = subprocess.run(["fc-match", "-f", "%{file}\t%{index}", pattern], capture_output=True, text=True)
-    path, _, index = found.stdout.partition("\t")
-    if found.returncode or not path:
-        raise SetupError("no CJK font found for the cover: install fonts-noto-cjk (Debian: apt-get install fonts-noto-cjk)")
-    return path, int(index or 0)
+def _font(face: CJKFont, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(face.file), size, index=face.index)
 
 
-def _font(file: tuple[str, int], size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(file[0], size, index=file[1])
-
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, font_file: tuple[str, int], width: int, size: int):
+def _fit(draw: ImageDraw.ImageDraw, text: str, font_file: CJKFont, width: int,
+         size: int) -> tuple[list[str], ImageFont.FreeTypeFont]:
     """The title broken into lines that fit `width`, and the font it is set in."""
     while True:
         font = _font(font_file, size)
-        lines, line = [], ""
+        lines: list[str] = []
+        line = ""
         for ch in text:
             if draw.textlength(line + ch, font=font) > width and line:
                 lines.append(line)
@@ -51,14 +43,14 @@ def draw_cover(path: Path, title: str, author: str, when: dt.datetime) -> None:
     w, h = SIZE
     draw.rectangle([90, 90, w - 90, h - 90], outline=ACCENT, width=6)
     draw.rectangle([120, 120, w - 120, h - 120], outline=ACCENT, width=2)
-    lines, font = _fit(draw, title, cjk_font(bold=True), w - 400, 150)
+    lines, font = _fit(draw, title, cjk_serif_font(bold=True), w - 400, 150)
     y = 700
     for line in lines:
         draw.text((w // 2, y), line, font=font, fill=INK, anchor="mm")
         y += int(font.size * 1.35)
     draw.line([(w // 2 - 200, y + 40), (w // 2 + 200, y + 40)], fill=ACCENT, width=4)
-    small = _font(cjk_font(), 70)
+    small = _font(cjk_serif_font(), 70)
     draw.text((w // 2, y + 160), author, font=small, fill=INK, anchor="mm")
     draw.text((w // 2, h - 330), "科学空间 · kexue.fm", font=small, fill=ACCENT, anchor="mm")
-    draw.text((w // 2, h - 220), when.strftime("%Y"), font=_font(cjk_font(), 50), fill=INK, anchor="mm")
+    draw.text((w // 2, h - 220), when.strftime("%Y"), font=_font(cjk_serif_font(), 50), fill=INK, anchor="mm")
     image.save(path, format="PNG", optimize=True)

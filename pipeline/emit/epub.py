@@ -25,58 +25,70 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any
 from xml.etree import ElementTree
 
 from pipeline import pandoc
-from pipeline.assemble import Collection, book_link, post_anchor, scope_heading_ids, settle_links
-from pipeline.document import FALLBACK_NOTE, fallback, walk
+from pipeline.assemble import Collection, book_link, post_anchor, post_blocks
 from pipeline.diagnostics import Diagnostics
-from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, book_id, build_date
+from pipeline.document import FALLBACK_NOTE, Document, Node, fallback, walk
+from pipeline.emit.base import Emitter
+from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, post_meta
 from pipeline.emit.cover import draw_cover
 from pipeline.fileio import atomic_file, scratch_dir
-from pipeline.outputs import MARK
+from pipeline.formula_text import plain_title
 from pipeline.mathhtml import MathHTML, svg_files
-from pipeline.render import plain_title
 from pipeline.model import Post
+from pipeline.outputs import MARK
 
-def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
-    with scratch_dir("epub") as work:
-        mathhtml = MathHTML(mode="img" if options.math == "svg" else "mathml",
-                            image=svg_files(work / "math"))
-        groups = collection.groups()
-        depth = 1 if len(groups) == 1 and groups[0][0] is None else 2
-        chapters = {post.id: _chapter(collection, post, mathhtml, depth) for post in collection.posts}
-        when = build_date(collection)
-        draw_cover(work / "cover.png", collection.title, AUTHOR, when)
-        css = [(TEMPLATES / name).read_text(encoding="utf-8") for name in ("epub/book.css", "math.css")]
-        (work / "book.css").write_text("".join(css), encoding="utf-8")
-        book = Book(work, _metadata(collection, when), depth, when, len(collection.posts))
-        with atomic_file(out) as target:
-            try:
-                book.write(_blocks(groups, chapters), target)
-            except pandoc.PandocError:
-                for post in collection.posts:
-                    failure = book.failure(chapters[post.id])
-                    if failure:
-                        diagnostics.error("document-failed", f"pandoc could not put the post into the EPUB "
-                                          f"({failure}): {FALLBACK_NOTE}", post.position)
-                        chapters[post.id] = _chapter(collection, post, mathhtml, depth, fallback(post))
-                book.write(_blocks(groups, chapters), target)      # fails only if no chapter is to blame
-            _title_chapters(target)
-    return out
+
+class EPUBEmitter(Emitter):
+    name = "epub"
+    help = "an EPUB 3 book, one chapter per post"
+    default_out = "{name}.epub"
+    math_choices = ("mathml", "svg")
+    svg_embedding = "img"                 # each distinct drawing once in the book, with alt text
+
+    def write(self, collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
+        with scratch_dir("epub") as work:
+            mathhtml = MathHTML(mode=self.math_mode(options.math), image=svg_files(work / "math"))
+            groups = collection.groups()
+            depth = 1 if len(groups) == 1 and groups[0][0] is None else 2
+            chapters = {post.id: _chapter(collection, post, mathhtml, depth) for post in collection.posts}
+            when = build_date(collection)
+            draw_cover(work / "cover.png", collection.title, AUTHOR, when)
+            css = [(TEMPLATES / name).read_text(encoding="utf-8") for name in ("epub/book.css", "math.css")]
+            (work / "book.css").write_text("".join(css), encoding="utf-8")
+            book = Book(work, _metadata(collection, when), depth, when, len(collection.posts))
+            with atomic_file(out) as target:
+                try:
+                    book.write(_blocks(groups, chapters), target)
+                except pandoc.PandocError:
+                    for post in collection.posts:
+                        failure = book.failure(chapters[post.id])
+                        if failure:
+                            diagnostics.error("document-failed", f"pandoc could not put the post into the EPUB "
+                                              f"({failure}): {FALLBACK_NOTE}", post.position)
+                            chapters[post.id] = _chapter(collection, post, mathhtml, depth, fallback(post))
+                    book.write(_blocks(groups, chapters), target)      # fails only if no chapter is to blame
+                _title_chapters(target)
+        return out
+
+
+EMITTER = EPUBEmitter()
 
 
 class Book:
     """pandoc's EPUB writer with the book's stylesheet, cover and metadata, in `work`."""
 
-    def __init__(self, work: Path, meta: dict, depth: int, when: dt.datetime, posts: int) -> None:
+    def __init__(self, work: Path, meta: dict[str, Node], depth: int, when: dt.datetime, posts: int) -> None:
         self.work, self.meta, self.depth = work, meta, depth
         self.env = dict(os.environ, SOURCE_DATE_EPOCH=str(int(when.timestamp())))
         self.posts = posts
 
-    def write(self, blocks: list[dict], target: Path) -> None:
+    def write(self, blocks: list[Node], target: Path) -> None:
         source = self.work / "book.json"
         source.write_text(json.dumps({"pandoc-api-version": pandoc.api_version(), "meta": self.meta,
                                       "blocks": blocks}, ensure_ascii=False), encoding="utf-8")
@@ -86,7 +98,7 @@ class Book:
                     "--syntax-highlighting=none"],
                    cwd=self.work, env=self.env, posts=self.posts)
 
-    def failure(self, chapter: list[dict]) -> Optional[pandoc.PandocError]:
+    def failure(self, chapter: list[Node]) -> pandoc.PandocError | None:
         """Why pandoc cannot write this chapter alone, or None when it can."""
         try:
             self.write(chapter, self.work / "alone.epub")
@@ -95,8 +107,8 @@ class Book:
         return None
 
 
-def _blocks(groups: list[tuple[Optional[str], list[Post]]], chapters: dict[str, list[dict]]) -> list[dict]:
-    blocks = []
+def _blocks(groups: list[tuple[str | None, list[Post]]], chapters: dict[str, list[Node]]) -> list[Node]:
+    blocks: list[Node] = []
     for n, (name, posts) in enumerate(groups, 1):
         if name is not None:
             blocks.append(_header(1, f"part-{n}", name, ["part"]))
@@ -105,10 +117,10 @@ def _blocks(groups: list[tuple[Optional[str], list[Post]]], chapters: dict[str, 
     return blocks
 
 
-def _metadata(collection: Collection, when: dt.datetime) -> dict:
+def _metadata(collection: Collection, when: dt.datetime) -> dict[str, Node]:
     """The book's metadata as pandoc's own JSON: every value a literal string, never read as
     Markdown (as a --metadata-file would be), so a title cannot carry markup into the book."""
-    def text(value: str) -> dict:
+    def text(value: str) -> Node:
         return {"t": "MetaString", "c": value}
     return {
         "title": text(collection.title), "author": text(AUTHOR), "lang": text("zh-Hans"),
@@ -139,10 +151,15 @@ def _title_chapters(book: Path) -> None:
                 heading = _HEADING.search(text) if _CHAPTER.fullmatch(info.filename) else None
                 if heading:
                     title = re.sub(r"<[^>]+>", "", heading.group(1)).strip()
-                    text = re.sub(r"<title>[^<]*</title>", lambda _: f"<title>{title}</title>", text, count=1)
+                    text = re.sub(r"<title>[^<]*</title>", _literally(f"<title>{title}</title>"), text, count=1)
                 data = well_formed(text, info.filename).encode("utf-8")
             z.writestr(info, data, compress_type=info.compress_type)
     book.write_bytes(buffer.getvalue())
+
+
+def _literally(replacement: str) -> Callable[[re.Match[str]], str]:
+    """A replacement for `re.sub` taken as it is (no backslash or group references)."""
+    return lambda _: replacement
 
 
 # --- XHTML that is XML ---------------------------------------------------------------------------
@@ -165,7 +182,7 @@ def well_formed(text: str, name: str = "") -> str:
     raise NotXML(f"{name or 'an XHTML file'} of the EPUB is not well-formed XML ({problem})")
 
 
-def _xml_problem(text: str) -> Optional[str]:
+def _xml_problem(text: str) -> str | None:
     try:
         ElementTree.fromstring(text.encode("utf-8"))
     except ElementTree.ParseError as e:
@@ -181,8 +198,9 @@ _KEEP_EMPTY = ("alt", "alttext", "title")      # said when empty; any other empt
 def _xml_tags(text: str) -> str:
     """Each start tag written again as XML: a bare attribute dropped (`alt` and the like get
     `""`), an unquoted value quoted, a repeated attribute kept once, `&` and `<` in values escaped."""
-    def tag(m: re.Match) -> str:
-        seen, attributes = set(), []
+    def tag(m: re.Match[str]) -> str:
+        seen: set[str] = set()
+        attributes: list[str] = []
         for a in _ATTRIBUTE.finditer(m.group(2)):
             name = a.group(1)
             value = next((v for v in a.groups()[1:] if v is not None), None)
@@ -208,10 +226,11 @@ def _reserialized(text: str) -> str:
     return "".join(out)
 
 
-def _write(root: ElementTree.Element, out: list[str], parent_ns: Optional[str]) -> None:
+def _write(root: ElementTree.Element, out: list[str], parent_ns: str | None) -> None:
     """An element and its subtree as XML, without recursion: each namespace declared where it
     starts (XHTML at the root, with `epub:`), names without prefixes."""
-    stack: list = [(root, parent_ns)]
+    # a comment's or processing instruction's tag is a function, not a name
+    stack: list[str | tuple[ElementTree.Element[Any], str | None]] = [(root, parent_ns)]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
@@ -237,30 +256,27 @@ def _write(root: ElementTree.Element, out: list[str], parent_ns: Optional[str]) 
         stack.extend((child, ns) for child in reversed(list(node)))
 
 
-def _text(text: Optional[str]) -> str:
+def _text(text: str | None) -> str:
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _header(level: int, ident: str, text: str, classes=()) -> dict:
+def _header(level: int, ident: str, text: str, classes: Sequence[str] = ()) -> Node:
     return {"t": "Header", "c": [level, [ident, list(classes), []], [{"t": "Str", "c": text}]]}
 
 
 def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int,
-             document: Optional[dict] = None) -> list[dict]:
+             document: Document | None = None) -> list[Node]:
     """The post's title, date and readers, then its text (`document`, default its AST)."""
-    ast = mathhtml.document(document or collection.asts[post.id], post, collection.numbers[post.id],
-                            collection.renders)
-    settle_links(ast["blocks"], collection, book_link(collection), post, scoped=True)
-    scope_heading_ids(ast["blocks"], post)        # they repeat between posts: made the post's own
-    _shift_headers(ast["blocks"], level)
-    meta = " · ".join(x for x in (post.date, f"{post.readers:,} 位读者" if post.readers else None) if x)
+    blocks = post_blocks(collection, post, mathhtml, book_link(collection), EMITTER.keeps_heading_ids, document)
+    _shift_headers(blocks, level)
+    meta = post_meta(post)
     head = [_header(level, post_anchor(post), plain_title(post.title), ["post-title"])]
     if meta:
-        head.append({"t": "Div", "c": [["", ["post-meta"], []], [{"t": "Para", "c": [{"t": "Str", "c": meta}]}]]})
-    return head + ast["blocks"]
+        head.append({"t": "RawBlock", "c": ["html", f'<div class="post-meta">\n<p>{meta}</p>\n</div>']})
+    return head + blocks
 
 
-def _shift_headers(blocks, by: int) -> None:
+def _shift_headers(blocks: list[Node], by: int) -> None:
     """A post's own headings go below its title, and below the level pandoc splits files at."""
     for node in walk(blocks):
         if node["t"] == "Header":

@@ -11,11 +11,12 @@ WeasyPrint reads only files below the build directory, from an explicit base URL
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import shutil
 from html import escape
-from typing import Optional
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from markupsafe import Markup
@@ -23,11 +24,11 @@ from markupsafe import Markup
 from pipeline.assemble import Collection, bodies, post_anchor
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit import cjk_justify
-from pipeline.emit.common import (AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, cjk_serif,
-                                  environment)
+from pipeline.emit.base import Emitter
+from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, cjk_serif, environment
 from pipeline.fileio import atomic_file, scratch_dir
-from pipeline.outputs import STAMP
 from pipeline.mathhtml import MathHTML, svg_files
+from pipeline.outputs import STAMP
 
 PAPERS = {"a4": "A4", "a5": "A5", "b5": "JIS-B5"}
 
@@ -38,8 +39,8 @@ class LocalFetcher:
     def __init__(self, root: Path) -> None:
         from weasyprint.urls import URLFetcher
 
-        class Fetcher(URLFetcher):
-            def fetch(inner, url, headers=None):
+        class Fetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint is untyped
+            def fetch(inner, url: str, headers: Any = None) -> Any:
                 parsed = urlparse(url)
                 path = Path(unquote(parsed.path)).resolve() if parsed.scheme == "file" else None
                 if path is None or not (path == root or root in path.parents):
@@ -50,12 +51,12 @@ class LocalFetcher:
 
 
 def book_html(collection: Collection, build: Path, options: BuildOptions,
-              failed: Optional[dict[str, str]] = None) -> Path:
+              failed: dict[str, str] | None = None) -> Path:
     """Write the book's HTML, stylesheets and drawings into `build`; return the HTML's path.
     The posts in `failed` (id → WeasyPrint's complaint) are a marked box instead of their text."""
     font = cjk_serif()
-    texts = bodies(collection, MathHTML(mode="img", image=svg_files(build / "math")),
-                   lambda post, fragment: "#" + post_anchor(post), heading_ids=False)
+    texts = bodies(collection, MathHTML(mode=EMITTER.math_mode(options.math), image=svg_files(build / "math")),
+                   lambda post, fragment: "#" + post_anchor(post), heading_ids=EMITTER.keeps_heading_ids)
     for post_id, problem in (failed or {}).items():
         texts[post_id] = (f'<p class="math-error display"><span class="math-message">'
                           f'{escape(FAILED_NOTE)}{escape(problem)}</span></p>')
@@ -105,23 +106,42 @@ def write_pdf(html: Path, target: Path, identifier: bytes) -> None:
     document.write_pdf(str(target), pdf_identifier=identifier, stylesheets=ragged)
 
 
-def emit(collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
-    with scratch_dir("pdf") as tmp:
-        html = book_html(collection, tmp, options)
-        with atomic_file(out) as target:
-            try:
-                write_pdf(html, target, book_id(collection).hex.encode())
-            except TYPESETTING_FAULTS:
-                failed = _failing_posts(collection, tmp / "alone", options)
-                if not failed:
-                    raise
-                for post in collection.posts:
-                    if post.id in failed:
-                        diagnostics.error("pdf-failed", f"WeasyPrint could not typeset this post: "
-                                          f"{failed[post.id]}; it is left out of the book", post.position)
-                html = book_html(collection, tmp, options, failed)
-                write_pdf(html, target, book_id(collection).hex.encode())
-        if options.keep_build:
-            (tmp / STAMP).write_text("written by `anthology build pdf --keep-build`\n", encoding="utf-8")
-            shutil.copytree(tmp, options.keep_build, dirs_exist_ok=True)
-    return out
+class PDFEmitter(Emitter):
+    name = "pdf"
+    help = "a book typeset by WeasyPrint"
+    default_out = "{name}.pdf"
+    math_choices = ("svg",)               # WeasyPrint draws no MathML
+    svg_embedding = "img"                 # each distinct drawing written once
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--paper", choices=tuple(PAPERS), default="a4", help="the paper size")
+        parser.add_argument("--keep-build", type=Path, metavar="DIR",
+                            help="also keep the book's HTML, stylesheets and drawings in DIR")
+
+    def other_outputs(self, options: BuildOptions) -> list[Path]:
+        return [options.keep_build] if options.keep_build else []
+
+    def write(self, collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
+        with scratch_dir("pdf") as tmp:
+            html = book_html(collection, tmp, options)
+            with atomic_file(out) as target:
+                try:
+                    write_pdf(html, target, book_id(collection).hex.encode())
+                except TYPESETTING_FAULTS:
+                    failed = _failing_posts(collection, tmp / "alone", options)
+                    if not failed:
+                        raise
+                    for post in collection.posts:
+                        if post.id in failed:
+                            diagnostics.error("pdf-failed", f"WeasyPrint could not typeset this post: "
+                                              f"{failed[post.id]}; it is left out of the book", post.position)
+                    html = book_html(collection, tmp, options, failed)
+                    write_pdf(html, target, book_id(collection).hex.encode())
+            if options.keep_build:
+                (tmp / STAMP).write_text("written by `anthology build pdf --keep-build`\n", encoding="utf-8")
+                shutil.copytree(tmp, options.keep_build, dirs_exist_ok=True)
+        return out
+
+
+EMITTER = PDFEmitter()

@@ -1,6 +1,9 @@
 """MathJax 2.7.9, the engine the blog's readers run, as a long-lived Node worker.
 
 `worker.js` (with `blog-ext.js`) is the Node side; `client.py` starts it, feeds it formulas
-in a stream and enforces a time limit per formula.  `package-lock.json` pins the npm packages,
-installed into `node_modules/` here by `make setup`.
+in a stream and enforces a time limit per formula; `options.py` says how validate and render
+use it; `results.py` types its verdicts (tags, references) and `drawing.py` makes its drawings
+ours (`Render`, with the links drawn in them).  `package-lock.json` pins the npm packages:
+a checkout's `node_modules/` here (`make setup`), else installed on first use into the cache
+folder (`client.node_modules`), outside the package.
 """

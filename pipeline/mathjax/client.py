@@ -23,9 +23,10 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.js"
@@ -38,28 +39,104 @@ SAMPLE_EVERY = 64       # answers between two readings of the worker's processor
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+Answer = dict[str, Any]     # a line of the worker's JSON (worker.js), typed by pipeline.mathjax.results
+
+
 class EngineUnavailable(RuntimeError):
     """Node.js or the worker's npm packages are missing: a setup problem, not bad input."""
 
 
 @dataclass
 class Request:
-    post: Optional[str]
+    post: str | None
     tex: str
     display: bool
     render: bool = False      # answer with the formula drawn (SVG, MathML, tag rows)
     quiet: bool = False       # only for its effect on the post's state: no answer
 
 
+NPM_PACKAGES = ("mathjax-node", "mathjax")     # what worker.js requires (package.json, pinned by the lockfile)
+
+
+def _installed(modules: Path) -> bool:
+    return all((modules / name / "package.json").is_file() for name in NPM_PACKAGES)
+
+
+def node_modules() -> Path:
+    """Where the worker's npm packages are, or are to be installed; nothing is installed here.
+    A checkout's own `pipeline/mathjax/node_modules` (`make setup`) when it holds them, else a
+    per-user folder outside the package, one per lockfile: the cache folder's
+    `mathjax/<hash of package-lock.json>/node_modules`."""
+    local = HERE / "node_modules"
+    if _installed(local):
+        return local
+    from pipeline.cache import default_cache_dir
+    digest = hashlib.sha256((HERE / "package-lock.json").read_bytes()).hexdigest()[:16]
+    return default_cache_dir() / "mathjax" / digest / "node_modules"
+
+
+def install_node_modules() -> Path:
+    """The worker's npm packages, installed on first use with `npm ci` from the committed lockfile
+    into node_modules() (a temporary folder beside it, renamed into place when whole, under a
+    file lock: two builds at once install once)."""
+    modules = node_modules()
+    if _installed(modules):
+        return modules
+    npm = shutil.which("npm")
+    if not npm:
+        raise EngineUnavailable("npm is not installed, and MathJax's npm packages are needed on first use: "
+                                "install Node.js and npm (Debian: apt-get install nodejs npm; in a checkout "
+                                "`make setup` does it)")
+    import fcntl
+    prefix = modules.parent
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    with open(prefix.parent / f"{prefix.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)      # released when the file is closed, also by a killed process
+        if _installed(modules):               # another build installed them while this one waited
+            return modules
+        work = prefix.parent / f".{prefix.name}.{os.getpid()}.tmp"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(HERE / name, work / name)
+        try:
+            subprocess.run([npm, "ci", "--prefix", str(work), "--no-audit", "--no-fund", "--loglevel=error"],
+                           check=True, capture_output=True, text=True)
+        except (OSError, subprocess.CalledProcessError) as e:
+            shutil.rmtree(work, ignore_errors=True)
+            detail = (getattr(e, "stderr", None) or str(e)).strip().splitlines()[-3:]
+            raise EngineUnavailable(f"could not install MathJax's npm packages into {prefix} with `npm ci`: "
+                                    + " ".join(detail)) from None
+        shutil.rmtree(prefix, ignore_errors=True)     # an unfinished one (we hold the lock)
+        os.replace(work, prefix)
+    return modules
+
+
 def node_program() -> str:
+    """The Node.js program, with the worker's npm packages installed (install_node_modules)."""
     node = shutil.which("node") or shutil.which("nodejs")
     if not node:
         raise EngineUnavailable("Node.js is not installed: install it (Debian: apt-get install nodejs npm), "
                                 "then run `make setup`")
-    if not (HERE / "node_modules" / "mathjax-node").is_dir():
-        raise EngineUnavailable(f"MathJax is not installed in {HERE / 'node_modules'}: run `make setup` "
-                                f"(or `npm ci --prefix {HERE}`)")
+    install_node_modules()
     return node
+
+
+def node_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The worker's environment (`env`, else this process's) with NODE_PATH naming node_modules(),
+    so that worker.js's `require()` finds its packages wherever they were installed."""
+    env = dict(os.environ if env is None else env)
+    env["NODE_PATH"] = os.pathsep.join(p for p in (str(node_modules()), env.get("NODE_PATH", "")) if p)
+    return env
+
+
+def _npm_version(package: str) -> str:
+    """An npm package's version: as installed, else as the lockfile pins it (what `npm ci` installs)."""
+    meta = node_modules() / package / "package.json"
+    if meta.exists():
+        return str(json.loads(meta.read_text())["version"])
+    lock = json.loads((HERE / "package-lock.json").read_text())
+    return str(lock.get("packages", {}).get(f"node_modules/{package}", {}).get("version", "missing"))
 
 
 def fingerprint() -> str:
@@ -70,9 +147,7 @@ def fingerprint() -> str:
         path = HERE / name
         h.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
     for package in ("mathjax", "mathjax-node"):
-        meta = HERE / "node_modules" / package / "package.json"
-        version = json.loads(meta.read_text())["version"] if meta.exists() else "missing"
-        h.update(f"{package}@{version}\0".encode())
+        h.update(f"{package}@{_npm_version(package)}\0".encode())
     return h.hexdigest()
 
 
@@ -81,18 +156,18 @@ class Worker:
     worker's processor time (of the clock where the system does not tell processor time)."""
 
     def __init__(self, timeout: float = 10.0, startup_timeout: float = 60.0,
-                 env: Optional[dict] = None, retry_factor: float = RETRY_FACTOR) -> None:
+                 env: dict[str, str] | None = None, retry_factor: float = RETRY_FACTOR) -> None:
         self.timeout = timeout
         self.startup_timeout = startup_timeout
         self.retry_factor = retry_factor
         self.env = env
-        self.process: Optional[subprocess.Popen] = None
+        self.process: subprocess.Popen[str] | None = None
         self.engine = ""
         self.restarts = 0
         self.retries = 0
         self._spent = 0.0            # processor seconds over the answers counted in _answered
         self._answered = 0
-        self._mark: tuple[Optional[float], int] = (None, 0)   # (processor time, answers) last read
+        self._mark: tuple[float | None, int] = (None, 0)   # (processor time, answers) last read
         self._seen = 0               # answers since the worker started
 
     # --- process ---------------------------------------------------------------------------
@@ -100,8 +175,8 @@ class Worker:
         node = node_program()
         self.process = subprocess.Popen(
             [node, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", bufsize=1, env=self.env)
-        self.answers: queue.Queue = queue.Queue()
+            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", bufsize=1, env=node_env(self.env))
+        self.answers: queue.Queue[object] = queue.Queue()
         self.stderr: deque[str] = deque(maxlen=20)
         threading.Thread(target=self._read_stdout, args=(self.process, self.answers), daemon=True).start()
         threading.Thread(target=self._read_stderr, args=(self.process, self.stderr), daemon=True).start()
@@ -126,21 +201,22 @@ class Worker:
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             try:
-                stream.close()
+                if stream is not None:
+                    stream.close()
             except OSError:
                 pass
         self.process = None
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     @staticmethod
-    def _read_stdout(process: subprocess.Popen, answers: queue.Queue) -> None:
-        for line in process.stdout:
+    def _read_stdout(process: subprocess.Popen[str], answers: queue.Queue[object]) -> None:
+        for line in process.stdout or ():
             try:
                 answers.put(_clean(json.loads(line)))
             except ValueError:
@@ -148,21 +224,23 @@ class Worker:
         answers.put(None)                    # end of stream: the process is gone
 
     @staticmethod
-    def _read_stderr(process: subprocess.Popen, lines: deque) -> None:
-        for line in process.stderr:
+    def _read_stderr(process: subprocess.Popen[str], lines: deque[str]) -> None:
+        for line in process.stderr or ():
             lines.append(line.rstrip())
 
-    def _cpu(self) -> Optional[float]:
+    def _cpu(self) -> float | None:
         """Processor seconds the worker has used so far, or None where the system does not say."""
+        if self.process is None:
+            return None
         try:
             with open(f"/proc/{self.process.pid}/stat", "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / _TICKS      # utime + stime
-        except (OSError, IndexError, ValueError, AttributeError):
+        except (OSError, IndexError, ValueError):
             return None
 
-    def _next(self, limit: float):
-        """The next answer; TimeoutError when the worker has spent `limit` processor seconds
+    def _next(self, limit: float) -> object:
+        """The next answer (None: the worker is gone); TimeoutError when the worker has spent `limit` processor seconds
         waiting for it, or used no processor time at all for IDLE_LIMIT seconds (stuck).
         Processor time is read only once an answer is slower than POLL: most come sooner, and
         the reading would cost every one of them."""
@@ -184,7 +262,7 @@ class Worker:
                 continue
             if cpu - cpu_start > limit:
                 return TimeoutError
-            if cpu > last_cpu:
+            if last_cpu is None or cpu > last_cpu:
                 last_cpu, last_progress = cpu, now
             elif now - last_progress > max(IDLE_LIMIT, limit):
                 return TimeoutError
@@ -196,22 +274,25 @@ class Worker:
         return max(self.timeout, ADAPT_FACTOR * mean)
 
     def _send(self, lines: list[str]) -> None:
-        def write(stdin, lines):
+        def write(stdin: IO[str] | None, lines: list[str]) -> None:
+            if stdin is None:
+                return
             try:
                 for line in lines:
                     stdin.write(line)
                 stdin.flush()
             except (OSError, ValueError):
                 pass                         # the process died; the reader reports it
-        threading.Thread(target=write, args=(self.process.stdin, lines), daemon=True).start()
+        if self.process is not None:
+            threading.Thread(target=write, args=(self.process.stdin, lines), daemon=True).start()
 
     # --- checking ----------------------------------------------------------------------------
     def check(self, requests: list[Request],
-              on_answer: Optional[Callable[[int, dict], None]] = None) -> list[Optional[dict]]:
+              on_answer: Callable[[int, Answer], None] | None = None) -> list[Answer | None]:
         """One answer per request, in order: {"ok", "error", "tags", "refs", "render"?};
         None for quiet requests.  `on_answer(i, answer)` is called as each arrives, so the
         caller's work on it overlaps the engine's on the next ones."""
-        results: list[Optional[dict]] = [None] * len(requests)
+        results: list[Answer | None] = [None] * len(requests)
         todo = list(range(len(requests)))
         replay: list[int] = []
         retried: set[int] = set()
@@ -239,10 +320,11 @@ class Worker:
                     self.retries += 1
                     retry = True
                     break
-                results[i] = {"ok": False, "error": self._fault(answer, limit, i in retried),
-                              "tags": [], "refs": [], "fault": True}
+                fault: Answer = {"ok": False, "error": self._fault(answer, limit, i in retried),
+                                 "tags": [], "refs": [], "fault": True}
+                results[i] = fault
                 if on_answer:
-                    on_answer(i, results[i])
+                    on_answer(i, fault)
                 break
             if failed_at is None:
                 break
@@ -266,14 +348,14 @@ class Worker:
             self._answered += self._seen - seen
         self._mark = (cpu, self._seen)
 
-    def _fault(self, answer, limit: float, retried: bool) -> str:
+    def _fault(self, answer: object, limit: float, retried: bool) -> str:
         if answer is TimeoutError:
             again = f" (and again with {limit:g} s on a fresh worker)" if retried else ""
             first = limit / self.retry_factor if retried else limit
             return (f"MathJax took longer than {first:g} s of processor time on this formula{again}; "
                     "worker restarted")
         try:
-            status = self.process.wait(timeout=5)
+            status: object = self.process.wait(timeout=5) if self.process else "unknown"
         except subprocess.TimeoutExpired:
             status = "unknown"
         detail = "; ".join(list(self.stderr)[-3:]) or "no message"
@@ -289,7 +371,7 @@ class Worker:
         return json.dumps(item, ensure_ascii=False) + "\n"
 
 
-def _clean(value):
+def _clean(value: Any) -> Any:
     """The worker's answer with lone surrogates (`\\unicode{xD800}`, JSON-escaped by Node)
     replaced by U+FFFD: they are no text, and could be neither cached nor written."""
     if isinstance(value, str):

@@ -12,13 +12,13 @@ import os
 import re
 import stat
 import unicodedata
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable, Optional
 
 from pipeline.diagnostics import Diagnostics
-from pipeline.outputs import STAMP
 from pipeline.extract import MAX_FILE_BYTES
 from pipeline.model import Post
+from pipeline.outputs import STAMP
 from pipeline.read import frontmatter, listing, plaintext, scraped
 from pipeline.read.decode import decode
 from pipeline.series import normalize_title, parse_series
@@ -38,7 +38,7 @@ def input_files(paths: Iterable[str], diagnostics: Diagnostics) -> list[Path]:
     """Regular files named, and the regular files below folders named (hidden files and
     READMEs left out).  Anything else — a FIFO, a socket, a device, a link to one — is named
     and skipped without being opened: opening a FIFO would wait for a writer forever."""
-    files: list[Path] = []
+    files: list[Path | None] = []
     for p in paths:
         path = Path(p)
         if path.is_dir():
@@ -58,13 +58,14 @@ _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (s
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 
 
-def _regular(path: Path, diagnostics: Diagnostics) -> Optional[Path]:
+def _regular(path: Path, diagnostics: Diagnostics) -> Path | None:
     """`path` when it is (or links to) a regular file of at most MAX_FILE_BYTES, else None, reported."""
     try:
         info = path.stat()
     except OSError as e:
         broken = path.is_symlink() and isinstance(e, FileNotFoundError)
-        diagnostics.input_error(str(path), "a symbolic link to nothing" if broken else f"cannot read: {e.strerror or e}",
+        diagnostics.input_error(str(path),
+                                "a symbolic link to nothing" if broken else f"cannot read: {e.strerror or e}",
                                 code="missing" if broken else "unreadable")
         return None
     if not stat.S_ISREG(info.st_mode):
@@ -126,7 +127,7 @@ def _read_file(path: Path, diagnostics: Diagnostics) -> list[Post]:
     for note in decoded.notes:
         diagnostics.warning("encoding", f"file {note}", path=name)
     source = SourceFile(name, _without_controls(unicodedata.normalize("NFC", decoded.text), name, diagnostics))
-    for form, (detect, read) in READERS.items():
+    for detect, read in READERS.values():
         if detect(source.text):
             return read(source, diagnostics)
     diagnostics.input_error(name, "not a post in any known form (listing page, scraped post, "

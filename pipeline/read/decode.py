@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass, field
-from typing import Optional
 
 
 @dataclass
 class Decoded:
-    text: Optional[str]
-    problem: Optional[str] = None          # set when text is None
+    text: str | None
+    problem: str | None = None          # set when text is None
     notes: list[str] = field(default_factory=list)
 
 

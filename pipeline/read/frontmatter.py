@@ -24,14 +24,21 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from pipeline.diagnostics import Diagnostics
-from pipeline.extract import (MAX_FRONT_MATTER_CHARS, MAX_FRONT_MATTER_DEPTH, MAX_ID_CHARS, MAX_PART,
-                              MAX_READERS, MAX_TITLE_CHARS)
+from pipeline.extract import (
+    MAX_FRONT_MATTER_CHARS,
+    MAX_FRONT_MATTER_DEPTH,
+    MAX_ID_CHARS,
+    MAX_PART,
+    MAX_READERS,
+    MAX_TITLE_CHARS,
+)
 from pipeline.model import Post
 from pipeline.read.listing import title_id
 from pipeline.sourcetext import Position, SourceFile
@@ -50,10 +57,10 @@ class FieldError(ValueError):
     """A front-matter value that cannot be used; the message says what is wanted."""
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML is untyped here (no types-PyYAML)
     """Composes nodes only, refusing anchors, aliases and deep nesting as it goes."""
 
-    def compose_node(self, parent: Optional[Node], index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.composer.ComposerError(None, None, "anchors and aliases (`&`, `*`) are not allowed "
@@ -70,6 +77,7 @@ class _Loader(yaml.SafeLoader):
 
 def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     m = FRONT_MATTER.match(source.text)
+    assert m is not None                          # `detect` chose this reader for it
     base = m.start("yaml") if m.group("yaml") else m.end()
     text = m.group("yaml") or ""
 
@@ -109,7 +117,7 @@ def _problem(e: Exception) -> str:
 def _offset(e: yaml.YAMLError) -> int:
     mark = getattr(e, "problem_mark", None)
     if mark is not None:
-        return mark.index
+        return int(mark.index)
     return getattr(e, "position", 0) or 0        # a ReaderError: a character YAML refuses
 
 
@@ -119,12 +127,12 @@ def _text(limit: int) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise FieldError(f"must be text, not {_kind(value)}")
-        value = str(value).strip()
-        if not value:
+        text = str(value).strip()
+        if not text:
             raise FieldError("is empty")
-        if len(value) > limit:
-            raise FieldError(f"is {len(value):,} characters long; at most {limit:,} are allowed")
-        return value
+        if len(text) > limit:
+            raise FieldError(f"is {len(text):,} characters long; at most {limit:,} are allowed")
+        return text
     return check
 
 
@@ -181,7 +189,7 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _fields(root: Optional[MappingNode], loader: _Loader, at: Callable[[int], Position],
+def _fields(root: MappingNode | None, loader: _Loader, at: Callable[[int], Position],
             diagnostics: Diagnostics) -> tuple[dict[str, Any], set[str]]:
     """The known fields that are good, and the names of those that are bad, each reported at its value."""
     good: dict[str, Any] = {}

@@ -46,12 +46,14 @@ def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     for k, i in enumerate(by):
         start, line = lines[i]
         m = BY_LINE.match(line)
+        assert m is not None                      # `by` holds the lines it matches
         if i == 0:
             diagnostics.error("no-title", "a `By` line with no title line before it", source.position(start))
             continue
         prev_start, prev = lines[i - 1]
         if k > 0 and by[k - 1] == i - 1:          # the title is glued to the previous By line
             pm = BY_LINE.match(prev)
+            assert pm is not None
             title_at = prev_start + pm.end()
             title = prev[pm.end():]
         else:

@@ -29,6 +29,7 @@ def detect(text: str) -> bool:
 def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     text = source.text
     c = CITATION.search(text)
+    assert c is not None                          # `detect` chose this reader for it
     start = body_start(text)
     end = text.find(END_MARKER, start)
     if end < 0:
@@ -50,7 +51,7 @@ def body_start(text: str, start: int = 0) -> int:
     return start
 
 
-def citation_date(source: SourceFile, c: re.Match, end: int, diagnostics: Diagnostics) -> str | None:
+def citation_date(source: SourceFile, c: re.Match[str], end: int, diagnostics: Diagnostics) -> str | None:
     """The date of the reference line after `end` (`苏剑林. (Jun. 14, 2024).`), else year and
     month of the citation block `c` (day 01, warned), else None (warned)."""
     m = REFERENCE_DATE.search(source.text, end)

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from pipeline.diagnostics import Diagnostics
-from pipeline.extract import markdown_runs, scan, scan_runs, Span
+from pipeline.extract import Item, Span, markdown_runs, scan, scan_runs
 from pipeline.model import Post
 from pipeline.read import listing, plaintext
 from pipeline.read.markup import unescape
@@ -66,9 +66,13 @@ def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     the citation block at the end."""
     text = source.text
     h = HEADING.search(text)
-    if not h and not ESCAPED_BY.search(text):
-        return _read_headless(source, diagnostics)
-    by = BY.match(text, h.end()) if h else BY.search(text, ESCAPED_BY.search(text).start())
+    if h:
+        by = BY.match(text, h.end())
+    else:
+        escaped_by = ESCAPED_BY.search(text)
+        if not escaped_by:
+            return _read_headless(source, diagnostics)
+        by = BY.search(text, escaped_by.start())
     if not by:
         diagnostics.error("no-byline", "no `By AUTHOR | DATE | N位读者` line under the title",
                           source.position(h.end() + 1 if h else 0))
@@ -167,7 +171,7 @@ def authoring_body(escaped: SourceText) -> SourceText:
     cursor = 0
     plains = {}
 
-    def scan_run(a: int, b: int) -> list:
+    def scan_run(a: int, b: int) -> list[Item]:
         plains[a, b] = unescape(escaped[a:b], markdown=True)
         return list(scan(plains[a, b].text))
 

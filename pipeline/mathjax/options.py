@@ -1,0 +1,22 @@
+"""How the MathJax worker is used, by validate and render alike."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.mathjax.client import Worker
+
+
+@dataclass
+class EngineOptions:
+    """How the MathJax worker is used, by validate and render alike."""
+    cache_dir: Path | None = None       # None: no cache
+    timeout: float = 10.0
+    worker_factory: Callable[[], Worker] | None = None
+    jobs: int = 0                          # workers drawing side by side; 0: one per core, up to 2
+
+    def workers(self) -> int:
+        return self.jobs if self.jobs > 0 else max(1, min(2, os.cpu_count() or 1))
