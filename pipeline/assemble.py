@@ -31,12 +31,34 @@ from urllib.parse import quote, unquote
 
 from pipeline import document, pandoc
 from pipeline.diagnostics import Diagnostics
-from pipeline.document import Document, Node
 from pipeline.links import WEB_URL
 from pipeline.mathhtml import MathHTML, formula_anchor
 from pipeline.mathjax.drawing import Render
 from pipeline.model import Post, drawable, is_reference
 from pipeline.number import PostNumbers, id_part
+from pipeline.pandoc_ast import (
+    Attr,
+    Div,
+    Document,
+    Header,
+    Image,
+    Inlines,
+    Link,
+    Node,
+    Note,
+    OrderedList,
+    Plain,
+    RawBlock,
+    RawInline,
+    Span,
+    Str,
+    Superscript,
+    element,
+    replace,
+    tag,
+    text,
+    walk,
+)
 
 DEFAULT_TITLE = "科学空间文集"
 OTHERS = "其他文章"          # the part of a book that holds the posts of no series
@@ -149,14 +171,15 @@ def _formula_anchors(post: Post, renders: dict[tuple[str, int], Render]) -> set[
 def _heading_ids(ast: Document) -> set[str]:
     """Headings get the blog's ids, their own text (`…/archives/7343#进一步思考与分析`)."""
     seen: set[str] = set()
-    for node in document.walk(ast["blocks"]):
-        if node["t"] == "Header":
-            base = re.sub(r"\s+", "-", _text(node["c"][2]).strip()) or "section"
+    for node in walk(ast["blocks"]):
+        header = Header.of(node)
+        if header:
+            base = re.sub(r"\s+", "-", text(header.inlines, code=False).strip()) or "section"
             name, n = base, 1
             while name in seen:
                 n += 1
                 name = f"{base}-{n}"
-            node["c"][1][0] = name
+            header.attr.id = name
             seen.add(name)
     return seen
 
@@ -176,21 +199,10 @@ def scope_heading_ids(blocks: list[Node], post: Post) -> None:
     """The headings' ids made the post's own (`heading_anchor`), for a book that holds many
     posts: their own text repeats between posts.  `settle_links(…, scoped=True)` sends the
     post's links to them there."""
-    for node in document.walk(blocks):
-        if node["t"] == "Header" and node["c"][1][0]:
-            node["c"][1][0] = heading_anchor(post, node["c"][1][0])
-
-
-def _text(inlines: list[Node]) -> str:
-    out: list[str] = []
-    for node in document.walk(inlines):
-        if node["t"] == "Str":
-            out.append(node["c"])
-        elif node["t"] in ("Space", "SoftBreak"):
-            out.append(" ")
-        elif node["t"] == "Math":
-            out.append(node["c"][1])
-    return "".join(out)
+    for node in walk(blocks):
+        header = Header.of(node)
+        if header and header.attr.id:
+            header.attr.id = heading_anchor(post, header.attr.id)
 
 
 def bodies(collection: Collection, mathhtml: MathHTML,
@@ -234,11 +246,11 @@ def _html(posts: list[Post], blocks: dict[str, list[Node]]) -> dict[str, str]:
         return {}
     whole: list[Node] = []
     for n, post in enumerate(posts):
-        whole.append({"t": "RawBlock", "c": ["html", f"<!--kx-post {n}-->"]})
+        whole.append(RawBlock.new("html", f"<!--kx-post {n}-->"))
         whole.extend(blocks[post.id])
-    text = pandoc.from_ast({"pandoc-api-version": pandoc.api_version(), "meta": {}, "blocks": whole},
-                           "html5", HTML_ARGS, posts=len(posts))
-    parts = re.split(r"<!--kx-post (\d+)-->\n?", text)
+    written = pandoc.from_ast({"pandoc-api-version": pandoc.api_version(), "meta": {}, "blocks": whole},
+                              "html5", HTML_ARGS, posts=len(posts))
+    parts = re.split(r"<!--kx-post (\d+)-->\n?", written)
     return {posts[int(parts[i])].id: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
@@ -253,16 +265,15 @@ def _html_alone(collection: Collection, post: Post, blocks: list[Node], mathhtml
 
 def plain_html(blocks: list[Node]) -> str:
     """A `document.fallback` document (after pipeline.mathhtml) as HTML, without pandoc."""
-    return "\n".join("<p>" + "".join(map(_inline_html, block["c"])) + "</p>" for block in blocks)
+    return "\n".join("<p>" + "".join(map(_inline_html, Inlines(block).inlines)) + "</p>" for block in blocks)
 
 
 def _inline_html(node: Node) -> str:
-    kind = node["t"]
+    kind = tag(node)
     if kind == "Str":
-        return html.escape(node["c"], quote=False)
+        return html.escape(Str(node).text, quote=False)
     if kind == "RawInline":
-        raw: str = node["c"][1]
-        return raw
+        return RawInline(node).text
     return "\n" if kind == "SoftBreak" else " "
 
 
@@ -273,18 +284,17 @@ def settle_links(blocks: list[Node], collection: Collection, post_link: PostLink
     headings' ids made the post's own by `scope_heading_ids`) links to `post`'s headings
     follow them."""
     headings = collection.headings.get(post.id, set()) if post is not None and scoped else set()
-    for node in document.nodes(blocks):
-        if isinstance(node, list):
-            for n, item in enumerate(node):
-                if isinstance(item, dict) and item.get("t") == "Image":
-                    node[n] = _placeholder(item)
-        elif isinstance(node, dict) and node.get("t") == "Link":
-            target = node["c"][2]
-            url = target[0].strip()
-            if post is not None and url.startswith("#") and unquote(url[1:]) in headings:
-                target[0] = "#" + heading_anchor(post, unquote(url[1:]))
-            else:
-                target[0] = _link_target(target[0], collection, post_link)
+    for node in walk(blocks):
+        link = Link.of(node)
+        if link is None:
+            continue
+        url = link.url.strip()
+        if post is not None and url.startswith("#") and unquote(url[1:]) in headings:
+            link.url = "#" + heading_anchor(post, unquote(url[1:]))
+        else:
+            link.url = _link_target(link.url, collection, post_link)
+    # after the links: a placeholder's own link is made settled
+    replace(blocks, lambda node: _placeholder(Image(node)) if tag(node) == "Image" else None)
 
 
 def _link_target(url: str, collection: Collection, post_link: PostLink) -> str:
@@ -312,40 +322,39 @@ def unlink_dangling(collection: Collection, post: Post) -> None:
     ast = collection.asts[post.id]
     ids = collection.ids.get(post.id, set())
     where = _Locator(post)
-    for node in document.nodes(ast["blocks"]):
-        if not isinstance(node, list):
-            continue
-        for n, item in enumerate(node):
-            if not (isinstance(item, dict) and item.get("t") == "Link"):
-                continue
-            url, title = item["c"][2]
-            problem = _dangling(url, ids, item)
-            if problem is None:
-                continue
-            found = where.find(url)
-            start: int | None = None
-            shown = "[…]"
-            if found:
-                written = where.target(found)
-                start = where.start(found)
-                if found[0] - start <= 60:
-                    shown = where.text[start:found[0] + 1]
-            else:
-                written = url + (f' "{title}"' if title else "")
-            collection.diagnostics.warning(
-                DANGLING, f"the link {shown}({written}) leads nowhere: {problem}; it is shown as the text "
-                "written", post.body.position(start) if start is not None else post.position)
-            node[n] = {"t": "Span", "c": [["", ["dangling-link"], []],
-                                          [{"t": "Str", "c": "["}, *item["c"][1], {"t": "Str", "c": f"]({written})"}]]}
+
+    def as_text(node: Node) -> Node | None:
+        link = Link.of(node)
+        if link is None:
+            return None
+        url, title = link.url, link.title
+        problem = _dangling(url, ids, link)
+        if problem is None:
+            return None
+        found = where.find(url)
+        start: int | None = None
+        shown = "[…]"
+        if found:
+            written = where.target(found)
+            start = where.start(found)
+            if found[0] - start <= 60:
+                shown = where.text[start:found[0] + 1]
+        else:
+            written = url + (f' "{title}"' if title else "")
+        collection.diagnostics.warning(
+            DANGLING, f"the link {shown}({written}) leads nowhere: {problem}; it is shown as the text "
+            "written", post.body.position(start) if start is not None else post.position)
+        return Span.new(Attr.new("", [DANGLING]), [Str.new("["), *link.inlines, Str.new(f"]({written})")])
+    replace(ast["blocks"], as_text)
 
 
-def _dangling(url: str, ids: set[str], link: Node) -> str | None:
+def _dangling(url: str, ids: set[str], link: Link) -> str | None:
     """Why a link to `url` lands nowhere, or None when it lands (`link` may be mended)."""
     bare = url.strip()
     if WEB_URL.match(bare):
         return None
     if bare.startswith("//"):
-        link["c"][2][0] = "https:" + bare
+        link.url = "https:" + bare
         return None
     if ARCHIVE.match(bare):
         return None                            # the post in the collection, else the blog's page
@@ -355,7 +364,7 @@ def _dangling(url: str, ids: set[str], link: Node) -> str | None:
         fragment = unquote(bare[1:])
         for name in (fragment, re.sub(r"\s+", "-", fragment.strip())):
             if name in ids:
-                link["c"][2][0] = "#" + name
+                link.url = "#" + name
                 return None
         if not fragment:
             return "`#` names no anchor"
@@ -444,41 +453,39 @@ def notes_at_end(blocks: list[Node], post: Post) -> list[Node]:
     they stay with their post when many posts are written by one pandoc run.  Ids are the
     post's own (`note_anchor`)."""
     notes: list[list[Node]] = []
-    for node in document.nodes(blocks):
-        if not isinstance(node, list):
-            continue
-        for n, item in enumerate(node):
-            if isinstance(item, dict) and item.get("t") == "Note":
-                notes.append(item["c"])
-                k = len(notes)
-                node[n] = {"t": "Link", "c": [[note_anchor(post, k, back=True), ["footnote-ref"],
-                                               [["role", "doc-noteref"]]],
-                                              [{"t": "Superscript", "c": [{"t": "Str", "c": str(k)}]}],
-                                              ["#" + note_anchor(post, k), ""]]}
+
+    def reference(node: Node) -> Node | None:
+        note = Note.of(node)
+        if note is None:
+            return None
+        notes.append(note.blocks)
+        k = len(notes)
+        return Link.new(Attr.new(note_anchor(post, k, back=True), ["footnote-ref"], [("role", "doc-noteref")]),
+                        [Superscript.new([Str.new(str(k))])], "#" + note_anchor(post, k))
+    replace(blocks, reference)
     if not notes:
         return []
     items: list[list[Node]] = []
     for k, note in enumerate(notes, 1):
-        back = {"t": "Link", "c": [["", ["footnote-back"], [["role", "doc-backlink"]]],
-                                   [{"t": "Str", "c": "↩︎"}], ["#" + note_anchor(post, k, back=True), ""]]}
-        body = list(note) or [{"t": "Plain", "c": []}]
-        if body[-1]["t"] in ("Para", "Plain"):
-            body[-1] = {"t": body[-1]["t"], "c": body[-1]["c"] + [{"t": "Space"}, back]}
+        back = Link.new(Attr.new("", ["footnote-back"], [("role", "doc-backlink")]),
+                        [Str.new("↩︎")], "#" + note_anchor(post, k, back=True))
+        body = list(note) or [Plain.new([])]
+        last = tag(body[-1])
+        if last in ("Para", "Plain"):
+            body[-1] = element(last, Inlines(body[-1]).inlines + [element("Space"), back])
         else:
-            body.append({"t": "Plain", "c": [back]})
-        items.append([{"t": "Div", "c": [[note_anchor(post, k), ["footnote"], []], body]}])
-    return [{"t": "Div", "c": [["", ["footnotes"], [["role", "doc-endnotes"]]],
-                               [{"t": "HorizontalRule"},
-                                {"t": "OrderedList", "c": [[1, {"t": "Decimal"}, {"t": "Period"}], items]}]]}]
+            body.append(Plain.new([back]))
+        items.append([Div.new(Attr.new(note_anchor(post, k), ["footnote"]), body)])
+    return [Div.new(Attr.new("", ["footnotes"], [("role", "doc-endnotes")]),
+                    [element("HorizontalRule"), OrderedList.new(items)])]
 
 
-def _placeholder(image: Node) -> Node:
+def _placeholder(image: Image) -> Node:
     """An image: a box with its caption and its address, a link when it is a web address."""
-    url = image["c"][2][0]
-    caption = image["c"][1] or [{"t": "Str", "c": "图片"}]
+    url = image.url
+    caption = image.inlines or [Str.new("图片")]
     web = WEB_URL.match(url) or url.strip().startswith("//")
-    link = {"t": "Link", "c": [["", [], []], [{"t": "Str", "c": url}], [url if web else "", ""]]}
-    return {"t": "Span", "c": [["", ["image-placeholder"], []],
-                               [{"t": "Span", "c": [["", ["image-caption"], []], caption]},
-                                {"t": "LineBreak"}, link]]}
+    link = Link.new(Attr.new(), [Str.new(url)], url if web else "")
+    return Span.new(Attr.new("", ["image-placeholder"]),
+                    [Span.new(Attr.new("", ["image-caption"]), caption), element("LineBreak"), link])
 

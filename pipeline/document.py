@@ -10,21 +10,20 @@ No post can take the build down: a post nested too deeply for pandoc (found by a
 its text before pandoc runs, or in pandoc's answer), one pandoc fails on or runs out of its
 limits on (pipeline.pandoc), or one our own code fails on, is reported (`too-deep`,
 `document-failed`) and given the `fallback` document: its text as plain paragraphs with every
-formula in place.  The walker of the ASTs (`nodes`) keeps its own stack, so no AST makes Python
-recurse.
+formula in place.  The AST is read and written through pipeline.pandoc_ast, whose walk keeps its
+own stack, so no AST makes Python recurse.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 from pipeline import pandoc
 from pipeline.cache import Cache, key
 from pipeline.diagnostics import Diagnostics
 from pipeline.importer import markdown_body
 from pipeline.model import Post
+from pipeline.pandoc_ast import Attr, Document, Math, Node, Para, Span, Str, element, replace, tag
 from pipeline.sourcetext import Position
 
 READER = ("markdown-tex_math_dollars-tex_math_single_backslash-tex_math_double_backslash"
@@ -43,10 +42,6 @@ NESTING_LIMIT = 50
 # Backtick runs of many different lengths in one paragraph cost pandoc time rising with the
 # fourth power of their number (60 take 0.6 s, 300 six minutes); real posts use at most 4.
 BACKTICK_LIMIT = 32
-# pandoc's JSON AST: a document {"pandoc-api-version", "meta", "blocks"}; an element
-# {"t": tag, "c": content}, its content positional as pandoc-types defines it.
-Document = dict[str, Any]
-Node = dict[str, Any]
 FALLBACK_NOTE = "the post is shown as plain paragraphs, its formulas in place"
 
 # a bracket, an escaped character, or the end of a paragraph; page text is escaped for pandoc
@@ -175,20 +170,20 @@ def fallback(post: Post) -> Document:
         if f:
             paragraphs[-1].append(_math_node(post, f.index))
             pos = f.end
-    blocks = [{"t": "Para", "c": inlines} for inlines in map(_trim, paragraphs) if inlines]
+    blocks = [Para.new(inlines) for inlines in map(_trim, paragraphs) if inlines]
     return {"pandoc-api-version": pandoc.api_version(), "meta": {}, "blocks": blocks}
 
 
 def _words(text: str) -> list[Node]:
-    return [{"t": "Str", "c": w} if not w.isspace() else {"t": "SoftBreak" if "\n" in w else "Space"}
+    return [Str.new(w) if not w.isspace() else element("SoftBreak" if "\n" in w else "Space")
             for w in re.findall(r"\s+|\S+", text)]
 
 
 def _trim(inlines: list[Node]) -> list[Node]:
     start, end = 0, len(inlines)
-    while start < end and inlines[start]["t"] in ("Space", "SoftBreak"):
+    while start < end and tag(inlines[start]) in ("Space", "SoftBreak"):
         start += 1
-    while end > start and inlines[end - 1]["t"] in ("Space", "SoftBreak"):
+    while end > start and tag(inlines[end - 1]) in ("Space", "SoftBreak"):
         end -= 1
     return inlines[start:end]
 
@@ -196,21 +191,15 @@ def _trim(inlines: list[Node]) -> list[Node]:
 # --- formulas in place ----------------------------------------------------------------------------
 def _math_node(post: Post, index: int) -> Node:
     f = post.formulas[index]
-    kind = "DisplayMath" if f.display else "InlineMath"
-    return {"t": "Span", "c": [["", ["math"], [["data-formula", str(index)]]],
-                               [{"t": "Math", "c": [{"t": kind}, f.tex]}]]}
+    return Span.new(Attr.new("", ["math"], [("data-formula", str(index))]), [Math.new(f.display, f.tex)])
 
 
 def _replace(blocks: list[Node], pattern: re.Pattern[str], post: Post) -> None:
     """Each placeholder word in a Str becomes its formula's node, in place."""
-    for node in nodes(blocks):
-        if isinstance(node, list) and any(_has_placeholder(item, pattern) for item in node):
-            node[:] = [part for item in node for part in
-                       (_split_str(item["c"], pattern, post) if _has_placeholder(item, pattern) else [item])]
-
-
-def _has_placeholder(item: Any, pattern: re.Pattern[str]) -> bool:
-    return isinstance(item, dict) and item.get("t") == "Str" and bool(pattern.search(item["c"]))
+    def split(node: Node) -> list[Node] | None:
+        word = Str.of(node)
+        return _split_str(word.text, pattern, post) if word and pattern.search(word.text) else None
+    replace(blocks, split)
 
 
 def _split_str(text: str, pattern: re.Pattern[str], post: Post) -> list[Node]:
@@ -218,41 +207,9 @@ def _split_str(text: str, pattern: re.Pattern[str], post: Post) -> list[Node]:
     pos = 0
     for m in pattern.finditer(text):
         if m.start() > pos:
-            out.append({"t": "Str", "c": text[pos:m.start()]})
+            out.append(Str.new(text[pos:m.start()]))
         out.append(_math_node(post, int(m.group(1))))
         pos = m.end()
     if pos < len(text):
-        out.append({"t": "Str", "c": text[pos:]})
+        out.append(Str.new(text[pos:]))
     return out
-
-
-# --- walking an AST -------------------------------------------------------------------------------
-def nodes(tree: Any) -> Iterator[list[Any] | dict[str, Any]]:
-    """Every list and dict of an AST, depth first in document order, with a stack of our own
-    instead of recursion.  A node's children are taken before it is handed out, so the caller
-    may replace items of a list it is given; what it puts in is not walked."""
-    stack: list[Any] = [tree]
-    while stack:
-        node = stack.pop()
-        children = node if isinstance(node, list) else node.values() if isinstance(node, dict) else ()
-        stack.extend(reversed([c for c in children if isinstance(c, (list, dict))]))
-        yield node
-
-
-def walk(tree: Any) -> Iterator[Node]:
-    """Every element of an AST (blocks and inlines), depth first."""
-    return (node for node in nodes(tree) if isinstance(node, dict) and "t" in node)
-
-
-def plain_text(ast: Document) -> str:
-    """The words of a document: its Str, Code and Math text, link targets left out."""
-    parts = []
-    for node in walk(ast["blocks"]):
-        t = node["t"]
-        if t == "Str":
-            parts.append(node["c"])
-        elif t in ("Code", "CodeBlock"):
-            parts.append(node["c"][1])
-        elif t == "Math":
-            parts.append(node["c"][1])
-    return "".join(parts)

@@ -22,13 +22,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pipeline.document import nodes
 from pipeline.links import WEB_URL, is_kept
 from pipeline.mathjax.drawing import Render
 from pipeline.model import Formula, Post, drawable, is_reference
 from pipeline.number import EquationTag, PostNumbers, id_part
+from pipeline.pandoc_ast import Document, Node, RawInline, Span, replace
 from pipeline.safemarkup import safe_markup
 
 MODES = ("mathml", "svg", "img")
@@ -194,18 +193,19 @@ class MathHTML:
                 f'<span class="math-message">{html.escape(message)}</span>{self._tags(tags, None)}</span>')
 
     # --- documents ---------------------------------------------------------------------------
-    def document(self, ast: dict[str, Any], post: Post, numbers: PostNumbers,
-                 renders: dict[tuple[str, int], Render]) -> dict[str, Any]:
+    def document(self, ast: Document, post: Post, numbers: PostNumbers,
+                 renders: dict[tuple[str, int], Render]) -> Document:
         """A copy of the pandoc AST of `post` (pipeline.document) with each formula as raw HTML."""
         ast = json.loads(json.dumps(ast))
         _swap(ast["blocks"], lambda i: self.formula(post.formulas[i], numbers, renders.get((post.id, i))))
         return ast
 
 
-def _swap(blocks: list[Any], html_of: Callable[[int], str]) -> None:
-    """Each formula's Span becomes raw HTML, in place (walked without recursion)."""
-    for node in nodes(blocks):
-        if isinstance(node, list):
-            for n, item in enumerate(node):
-                if isinstance(item, dict) and item.get("t") == "Span" and "math" in item["c"][0][1]:
-                    node[n] = {"t": "RawInline", "c": ["html", html_of(int(dict(item["c"][0][2])["data-formula"]))]}
+def _swap(blocks: list[Node], html_of: Callable[[int], str]) -> None:
+    """Each formula's Span becomes raw HTML, in place."""
+    def swap(node: Node) -> Node | None:
+        span = Span.of(node)
+        if span is None or "math" not in span.attr.classes:
+            return None
+        return RawInline.new("html", html_of(int(span.attr["data-formula"])))
+    replace(blocks, swap)

@@ -27,6 +27,7 @@ from pipeline.diagnostics import Diagnostics
 from pipeline.emit import BuildOptions, Emitter
 from pipeline.mathjax.options import EngineOptions
 from pipeline.model import Post
+from pipeline.pandoc_ast import Document
 from pipeline.series import normalize_title
 
 
@@ -55,7 +56,7 @@ class Run:
     stats: RunStats = field(default_factory=RunStats)
     numbers: dict[str, number.PostNumbers] = field(default_factory=dict)
     renders: dict[tuple[str, int], render.Render] = field(default_factory=dict)
-    asts: dict[str, document.Document] = field(default_factory=dict)
+    asts: dict[str, Document] = field(default_factory=dict)
     build: BuildRequest | None = None
     collection: Collection | None = None
     stage: str = ""                        # what the run is doing, for a crash report

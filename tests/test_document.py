@@ -8,9 +8,11 @@ import re
 
 import pytest
 
+from pipeline import pandoc_ast
 from pipeline.diagnostics import Diagnostics
-from pipeline.document import build, fallback, plain_text, too_deep, walk
+from pipeline.document import build, fallback, too_deep
 from pipeline.extract import extract
+from pipeline.pandoc_ast import walk
 from pipeline.read import read
 from tests.conftest import SEEDS
 from tests.helpers import case_source
@@ -46,7 +48,7 @@ def assert_nothing_lost(posts):
     for post in posts:
         ast = build(post)
         maths = [n for n in walk(ast["blocks"]) if n["t"] == "Math"]
-        if len(maths) != len(post.formulas) or words(plain_text(ast)) != source_words(post):
+        if len(maths) != len(post.formulas) or words(pandoc_ast.text(ast["blocks"])) != source_words(post):
             lost.append((post.id, post.path))
     assert lost == []
 
@@ -88,7 +90,7 @@ def test_scraped_markdown_structure(tmp_path):
     types = [b["t"] for b in ast["blocks"]]
     assert types == ["Para", "Header", "Para", "Para"]
     header = ast["blocks"][1]
-    assert plain_text({"blocks": [header]}) == "第一节"
+    assert pandoc_ast.text(header) == "第一节"
     assert any(n["t"] == "Code" and n["c"][1] == "x\\_1 = $y$" for n in walk(ast["blocks"]))
 
 
@@ -103,7 +105,7 @@ def assert_fallback_loses_nothing(posts):
         for f in post.formulas:
             parts += [text[pos:f.start], f.tex]
             pos = f.end
-        assert words(plain_text({"blocks": blocks})) == words("".join(parts) + text[pos:]), post.id
+        assert words(pandoc_ast.text(blocks)) == words("".join(parts) + text[pos:]), post.id
         assert all(b["t"] == "Para" for b in blocks)
 
 

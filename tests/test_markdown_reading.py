@@ -9,9 +9,11 @@ import time
 
 import pytest
 
+from pipeline import pandoc_ast
 from pipeline.diagnostics import Diagnostics
-from pipeline.document import build, plain_text, walk
+from pipeline.document import build
 from pipeline.extract import extract
+from pipeline.pandoc_ast import walk
 from pipeline.read import read
 from pipeline.read.markup import unescape
 from pipeline.read.scraped import headless
@@ -29,7 +31,7 @@ def post_of(tmp_path, case: str, name: str | None = None):
 
 
 def headers(ast: dict) -> list[tuple[int, str]]:
-    return [(n["c"][0], plain_text({"blocks": [n]})) for n in walk(ast["blocks"]) if n["t"] == "Header"]
+    return [(n["c"][0], pandoc_ast.text(n)) for n in walk(ast["blocks"]) if n["t"] == "Header"]
 
 
 def maths(ast: dict) -> list[str]:
@@ -45,7 +47,7 @@ def test_a_heading_glued_to_a_sentence_is_a_heading(tmp_path):
     post, _ = post_of(tmp_path, "scraped_glued_heading.txt")
     ast = build(post)
     assert headers(ast) == [(2, "第一节"), (3, "粘在句末的标题"), (2, "第二个标题")]
-    text = plain_text(ast)
+    text = pandoc_ast.text(ast["blocks"])
     assert text.count("##") == 2 and "x。## y" in text and "行首的###" in text
     # the sentence before it stays a paragraph of its own, with its text
     assert "第一段写到这里就结束了。" in text and "问号之后也一样？" in text
@@ -125,7 +127,7 @@ def test_a_scraped_body_without_its_heading_is_read_by_its_escapes(tmp_path):
     assert [x.code for x in d.sorted()] == ["no-heading", "no-date"]
     ast = build(post)
     assert headers(ast) == [(2, "第一节")]
-    assert "SEARCH" not in plain_text(ast) and "发表你的看法" not in plain_text(ast)
+    assert "SEARCH" not in pandoc_ast.text(ast["blocks"]) and "发表你的看法" not in pandoc_ast.text(ast["blocks"])
 
 
 @pytest.mark.pandoc
@@ -151,13 +153,13 @@ def test_the_escape_statistic(text, expected):
 def test_quote_lines_glued_or_split_by_the_scraper_are_one_quote(tmp_path):
     post, _ = post_of(tmp_path, "scraped_glued_quote.txt")
     ast = build(post)
-    blocks = [(b["t"], plain_text({"blocks": [b]})) for b in ast["blocks"]]
+    blocks = [(b["t"], pandoc_ast.text(b)) for b in ast["blocks"]]
     assert [t for t, _ in blocks] == ["Para", "BlockQuote", "Para", "BlockQuote", "Para", "BulletList", "OrderedList"]
     assert blocks[0][1] == "下载地址为：" and blocks[2][1] == "运行结果："
     # the quote's line markers the scraper put into link texts and after links are gone
     assert ">" not in blocks[1][1]
     links = [n for n in walk(ast["blocks"]) if n["t"] == "Link"]
-    assert [plain_text({"blocks": [{"t": "Plain", "c": n["c"][1]}]}).strip() for n in links] == [
+    assert [pandoc_ast.text(n["c"][1]).strip() for n in links] == [
         "https://example.com/files", "镜像"]
     # a Python prompt in a quote is text, not three more quote levels
     assert blocks[3][1].count(">>>") == 2

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import document, pandoc
+from pipeline import document, pandoc, pandoc_ast
 from pipeline.diagnostics import Diagnostics
 from pipeline.extract import extract
 from pipeline.read import read
@@ -69,7 +69,7 @@ def test_the_line_of_the_deep_structure_is_named(tmp_path):
     [item] = d.items
     assert (item.code, item.position.path) == ("too-deep", str(path))
     assert item.position.line == 6 + 2 + 50      # front matter, first paragraph, 50 levels
-    assert "第1999项" in document.plain_text(ast)
+    assert "第1999项" in pandoc_ast.text(ast["blocks"])
 
 
 @pytest.mark.pandoc
@@ -81,7 +81,7 @@ def test_pandocs_json_is_measured_before_it_is_read(tmp_path, monkeypatch):
     d = Diagnostics()
     ast = document.build(post, diagnostics=d)
     assert [(i.code, i.position) for i in d.items] == [("too-deep", post.position)]
-    assert [n["c"][1] for n in document.walk(ast["blocks"]) if n["t"] == "Math"] == ["q"]
+    assert [n["c"][1] for n in pandoc_ast.walk(ast["blocks"]) if n["t"] == "Math"] == ["q"]
 
 
 @pytest.mark.pandoc

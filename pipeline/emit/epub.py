@@ -33,7 +33,7 @@ from xml.etree import ElementTree
 from pipeline import pandoc
 from pipeline.assemble import Collection, book_link, post_anchor, post_blocks
 from pipeline.diagnostics import Diagnostics
-from pipeline.document import FALLBACK_NOTE, Document, Node, fallback, walk
+from pipeline.document import FALLBACK_NOTE, fallback
 from pipeline.emit.base import Emitter
 from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, post_meta
 from pipeline.emit.cover import draw_cover
@@ -42,6 +42,7 @@ from pipeline.formula_text import plain_title
 from pipeline.mathhtml import MathHTML, svg_files
 from pipeline.model import Post
 from pipeline.outputs import MARK
+from pipeline.pandoc_ast import Attr, Document, Header, Node, RawBlock, Str, element, walk
 
 
 class EPUBEmitter(Emitter):
@@ -121,11 +122,11 @@ def _metadata(collection: Collection, when: dt.datetime) -> dict[str, Node]:
     """The book's metadata as pandoc's own JSON: every value a literal string, never read as
     Markdown (as a --metadata-file would be), so a title cannot carry markup into the book."""
     def text(value: str) -> Node:
-        return {"t": "MetaString", "c": value}
+        return element("MetaString", value)
     return {
         "title": text(collection.title), "author": text(AUTHOR), "lang": text("zh-Hans"),
-        "identifier": {"t": "MetaList", "c": [{"t": "MetaMap", "c": {
-            "scheme": text("UUID"), "text": text("urn:uuid:" + str(book_id(collection)))}}]},
+        "identifier": element("MetaList", [element("MetaMap", {
+            "scheme": text("UUID"), "text": text("urn:uuid:" + str(book_id(collection)))})]),
         "date": text(when.date().isoformat()), "rights": text("文章版权归原作者所有（科学空间 kexue.fm）"),
         "description": text(f"{len(collection.posts)} 篇文章，选自科学空间（kexue.fm）"),
     }
@@ -261,7 +262,7 @@ def _text(text: str | None) -> str:
 
 
 def _header(level: int, ident: str, text: str, classes: Sequence[str] = ()) -> Node:
-    return {"t": "Header", "c": [level, [ident, list(classes), []], [{"t": "Str", "c": text}]]}
+    return Header.new(level, Attr.new(ident, classes), [Str.new(text)])
 
 
 def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int,
@@ -272,12 +273,13 @@ def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int,
     meta = post_meta(post)
     head = [_header(level, post_anchor(post), plain_title(post.title), ["post-title"])]
     if meta:
-        head.append({"t": "RawBlock", "c": ["html", f'<div class="post-meta">\n<p>{meta}</p>\n</div>']})
+        head.append(RawBlock.new("html", f'<div class="post-meta">\n<p>{meta}</p>\n</div>'))
     return head + blocks
 
 
 def _shift_headers(blocks: list[Node], by: int) -> None:
     """A post's own headings go below its title, and below the level pandoc splits files at."""
     for node in walk(blocks):
-        if node["t"] == "Header":
-            node["c"][0] = min(node["c"][0] + by, 6)
+        header = Header.of(node)
+        if header:
+            header.level = min(header.level + by, 6)
