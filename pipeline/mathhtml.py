@@ -197,15 +197,18 @@ class MathHTML:
                  renders: dict[tuple[str, int], Render]) -> Document:
         """A copy of the pandoc AST of `post` (pipeline.document) with each formula as raw HTML."""
         ast = json.loads(json.dumps(ast))
-        _swap(ast["blocks"], lambda i: self.formula(post.formulas[i], numbers, renders.get((post.id, i))))
+        _swap(ast["blocks"], len(post.formulas),
+              lambda i: self.formula(post.formulas[i], numbers, renders.get((post.id, i))))
         return ast
 
 
-def _swap(blocks: list[Node], html_of: Callable[[int], str]) -> None:
-    """Each formula's Span becomes raw HTML, in place."""
+def _swap(blocks: list[Node], count: int, html_of: Callable[[int], str]) -> None:
+    """Each formula's Span becomes raw HTML, in place.  A span a post writes itself
+    (`[文本]{.math}`) has no index of ours and is left as it is."""
     def swap(node: Node) -> Node | None:
         span = Span.of(node)
-        if span is None or "math" not in span.attr.classes:
+        index = span.attr.get("data-formula") if span is not None and "math" in span.attr.classes else None
+        if index is None or not index.isdigit() or int(index) >= count:
             return None
-        return RawInline.new("html", html_of(int(span.attr["data-formula"])))
+        return RawInline.new("html", html_of(int(index)))
     replace(blocks, swap)

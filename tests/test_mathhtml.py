@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from pipeline.mathhtml import FIT_FROM, MathHTML
+from pipeline.mathhtml import FIT_FROM, MathHTML, _swap
+from pipeline.pandoc_ast import Attr, Span, Str
 from tests.test_render import rendered, write_post
 
 pytestmark = pytest.mark.engine
@@ -54,3 +55,13 @@ def test_wide_display_formulas_shrink_to_their_column(tmp_path):
                            r'font-size:min\(1em,calc\(100cqi / ([\d.]+)\)\)"', wide)
         assert sizes and float(sizes[0][0]) > FIT_FROM and sizes[0][0] == sizes[0][1], wide[:300]
         assert 'class="math-body">' in out["a = b"]          # narrow ones are left alone
+
+
+def test_a_span_a_post_writes_itself_is_not_taken_for_a_formula():
+    ours = Span.new(Attr.new("", ["math"], [("data-formula", "0")]), [Str.new("x")])
+    written = Span.new(Attr.new("", ["math"], []), [Str.new("文本")])               # `[文本]{.math}`
+    forged = Span.new(Attr.new("", ["math"], [("data-formula", "99")]), [Str.new("y")])
+    blocks = [{"t": "Para", "c": [ours, written, forged]}]
+    _swap(blocks, 1, lambda i: f"<formula {i}>")
+    assert blocks[0]["c"][0] == {"t": "RawInline", "c": ["html", "<formula 0>"]}
+    assert blocks[0]["c"][1:] == [written, forged]
