@@ -38,7 +38,7 @@ def install() -> bool:
         from weasyprint.formatting_structure import boxes
         from weasyprint.layout import inline
         from weasyprint.text import line_break
-        from weasyprint.text.ffi import TO_UNITS, ffi, pango, unicode_to_char_p
+        from weasyprint.text.ffi import TO_UNITS, ffi, pango
         original_justify = inline.justify_line
         original_set_text = line_break.Layout.set_text
         needed = (inline.count_expandable_spaces, inline.add_word_spacing, line_break.create_layout,
@@ -55,18 +55,18 @@ def install() -> bool:
         spacing = getattr(self, "cjk_spacing", 0)
         if not (justify and spacing and self.text):
             return
-        _, encoded = unicode_to_char_p(self.text)
         attrs = pango.pango_layout_get_attributes(self.layout)
         if attrs == ffi.NULL:
             attrs = ffi.gc(pango.pango_attr_list_new(), pango.pango_attr_list_unref)
         units = int(spacing * TO_UNITS)
+        offsets = [0]                      # Pango counts UTF-8 bytes: each character's byte offset
+        for c in self.text:
+            offsets.append(offsets[-1] + len(c.encode()))
         for start, end in _spaced_ranges(self.text):
             attr = pango.pango_attr_letter_spacing_new(units)
-            attr.start_index = len(self.text[:start].encode())
-            attr.end_index = len(self.text[:end].encode())
+            attr.start_index, attr.end_index = offsets[start], offsets[end]
             pango.pango_attr_list_change(attrs, attr)
         pango.pango_layout_set_attributes(self.layout, attrs)
-        del encoded
 
     def justify_line(context: Any, line: Any, extra_width: float) -> None:
         texts = list(_text_boxes(line, boxes))
