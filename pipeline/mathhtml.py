@@ -117,7 +117,7 @@ class MathHTML:
         body = self._drawing(render, f.display)
         if not f.display:
             return f'<span class="math inline" data-formula="{f.index}">{body}</span>'
-        fit = fit_width(render, MATHML_SPARE if self.mode == "mathml" else 1.0)
+        fit = fit_width(render, MATHML_SPARE if self._as_mathml(render) else 1.0)
         return (f'<span class="math display{" tagged" if tags else ""}" data-formula="{f.index}">'
                 f'<span class="math-body"{fit}>{body}</span>{self._tags(tags, render)}</span>')
 
@@ -141,10 +141,14 @@ class MathHTML:
             return self._overlay(img, render) if render.links else img
         # A link inside MathML is followed by Firefox alone: a formula with links in it
         # (`$\\eqref{a},\\eqref{b}$`) is drawn as SVG, whose links every browser follows.
-        if self.mode == "svg" or (self.mode == "mathml" and render.links):
+        if not self._as_mathml(render):
             svg = _SVG_BOX.sub(lambda _: f'style="{box}" aria-label="{alt}"', render.svg, count=1)
             return self._relink(safe_markup(svg))
         return self._relink(safe_markup(render.mathml.replace("<math ", f'<math alttext="{alt}" ', 1)))
+
+    def _as_mathml(self, render: Render) -> bool:
+        """Drawn as MathML: in MathML mode, unless links are inside, which only SVG keeps."""
+        return self.mode == "mathml" and not render.links
 
     def _overlay(self, img: str, render: Render) -> str:
         """An image carries no links: each link MathJax drew (an \\eqref inside a larger formula)
