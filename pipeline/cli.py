@@ -1,13 +1,14 @@
 """The `anthology` command: check, list and import posts of 科学空间.
 
-    anthology check  [PATH…] [--format text|github|json] [--strict]
-    anthology build  html|epub|pdf [PATH…] [--series NAME] [--out PATH] [--strict] [each format's own options]
-    anthology list   [PATH…] [--format text|json]
-    anthology import PATH… --to DIR
+    anthology check  [PATH…] [--format text|github|json] [--strict] [-q]
+    anthology build  html|epub|pdf [PATH…] [--series NAME] [--out PATH] [--strict] [-q] [each format's own options]
+    anthology list   [PATH…] [--format text|json] [-q]
+    anthology import PATH… --to DIR [-q]
 
 With no PATH the bundled sample (pipeline/sample) is read.  Exit status: 0 when all is well,
 1 when a formula (or, with --strict, a warning) fails, 2 for bad usage or unreadable input,
 3 for a fault of the tool itself (one line names the stage; the traceback goes to a log file).
+Progress goes to stderr: a live display on a terminal, one line per stage otherwise; -q: none.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TextIO
 
-from pipeline import __version__
+from pipeline import __version__, progress
 from pipeline.assemble import DEFAULT_TITLE
 from pipeline.cache import default_cache_dir
 from pipeline.diagnostics import Diagnostic
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="files or folders of posts (default: the bundled sample, pipeline/sample)")
         p.add_argument("--series", help="only the posts of this series")
 
+    def quiet(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress display: only the diagnostics and the summary")
+
     def engine(p: argparse.ArgumentParser) -> None:
         p.add_argument("--cache-dir", type=Path, default=None,
                        help="where verdicts and drawings are cached (default: $ANTHOLOGY_CACHE or "
@@ -75,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     inputs(check)
     check.add_argument("--format", choices=("text", "github", "json"), default="text")
     check.add_argument("--strict", action="store_true", help="warnings count as errors")
+    quiet(check)
     engine(check)
 
     build = sub.add_parser("build", help="write the collection as a static site, an EPUB or a PDF")
@@ -89,20 +95,26 @@ def build_parser() -> argparse.ArgumentParser:
         fmt.add_argument("--strict", action="store_true",
                          help="any error or warning fails the build and nothing is written")
         emitter.add_options(fmt)
+        quiet(fmt)
         engine(fmt)
 
     lister = sub.add_parser("list", help="list the posts found: id, date, series, part, title")
     inputs(lister)
     lister.add_argument("--format", choices=("text", "json"), default="text")
+    quiet(lister)
 
     imp = sub.add_parser("import", help="write every post read as Markdown with front matter")
     imp.add_argument("paths", nargs="+", metavar="PATH")
     imp.add_argument("--to", required=True, type=Path, metavar="DIR")
     imp.add_argument("--force", action="store_true", help="replace files in DIR that hold something else")
+    quiet(imp)
     return parser
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """The command; progress is shown only on the process's own stderr (`err` not given), so that
+    a caller reading `out` and `err` (the tests) gets the results and the diagnostics alone."""
+    own_stderr = err is None
     out = out or sys.stdout
     err = err or sys.stderr
     try:
@@ -113,6 +125,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except SystemExit as e:             # --help, --version
         return int(e.code or 0)
     run = Run(paths=[str(p) for p in (args.paths or [SAMPLE])], series=getattr(args, "series", None))
+    before = progress.use(_reporter(args, err) if own_stderr else None)
     try:
         _check_environment(args)
         return COMMANDS[args.command](args, run, out, err)
@@ -124,6 +137,23 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         return 130
     except Exception:                      # a fault of the tool itself: never a traceback
         return _crash(run, err)
+    finally:
+        progress.use(before)
+
+
+def _reporter(args: argparse.Namespace, err: TextIO) -> progress.Reporter | None:
+    """How progress is shown: not at all with --quiet; a live display when a person watches
+    stderr on a terminal; else (CI, a pipe, a log file, TERM=dumb) one plain line per stage."""
+    if getattr(args, "quiet", False):
+        return None
+    try:
+        terminal = err.isatty()
+    except (AttributeError, ValueError):          # a closed or unusual stream
+        terminal = False
+    if terminal and os.environ.get("TERM") != "dumb" and not os.environ.get("CI"):
+        from rich.console import Console  # loaded only here: it takes a tenth of a second
+        return progress.Rich(Console(file=err))
+    return progress.Plain(err)
 
 
 def _crash(run: Run, err: TextIO) -> int:
@@ -285,8 +315,11 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     # the options this format added to its subcommand; the others keep their defaults
     options = BuildOptions(title=title, **{f.name: getattr(args, f.name) for f in dataclasses.fields(BuildOptions)
                                           if f.name != "title" and hasattr(args, f.name)})
+    options.cache_dir = run.engine.cache_dir
     target = args.out or default_target(emitter.default_out, slug(title))
-    check_target(target, folder=emitter.writes_folder, inputs=run.paths, force=args.force)
+    written = emitter.outputs(target, options)
+    for path in written:
+        check_target(path, folder=emitter.writes_folder, inputs=run.paths, force=args.force)
     for folder in emitter.other_outputs(options):
         check_target(folder, folder=True, inputs=run.paths, force=args.force)
     run.build = BuildRequest(emitter, target, options)
@@ -303,7 +336,7 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     run_stages(run, "emit", start="document")
     summary = Summary.of(run)
     broken = sum(1 for p in run.posts for f in p.formulas if rejected(f))
-    print(f"wrote {target}: {summary.posts} posts, {summary.formulas} formulas"
+    print(f"wrote {', '.join(map(str, written))}: {summary.posts} posts, {summary.formulas} formulas"
           f"{f', {broken} shown as source (MathJax rejects them)' if broken else ''}"
           f" ({time.perf_counter() - started:.1f} s)", file=out)
     return _finish(run, err)

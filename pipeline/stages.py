@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline import document, extract, number, read, render, validate
+from pipeline import document, extract, number, progress, read, render, validate
 from pipeline.assemble import DEFAULT_TITLE, Collection, assemble
 from pipeline.cache import Cache
 from pipeline.diagnostics import Diagnostics
@@ -64,10 +64,13 @@ class Run:
 
 def _read(run: Run) -> None:
     run.posts = select(read.read(run.paths, run.diagnostics), run.series, run.diagnostics)
+    progress.advance(len(run.posts))
 
 
 def _extract(run: Run) -> None:
-    extract.extract(run.posts, run.diagnostics)
+    for post in run.posts:
+        extract.extract([post], run.diagnostics)
+        progress.advance()
 
 
 def _validate(run: Run) -> None:
@@ -84,7 +87,11 @@ def _render(run: Run) -> None:
 
 def _document(run: Run) -> None:
     cache = Cache(run.engine.cache_dir, "documents")
-    run.asts = {post.id: document.build(post, cache, run.diagnostics) for post in run.posts}
+    asts = {}
+    for post in run.posts:
+        asts[post.id] = document.build(post, cache, run.diagnostics)
+        progress.advance()
+    run.asts = asts
 
 
 def _requested(run: Run) -> BuildRequest:
@@ -125,8 +132,31 @@ def run_stages(run: Run, until: str, start: str = "read") -> Run:
             raise ValueError(f"no stage {name!r}; stages: {', '.join(names)}")
     for name, stage in STAGES[names.index(start): names.index(until) + 1]:
         run.stage = name
-        stage(run)
+        unit, size = _SIZES.get(name, ("", None))
+        with progress.task(name, size(run) if size else None, unit):
+            stage(run)
     return run
+
+
+def _posts(run: Run) -> int:
+    return len(run.posts)
+
+
+def _formulas(run: Run) -> int:
+    return sum(len(p.formulas) for p in run.posts)
+
+
+# What each stage counts, as its progress shows, and how many it will count when that is known
+# before it starts (read counts the posts as it finds them; emit's emitter reports its own steps).
+_SIZES: dict[str, tuple[str, Callable[[Run], int] | None]] = {
+    "read": ("posts", None),
+    "extract": ("posts", _posts),
+    "validate": ("formulas", _formulas),
+    "number": ("posts", _posts),
+    "render": ("formulas", _formulas),
+    "document": ("posts", _posts),
+    "assemble": ("posts", _posts),
+}
 
 
 class NoSuchSeries(Exception):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline import progress
 from pipeline.cache import Cache, key
 from pipeline.diagnostics import Diagnostics
 from pipeline.error_codes import TOO_COMPLEX, TOO_LONG, error_code
@@ -51,6 +52,7 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
                 and all(isinstance(v, dict) for v in cached)):
             _apply(post, [Verdict.from_json(v) for v in cached])
             stats.cached_posts += 1
+            progress.advance(len(post.formulas))
         else:
             todo.append((post, k))
     if todo:
@@ -59,8 +61,10 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
         sent = [(post, f) for post, _ in todo for f in post.formulas if (post.id, f.index) not in refused]
         requests = [Request(post.id, f.tex, f.display) for post, f in sent]
         worker = options.worker_factory() if options.worker_factory else Worker(timeout=options.timeout)
+        progress.advance(len(refused))
         with worker:
-            answers = dict(zip(((post.id, f.index) for post, f in sent), worker.check(requests), strict=True))
+            answers = dict(zip(((post.id, f.index) for post, f in sent),
+                               worker.check(requests, on_answer=lambda _i, _a: progress.advance()), strict=True))
         stats.restarts = worker.restarts
         stats.checked = len(requests)
         for post, k in todo:

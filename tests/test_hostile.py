@@ -97,10 +97,10 @@ def test_a_post_weasyprint_fails_on_is_left_out_and_the_book_is_written(tmp_path
 
     real = pdf.write_pdf
 
-    def failing(html, target, identifier):
+    def failing(html, target, identifier, extra_css=""):
         if "毒药标记" in html.read_text(encoding="utf-8"):
             raise ValueError("injected typesetting fault")
-        real(html, target, identifier)
+        real(html, target, identifier, extra_css)
 
     monkeypatch.setattr(pdf, "write_pdf", failing)
     for n, text in enumerate(["好的文章$x^2$。", "毒药标记$y$。", "另一篇$z$。"], 1):
@@ -108,7 +108,8 @@ def test_a_post_weasyprint_fails_on_is_left_out_and_the_book_is_written(tmp_path
                                           encoding="utf-8")
     out = tmp_path / "book.pdf"
     status, _, err = run_cli("build", "pdf", *(tmp_path / f"{n}.md" for n in (1, 2, 3)), "--out", out,
-                             "--cache-dir", tmp_path / "cache")
+                             "--cache-dir", tmp_path / "cache", "--jobs", "1")   # in this process: injected
+    assert err.count("[pdf-failed]") == 1
     assert status == 1
     assert f"{tmp_path / '2.md'}:1:1: error: WeasyPrint could not typeset this post: ValueError" in err
     from pypdf import PdfReader

@@ -43,6 +43,10 @@ class Emitter:
             return "mathml"
         return "svg" if self.svg_embedding == "inline" else "img"
 
+    def outputs(self, target: Path, options: BuildOptions) -> list[Path]:
+        """What a build into `target` writes (checked before any work, named when done)."""
+        return [target]
+
     def other_outputs(self, options: BuildOptions) -> list[Path]:
         """Folders written besides the output, checked like it before any work."""
         return []

@@ -34,6 +34,9 @@ class BuildOptions:
     paper: str = "a4"             # pdf: a4, a5, b5
     title: str | None = None
     keep_build: Path | None = None   # pdf: also copy the book's HTML and drawings here
+    jobs: int | None = None          # pdf: processes typesetting parts (None: one per processor)
+    cache_dir: Path | None = None    # where typeset parts are kept (the engine's cache folder)
+    volumes: int | None = None       # pdf: as that many books
 
 
 CJK_SERIFS = ("Noto Serif CJK SC", "Source Han Serif SC", "Noto Serif SC", "AR PL UMing CN")

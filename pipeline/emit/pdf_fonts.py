@@ -1,0 +1,307 @@
+"""One subset per font in a book merged from parts, instead of one per part.
+
+WeasyPrint subsets each font it embeds with HarfBuzz, keeping glyph ids (RETAIN_GIDS), so the
+text of every part refers to a glyph by its id in the installed font.  A book merged from
+parts therefore needs each font file once: the installed face, subset to the union of the
+glyphs all parts use (read off the fonts' `/W` widths, which list exactly the glyphs drawn),
+with the flags WeasyPrint uses.  The face is found by the PostScript name in the embedded
+subset's `name` table through fontconfig; a font that cannot be found keeps the parts' own
+subsets (a larger file, the same pages).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+
+_CDEF = """
+typedef struct hb_blob_t hb_blob_t; typedef struct hb_face_t hb_face_t; typedef struct hb_set_t hb_set_t;
+typedef struct hb_subset_input_t hb_subset_input_t;
+hb_blob_t *hb_blob_create_from_file_or_fail(const char *file_name);
+void hb_blob_destroy(hb_blob_t *blob);
+const char *hb_blob_get_data(hb_blob_t *blob, unsigned int *length);
+hb_face_t *hb_face_create(hb_blob_t *blob, unsigned int index);
+void hb_face_destroy(hb_face_t *face);
+unsigned int hb_face_get_glyph_count(const hb_face_t *face);
+hb_blob_t *hb_face_reference_blob(hb_face_t *face);
+void hb_set_add(hb_set_t *set, uint32_t codepoint);
+void hb_set_add_range(hb_set_t *set, uint32_t first, uint32_t last);
+uint32_t hb_tag_from_string(const char *str, int len);
+hb_subset_input_t *hb_subset_input_create_or_fail(void);
+void hb_subset_input_destroy(hb_subset_input_t *input);
+hb_set_t *hb_subset_input_glyph_set(hb_subset_input_t *input);
+hb_set_t *hb_subset_input_set(hb_subset_input_t *input, int set_type);
+void hb_subset_input_set_flags(hb_subset_input_t *input, unsigned int value);
+hb_face_t *hb_subset_or_fail(hb_face_t *source, const hb_subset_input_t *input);
+"""
+# hb-subset.h
+NO_HINTING, RETAIN_GIDS, DESUBROUTINIZE, PASSTHROUGH, NOTDEF_OUTLINE = 0x1, 0x2, 0x4, 0x20, 0x40
+DROP_TABLE_TAG = 3
+DROPPED_TABLES = (b"BASE", b"DSIG", b"EBDT", b"EBLC", b"EBSC", b"GPOS", b"GSUB", b"JSTF", b"LTSH", b"PCLT",
+                  b"SVG ")                  # as WeasyPrint drops them
+
+
+@functools.lru_cache(maxsize=1)
+def _harfbuzz() -> tuple[Any, Any, Any] | None:
+    import cffi  # type: ignore[import-untyped]  # WeasyPrint's dependency
+    ffi = cffi.FFI()
+    ffi.cdef(_CDEF)
+    try:
+        hb = ffi.dlopen("libharfbuzz.so.0")
+        subset = ffi.dlopen("libharfbuzz-subset.so.0")
+    except OSError:
+        return None
+    return ffi, hb, subset
+
+
+def subset_font(path: Path, index: int, glyphs: set[int]) -> bytes | None:
+    """The face `index` of the font file at `path` with only `glyphs` (ids kept), or None."""
+    found = _harfbuzz()
+    if found is None or not glyphs:
+        return None
+    ffi, hb, hbs = found
+    blob = ffi.gc(hb.hb_blob_create_from_file_or_fail(str(path).encode()), hb.hb_blob_destroy)
+    if blob == ffi.NULL:
+        return None
+    face = ffi.gc(hb.hb_face_create(blob, index), hb.hb_face_destroy)
+    # WeasyPrint's two passes: the glyphs at their ids, then everything after the last one dropped.
+    first = _subset(ffi, hb, hbs, face, sorted(glyphs), RETAIN_GIDS | PASSTHROUGH | DESUBROUTINIZE | NOTDEF_OUTLINE,
+                    drop=True)
+    if first is None:
+        return None
+    second = _subset(ffi, hb, hbs, first, None, PASSTHROUGH | DESUBROUTINIZE | NO_HINTING | NOTDEF_OUTLINE,
+                     keep_up_to=max(glyphs))
+    return _data(ffi, hb, second if second is not None else first)
+
+
+def _subset(ffi: Any, hb: Any, hbs: Any, face: Any, glyphs: list[int] | None, flags: int,
+            drop: bool = False, keep_up_to: int = 0) -> Any | None:
+    request = ffi.gc(hbs.hb_subset_input_create_or_fail(), hbs.hb_subset_input_destroy)
+    keep = hbs.hb_subset_input_glyph_set(request)
+    if glyphs is None:
+        hb.hb_set_add_range(keep, 0, keep_up_to)
+    else:
+        for glyph in glyphs:
+            hb.hb_set_add(keep, glyph)
+    hbs.hb_subset_input_set_flags(request, flags)
+    if drop:
+        tables = hbs.hb_subset_input_set(request, DROP_TABLE_TAG)
+        for tag in DROPPED_TABLES:
+            hb.hb_set_add(tables, hb.hb_tag_from_string(tag, -1))
+    result = hbs.hb_subset_or_fail(face, request)
+    return None if result == ffi.NULL else ffi.gc(result, hb.hb_face_destroy)
+
+
+def _data(ffi: Any, hb: Any, face: Any) -> bytes:
+    blob = ffi.gc(hb.hb_face_reference_blob(face), hb.hb_blob_destroy)
+    length = ffi.new("unsigned int *")
+    data = hb.hb_blob_get_data(blob, length)
+    return bytes(ffi.buffer(data, length[0]))
+
+
+@functools.lru_cache(maxsize=1)
+def installed_faces() -> dict[str, tuple[Path, int]]:
+    """fontconfig's faces by PostScript name: the file and the face's index in it."""
+    if not shutil.which("fc-list"):
+        return {}
+    listed = subprocess.run(["fc-list", "-f", "%{postscriptname}\t%{file}\t%{index}\n"],
+                            capture_output=True, text=True)
+    faces: dict[str, tuple[Path, int]] = {}
+    for line in listed.stdout.splitlines():
+        name, file, index = (line.split("\t") + ["", "", ""])[:3]
+        if name and file and index.strip().isdigit():
+            faces.setdefault(name, (Path(file), int(index)))
+    return faces
+
+
+def _postscript_name(data: bytes) -> tuple[str, str] | None:
+    """The PostScript name and version of an embedded font program."""
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+    try:
+        names = TTFont(io.BytesIO(data), lazy=True)["name"]
+        return str(names.getDebugName(6) or ""), str(names.getDebugName(5) or "")
+    except Exception:             # a font program fontTools cannot read: leave it as it is
+        return None
+
+
+def _installed_version(path: Path, index: int) -> str | None:
+    from fontTools.ttLib import TTFont
+    try:
+        return str(TTFont(str(path), lazy=True, fontNumber=index)["name"].getDebugName(5) or "")
+    except Exception:
+        return None
+
+
+@dataclass
+class _Program:
+    """Every embedding of one installed face in the merged book."""
+    descriptors: list[tuple[pikepdf.Dictionary, str]] = field(default_factory=list)
+    glyphs: set[int] = field(default_factory=lambda: {0})
+
+
+def _resources(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Dictionary]:
+    """Every resource dictionary of the book: the pages' and those of the forms they draw (the
+    page numbers are forms), each once."""
+    seen: set[tuple[int, int]] = set()
+    pending = [page.obj.get("/Resources") for page in pdf.pages]
+    while pending:
+        found = pending.pop()
+        if not isinstance(found, pikepdf.Dictionary) or found.is_indirect and found.objgen in seen:
+            continue
+        seen.add(found.objgen)
+        yield found
+        for form in found.get("/XObject", pikepdf.Dictionary()).values():
+            if form.get("/Subtype") == pikepdf.Name.Form:
+                pending.append(form.get("/Resources"))
+
+
+def _descendants(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
+    """Each CID font of the book (Type0 fonts' descendants), once."""
+    seen: set[tuple[int, int]] = set()
+    for resources in _resources(pdf):
+        for font in resources.get("/Font", pikepdf.Dictionary()).values():
+            for cid in font.get("/DescendantFonts", pikepdf.Array()):
+                if cid.objgen not in seen:
+                    seen.add(cid.objgen)
+                    yield cid
+
+
+def _glyphs(widths: pikepdf.Object) -> Iterator[int]:
+    """The glyph ids a CID font's /W array lists: `c [w…]` and `first last w`."""
+    items, i = list(widths), 0
+    while i < len(items):
+        start = int(items[i])
+        if isinstance(items[i + 1], pikepdf.Array):
+            yield from range(start, start + len(items[i + 1]))
+            i += 2
+        else:
+            yield from range(start, int(items[i + 1]) + 1)
+            i += 3
+
+
+def merge_fonts(pdf: pikepdf.Pdf) -> int:
+    """Replace the parts' subsets of each installed face by one subset of that face; returns how
+    many font programs were replaced."""
+    faces = installed_faces()
+    programs: dict[tuple[str, str], _Program] = {}
+    for cid in _descendants(pdf):
+        descriptor = cid.get("/FontDescriptor")
+        if not isinstance(descriptor, pikepdf.Dictionary) or "/W" not in cid:
+            continue
+        slot = next((s for s in ("/FontFile2", "/FontFile3") if s in descriptor), None)
+        if slot is None:
+            continue
+        named = _postscript_name(descriptor[slot].read_bytes())
+        if named is None or named[0] not in faces:
+            continue
+        program = programs.setdefault(named, _Program())
+        program.descriptors.append((descriptor, slot))
+        program.glyphs.update(_glyphs(cid["/W"]))
+    replaced = 0
+    for (name, version), program in programs.items():
+        if len(program.descriptors) < 2:
+            continue
+        path, index = faces[name]
+        if _installed_version(path, index) != version:      # another release than the one typeset
+            continue
+        data = subset_font(path, index, program.glyphs)
+        if data is None:
+            continue
+        stream = pdf.make_stream(data)
+        if data[:4] == b"OTTO":
+            stream.Subtype = pikepdf.Name.OpenType
+        else:
+            stream.Length1 = len(data)
+        for descriptor, slot in program.descriptors:
+            descriptor[slot] = stream
+            replaced += 1
+    return replaced
+
+
+_BFCHAR = re.compile(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]*)>")
+
+
+def _program(font: pikepdf.Object) -> tuple[int, int] | None:
+    try:
+        descriptor = font.DescendantFonts[0].FontDescriptor
+        return next(descriptor[s].objgen for s in ("/FontFile2", "/FontFile3") if s in descriptor)
+    except (AttributeError, IndexError, KeyError, StopIteration, TypeError):
+        return None
+
+
+def merge_font_dictionaries(pdf: pikepdf.Pdf) -> int:
+    """One font dictionary for the fonts of all parts that share a name and (after
+    merge_fonts) a font program: their widths and Unicode maps joined.  Returns how many
+    dictionaries were folded into another."""
+    resources = list(_resources(pdf))
+    groups: dict[tuple[str, tuple[int, int]], list[pikepdf.Object]] = {}
+    for found in resources:
+        for font in found.get("/Font", pikepdf.Dictionary()).values():
+            program = _program(font)
+            if font.get("/Subtype") == pikepdf.Name.Type0 and program is not None and "/W" in font.DescendantFonts[0]:
+                group = groups.setdefault((str(font.BaseFont), program), [])
+                if all(font.objgen != other.objgen for other in group):
+                    group.append(font)
+    folded: dict[tuple[int, int], pikepdf.Object] = {}
+    for fonts in groups.values():
+        if len(fonts) < 2:
+            continue
+        widths: dict[int, pikepdf.Object] = {}
+        text: dict[bytes, bytes] = {}
+        for font in fonts:
+            items = list(font.DescendantFonts[0].W)
+            for glyph, width in zip(_glyphs(font.DescendantFonts[0].W), _widths(items), strict=True):
+                widths.setdefault(glyph, width)
+            if "/ToUnicode" in font:
+                for glyph_hex, unicode_hex in _BFCHAR.findall(font.ToUnicode.read_bytes()):
+                    text.setdefault(glyph_hex.lower(), unicode_hex)
+        kept = fonts[0]
+        kept.DescendantFonts[0].W = pikepdf.Array([x for glyph in sorted(widths)
+                                                   for x in (glyph, pikepdf.Array([widths[glyph]]))])
+        kept.ToUnicode = pdf.make_stream(_cmap(text))
+        for font in fonts[1:]:
+            folded[font.objgen] = kept
+    for found in resources:
+        table = found.get("/Font")
+        if isinstance(table, pikepdf.Dictionary):
+            for key, font in list(table.items()):
+                if font.objgen in folded:
+                    table[key] = folded[font.objgen]
+    return len(folded)
+
+
+def _widths(items: list[pikepdf.Object]) -> Iterator[pikepdf.Object]:
+    """The widths of a /W array, glyph by glyph (in _glyphs' order)."""
+    i = 0
+    while i < len(items):
+        if isinstance(items[i + 1], pikepdf.Array):
+            yield from items[i + 1]
+            i += 2
+        else:
+            yield from [items[i + 2]] * (int(items[i + 1]) - int(items[i]) + 1)
+            i += 3
+
+
+def _cmap(text: dict[bytes, bytes]) -> bytes:
+    """A ToUnicode CMap of `text` (glyph id in hex → UTF-16 in hex), as WeasyPrint writes one."""
+    lines = [b"/CIDInit /ProcSet findresource begin", b"12 dict begin", b"begincmap",
+             b"/CIDSystemInfo", b"<< /Registry (Adobe)", b"/Ordering (UCS)", b"/Supplement 0", b">> def",
+             b"/CMapName /Adobe-Identity-UCS def", b"/CMapType 2 def", b"1 begincodespacerange",
+             b"<0000> <ffff>", b"endcodespacerange"]
+    items = sorted(text.items(), key=lambda item: int(item[0], 16))
+    for start in range(0, len(items), 100):
+        batch = items[start:start + 100]
+        lines.append(f"{len(batch)} beginbfchar".encode())
+        lines += [b"<%s> <%s>" % (glyph, code) for glyph, code in batch]
+        lines.append(b"endbfchar")
+    lines += [b"endcmap", b"CMapName currentdict /CMap defineresource pop", b"end", b"end"]
+    return b"\n".join(lines)

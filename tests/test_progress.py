@@ -1,0 +1,162 @@
+"""Progress on long runs: one plain line per stage on a pipe (CI), none with -q, a live display
+on a terminal; never on stdout, and not in the streams of a caller that passes its own (the
+tests' `run_cli`).  The command runs as a real process here, its stderr a pipe or a terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+
+from pipeline import progress
+from tests.conftest import ROOT, SEEDS
+from tests.helpers import case_source, run_cli
+
+LINE = re.compile(r"^(?P<stage>[\w/]+): (?:(?P<count>\d+(?:/\d+)? \w+) in )?\d+(?:\.\d s| min \d+ s)$")
+
+
+def environment(**changes: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TERM", "COLUMNS")}
+    env.update({k: v for k, v in changes.items() if v is not None})
+    return env
+
+
+def anthology(*args: object, **env: str | None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=ROOT, env=environment(**env),
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def on_terminal(*args: object, **env: str | None) -> tuple[int, str, str]:
+    """The command with its stderr on a pseudo-terminal: status, stdout, what the terminal got."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", *map(str, args)], cwd=ROOT, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=slave, env=environment(**env))
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:                      # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    out = process.stdout.read().decode() if process.stdout else ""
+    return process.wait(timeout=600), out, shown.decode(errors="replace")
+
+
+def stage_lines(err: str) -> list[tuple[str, str | None]]:
+    return [(m["stage"], m["count"]) for line in err.splitlines() if (m := LINE.match(line))]
+
+
+def warned_post(tmp_path):
+    path = tmp_path / "broken.md"
+    path.write_text(case_source("broken.md"), encoding="utf-8")
+    return path
+
+
+def test_a_pipe_gets_one_plain_line_per_stage_and_stdout_is_unchanged():
+    result = anthology("list", SEEDS)
+    assert result.returncode == 0
+    assert stage_lines(result.stderr) == [("read", "39 posts"), ("extract", "39 posts")]
+    assert result.stderr.count("\n") == 2                        # nothing else: the sample has no warning
+    assert result.stdout == run_cli("list", SEEDS)[1]
+
+
+def test_quiet_prints_only_the_diagnostics_and_the_summary(tmp_path):
+    post = warned_post(tmp_path)
+    loud, quiet = anthology("list", post), anthology("list", post, "-q")
+    assert stage_lines(loud.stderr) == [("read", "1 post"), ("extract", "1 post")]
+    assert stage_lines(quiet.stderr) == []
+    assert "[unclosed-math]" in quiet.stderr
+    assert quiet.stderr == "".join(line for line in loud.stderr.splitlines(True) if not LINE.match(line))
+    assert quiet.stdout == loud.stdout and quiet.stdout.endswith("1 posts\n")
+
+
+def test_a_caller_with_its_own_streams_gets_no_progress():
+    status, out, err = run_cli("list", SEEDS)
+    assert status == 0 and err == "" and stage_lines(out) == []
+
+
+@pytest.mark.engine
+def test_check_json_and_github_keep_progress_off_stdout(tmp_path):
+    post, cache = warned_post(tmp_path), tmp_path / "cache"
+    result = anthology("check", post, "--format", "json", "--cache-dir", cache)
+    assert json.loads(result.stdout)["summary"]["formulas"] == 9
+    assert stage_lines(result.stderr) == [("read", "1 post"), ("extract", "1 post"), ("validate", "9 formulas")]
+    github = anthology("check", post, "--format", "github", "--cache-dir", cache)
+    assert "::error file=" in github.stdout and stage_lines(github.stdout) == []
+    assert [stage for stage, _ in stage_lines(github.stderr)] == ["read", "extract", "validate"]
+    assert anthology("check", post, "--format", "github", "--cache-dir", cache, "--quiet").stderr == ""
+
+
+def test_a_terminal_gets_the_live_display():
+    status, out, shown = on_terminal("list", SEEDS, TERM="xterm-256color", COLUMNS="100")
+    assert status == 0 and out.endswith("39 posts\n")
+    assert "\x1b[" in shown and "read" in shown and "extract" in shown and "39 posts" in shown
+    assert stage_lines(shown.replace("\r", "")) == []                 # drawn, not the plain lines
+
+
+@pytest.mark.parametrize("env", [{"TERM": "dumb"}, {"TERM": "xterm", "CI": "true"}])
+def test_a_dumb_terminal_or_ci_gets_plain_lines(env):
+    status, _, shown = on_terminal("list", SEEDS, **env)
+    assert status == 0 and "\x1b[" not in shown
+    assert stage_lines(shown.replace("\r", "")) == [("read", "39 posts"), ("extract", "39 posts")]
+
+
+def test_plain_lines_name_nested_tasks_by_their_path_and_say_when_a_task_stopped():
+    stream = io.StringIO()
+    before = progress.use(progress.Plain(stream))
+    try:
+        with progress.task("emit"):
+            with progress.task("typeset", 45, "parts") as advance:
+                advance()
+                progress.advance(3)             # from code that did not open the task
+            with progress.task("merge", 1, "files"):
+                pass
+            with pytest.raises(RuntimeError), progress.task("outline", 10, "posts") as advance:
+                advance(4)
+                raise RuntimeError("stop")
+    finally:
+        progress.use(before)
+    assert stage_lines(stream.getvalue()) == [("emit/typeset", "45 parts"), ("emit/merge", "1 file"), ("emit", None)]
+    assert re.search(r"^emit/outline: stopped after 4/10 posts, \d+\.\d s$", stream.getvalue(), re.M)
+
+
+def test_the_rich_display_shows_each_stage_its_count_and_nested_tasks():
+    file = io.StringIO()
+    before = progress.use(progress.Rich(Console(file=file, force_terminal=True, width=100)))
+    try:
+        with progress.task("read", unit="posts") as advance:
+            advance(131)
+        with progress.task("emit"):
+            with progress.task("typeset", 45, "parts") as advance:
+                for _ in range(12):
+                    advance()
+            with pytest.raises(ValueError), progress.task("merge", 3, "files"):
+                raise ValueError
+    finally:
+        progress.use(before)
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", file.getvalue())       # the text, without the escapes
+    assert "read" in shown and "131 posts" in shown
+    assert "emit" in shown and "  typeset" in shown and "45 parts" in shown
+    assert "merge (stopped)" in shown and "0/3 files" in shown
+
+
+def test_reporting_changes_nothing_the_stages_make():
+    from pipeline.stages import Run, run_stages
+    quiet = run_stages(Run(paths=[str(SEEDS)]), "extract")
+    before = progress.use(progress.Plain(io.StringIO()))
+    try:
+        shown = run_stages(Run(paths=[str(SEEDS)]), "extract")
+    finally:
+        progress.use(before)
+    assert [(p.id, len(p.formulas)) for p in shown.posts] == [(p.id, len(p.formulas)) for p in quiet.posts]
