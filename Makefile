@@ -12,7 +12,7 @@ APT_PACKAGES := nodejs npm fonts-noto-cjk fonts-lmodern poppler-utils libharfbuz
 # What the tests look through besides: a browser for screenshots, epubcheck for the ebooks.
 TEST_PACKAGES := chromium epubcheck
 
-.PHONY: setup system test-system apt check list html epub series test test-fast lint fuzz bench pdf clean update-golden
+.PHONY: setup system test-system apt check list html serve epub series test test-fast lint fuzz bench pdf clean update-golden
 
 setup: $(STAMP)
 
@@ -64,6 +64,10 @@ list: setup
 # out/ is this checkout's own build folder (git-ignored): the targets replace what is there (--force).
 html: setup
 	$(BIN)/anthology build html $(CONTENT) --out out/site --force
+
+# The author's preview: the site served on 127.0.0.1, rebuilt and reloaded on every save (Ctrl-C stops).
+serve: setup
+	$(BIN)/anthology serve $(CONTENT) --open
 
 epub: setup
 	$(BIN)/anthology build epub $(CONTENT) --out out/anthology.epub --force

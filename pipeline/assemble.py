@@ -4,7 +4,8 @@
     Collection.series   each series with its parts in order; posts of no series stand alone
     post_blocks()       each post's document with formulas in place and links settled (pipeline.mathhtml);
                         `heading_ids` is the emitter's declaration (pipeline.emit.base)
-    bodies()            the same as HTML, for the outputs written from HTML
+    bodies()            the same as HTML, for the outputs written from HTML; each post's HTML
+                        cached by a key over all it is made of (`body_key`)
     Collection.diagnostics  where a post pandoc fails on is reported (it is shown as plain text)
 
 Links are settled here for every output alike: a link to another post of the collection
@@ -23,13 +24,17 @@ in the HTML of every post (`bodies`).
 from __future__ import annotations
 
 import bisect
+import hashlib
 import html
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 from pipeline import document, pandoc
+from pipeline.cache import Cache, key
 from pipeline.diagnostics import Diagnostics
 from pipeline.links import WEB_URL
 from pipeline.mathhtml import MathHTML, formula_anchor
@@ -67,6 +72,7 @@ BLOG = "https://kexue.fm"
 DANGLING = "dangling-link"
 _SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:")
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
+BODY_VERSION = 1          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
 PostLink = Callable[[Post, str], str]      # where a link to (post, "#fragment" or "") goes
 
 
@@ -151,14 +157,16 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
     series = [Series(name, sorted(parts, key=lambda p: (p.part or 0, date_key(p))))
               for name, parts in groups.items()]
     series.sort(key=lambda s: date_key(s.parts[0]))
-    headings = {post.id: _heading_ids(asts[post.id]) for post in ordered}
+    links: dict[str, list[Link]] = {}
+    headings = {post.id: _heading_ids(asts[post.id], links.setdefault(post.id, [])) for post in ordered}
     ids = {post.id: headings[post.id] | {t.anchor for t in numbers[post.id].tags}
            | _formula_anchors(post, renders) for post in ordered}
     collection = Collection(title=title, posts=ordered, series=series, numbers=numbers, renders=renders,
                             asts={post.id: asts[post.id] for post in ordered}, ids=ids, headings=headings,
                             diagnostics=diagnostics)
     for post in ordered:
-        unlink_dangling(collection, post)
+        if any(_dangling(link.url, ids[post.id], link) for link in links[post.id]):
+            unlink_dangling(collection, post)
     return collection
 
 
@@ -168,12 +176,16 @@ def _formula_anchors(post: Post, renders: dict[tuple[str, int], Render]) -> set[
             if not is_reference(f) and (not drawable(f) or (post.id, f.index) not in renders)}
 
 
-def _heading_ids(ast: Document) -> set[str]:
-    """Headings get the blog's ids, their own text (`…/archives/7343#进一步思考与分析`)."""
+def _heading_ids(ast: Document, links: list[Link] | None = None) -> set[str]:
+    """Headings get the blog's ids, their own text (`…/archives/7343#进一步思考与分析`).
+    The links met on the way are added to `links`: one walk finds both."""
     seen: set[str] = set()
     for node in walk(ast["blocks"]):
-        header = Header.of(node)
-        if header:
+        kind = node["t"]
+        if kind == "Link" and links is not None:
+            links.append(Link(node))
+        elif kind == "Header":
+            header = Header(node)
             base = re.sub(r"\s+", "-", text(header.inlines, code=False).strip()) or "section"
             name, n = base, 1
             while name in seen:
@@ -205,21 +217,96 @@ def scope_heading_ids(blocks: list[Node], post: Post) -> None:
             header.attr.id = heading_anchor(post, header.attr.id)
 
 
-def bodies(collection: Collection, mathhtml: MathHTML,
-           post_link: PostLink, heading_ids: bool = True) -> dict[str, str]:
-    """Each post's text as HTML, from one pandoc run for the whole collection.
+def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
+           cache_dir: Path | None = None) -> dict[str, str]:
+    """Each post's text as HTML, from one pandoc run for the posts not in the cache.
     `post_link(post, fragment)` is where a link to another post of the collection goes;
     `heading_ids=False` makes the headings' ids the post's own (they repeat between posts of
-    one book; `scope_heading_ids`).
+    one book; `scope_heading_ids`).  With `cache_dir` each post's HTML is kept under a key
+    over all it is made of (`body_key`), so that pandoc runs only for posts whose key changed.
     When that run fails, the posts are converted one by one: a post pandoc fails on alone is
-    reported and shown as its plain text with the formulas in place; the others are as ever."""
-    blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids)
-              for post in collection.posts}
+    reported and shown as its plain text with the formulas in place (never cached, so that it
+    is reported again); the others are as ever."""
+    cache = Cache(cache_dir, "bodies") if cache_dir else None
+    keys = {post.id: body_key(collection, post, mathhtml, post_link, heading_ids) for post in collection.posts}
+    texts: dict[str, str] = {}
+    if cache:
+        texts = {post_id: found for post_id, k in keys.items() if isinstance(found := cache.get(k), str)}
+        for post in collection.posts:
+            if post.id in texts:
+                _place_drawings(collection, post, mathhtml)
+    missing = [post for post in collection.posts if post.id not in texts]
+    blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids) for post in missing}
     try:
-        return _html(collection.posts, blocks)
+        converted = _html(missing, blocks)
     except pandoc.PandocError:
-        return {post.id: _html_alone(collection, post, blocks[post.id], mathhtml)
-                for post in collection.posts}
+        converted = {}
+        for post in missing:
+            text = _html_alone(collection, post, blocks[post.id], mathhtml)
+            if text is not None:
+                converted[post.id] = text
+    for post in missing:
+        if post.id in converted:
+            if cache:
+                cache.put(keys[post.id], converted[post.id])
+            texts[post.id] = converted[post.id]
+        else:
+            texts[post.id] = _plain_fallback(collection, post, mathhtml)
+    return {post.id: texts[post.id] for post in collection.posts}
+
+
+def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
+             heading_ids: bool) -> str:
+    """A key over everything a post's HTML (`bodies`) is made of, had without making it: the
+    post's document as the collection holds it (links checked, heading ids set), its formulas
+    (`math_digest`), how math is shown, and each post of the collection it links to with that
+    post's anchors and where `post_link` sends a link to it; the code that makes the HTML out
+    of these is `BODY_VERSION` and pandoc's version."""
+    ast = json.dumps(collection.asts[post.id]["blocks"], ensure_ascii=False)
+    linked = sorted(set(re.findall(r"/archives/(\d+)", ast)))
+    others = [(other.id, post_link(other, ""), sorted(collection.ids.get(other.id, set())),
+               sorted(collection.headings.get(other.id, set())))
+              for other in map(collection.by_id, linked) if other is not None]
+    return key("body", BODY_VERSION, pandoc.version(), HTML_ARGS, mathhtml.mode, _math_links(mathhtml), heading_ids,
+               post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post), others,
+               sorted(collection.headings.get(post.id, set())))
+
+
+def math_digest(collection: Collection, post: Post) -> str:
+    """A digest of what pipeline.mathhtml shows a post's formulas from: each formula's TeX,
+    kind and verdict, its drawing, the post's equation numbers and references."""
+    digest = hashlib.sha256()
+    numbers = collection.numbers[post.id]
+    digest.update(repr([(t.text, t.star, t.label, t.anchor, t.formula, t.row) for t in numbers.tags]).encode())
+    digest.update(repr(sorted((i, r.label, r.eqref, r.target.anchor if r.target else None,
+                               r.target.text if r.target else None, r.target.star if r.target else None)
+                              for i, refs in numbers.refs.items() for r in refs)).encode())
+    for f in post.formulas:
+        digest.update(repr((f.index, f.tex, f.display, f.delimiter, f.ok, f.message)).encode())
+        drawing = collection.renders.get((post.id, f.index))
+        if drawing is not None:
+            digest.update(repr((drawing.width, drawing.height, drawing.valign, drawing.margin_bottom,
+                                drawing.rows, drawing.alt, drawing.links, len(drawing.svg))).encode())
+            digest.update(drawing.svg.encode())
+            digest.update(drawing.mathml.encode())
+    return digest.hexdigest()
+
+
+def _place_drawings(collection: Collection, post: Post, mathhtml: MathHTML) -> None:
+    """In img mode each drawing is a file the math layer writes when it shows the formula: a
+    post's HTML taken from the cache still needs its files."""
+    if mathhtml.mode != "img" or mathhtml.image is None:
+        return
+    for f in post.formulas:
+        drawing = collection.renders.get((post.id, f.index))
+        if drawing is not None and drawable(f) and not is_reference(f):
+            mathhtml.image(drawing)
+
+
+def _math_links(mathhtml: MathHTML) -> list[str]:
+    """Where the math layer sends an anchor and, in img mode, how it names a drawing: probed,
+    since both are functions."""
+    return [mathhtml.link("eq-probe"), "img" if mathhtml.image else ""]
 
 
 def _post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
@@ -254,11 +341,16 @@ def _html(posts: list[Post], blocks: dict[str, list[Node]]) -> dict[str, str]:
     return {posts[int(parts[i])].id: parts[i + 1].strip() for i in range(1, len(parts), 2)}
 
 
-def _html_alone(collection: Collection, post: Post, blocks: list[Node], mathhtml: MathHTML) -> str:
+def _html_alone(collection: Collection, post: Post, blocks: list[Node], mathhtml: MathHTML) -> str | None:
+    """The post's HTML by a pandoc run of its own, or None (reported) when pandoc fails on it."""
     try:
         return _html([post], {post.id: blocks})[post.id]
     except pandoc.PandocError as e:
         collection.diagnostics.error("document-failed", f"{e}: {document.FALLBACK_NOTE}", post.position)
+    return None
+
+
+def _plain_fallback(collection: Collection, post: Post, mathhtml: MathHTML) -> str:
     ast = mathhtml.document(document.fallback(post), post, collection.numbers[post.id], collection.renders)
     return plain_html(ast["blocks"])
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.fileio import atomic_write_text
+from pipeline.fileio import atomic_write_bytes, atomic_write_text
 
 
 def default_cache_dir() -> Path:
@@ -51,4 +51,30 @@ class Cache:
             atomic_write_text(self._path(self.root, k), json.dumps({"key": k, "value": value}, ensure_ascii=False),
                               clean=False)
         except (OSError, UnicodeError):
+            pass
+
+
+class BlobCache(Cache):
+    """Entries that are files of their own (a whole EPUB): bytes, not JSON, named by the hash
+    of their input like Cache's.  An entry is written whole or not at all (atomic rename)."""
+
+    @staticmethod
+    def _path(root: Path, k: str) -> Path:
+        return root / k[:2] / f"{k}.bin"
+
+    def get_bytes(self, k: str) -> bytes | None:
+        if self.root is None:
+            return None
+        try:
+            return self._path(self.root, k).read_bytes()
+        except OSError:
+            return None
+
+    def put_bytes(self, k: str, data: bytes) -> None:
+        """Store `data`; like Cache.put, a failure only costs time and is never raised."""
+        if self.root is None:
+            return
+        try:
+            atomic_write_bytes(self._path(self.root, k), data, clean=False)
+        except OSError:
             pass

@@ -4,6 +4,7 @@
     anthology build  html|epub|pdf [PATH…] [--series NAME] [--out PATH] [--strict] [-q] [each format's own options]
     anthology list   [PATH…] [--format text|json] [-q]
     anthology import PATH… --to DIR [-q]
+    anthology serve  [PATH…] [--port N] [--open] [--math mathml|svg] [--cache-dir DIR]
 
 With no PATH the bundled sample (pipeline/sample) is read.  Exit status: 0 when all is well,
 1 when a formula (or, with --strict, a warning) fails, 2 for bad usage or unreadable input,
@@ -108,6 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--to", required=True, type=Path, metavar="DIR")
     imp.add_argument("--force", action="store_true", help="replace files in DIR that hold something else")
     quiet(imp)
+
+    serve = sub.add_parser(
+        "serve", help="preview the site while writing: build, serve on 127.0.0.1, rebuild and reload on save",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build the site (as `build html`) into a temporary folder, serve it on 127.0.0.1 only,\n"
+                    "and rebuild it whenever a source changes; the open page reloads itself and shows the\n"
+                    "build's problems. Ctrl-C stops it (exit status 0) and removes the temporary folder.",
+        epilog="examples:\n  anthology serve posts/ --open\n  anthology serve draft.md --port 0 --math svg")
+    inputs(serve)
+    serve.add_argument("--port", type=int, default=8000, help="the port on 127.0.0.1 (default 8000; 0: any free one)")
+    serve.add_argument("--open", action="store_true", help="open the site in the web browser")
+    serve.add_argument("--title", help=f"the collection's title (default: {DEFAULT_TITLE}, or the series name)")
+    EMITTERS["html"].add_options(serve)
+    quiet(serve)
+    engine(serve)
     return parser
 
 
@@ -342,5 +358,17 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     return _finish(run, err)
 
 
+def cmd_serve(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
+    from pipeline.serve import PortTaken, Settings, serve  # loaded only here: the server and its watcher
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: a port is 0 to 65535")
+    settings = Settings(paths=run.paths, series=run.series, engine=_engine(args), math=args.math, title=args.title)
+    try:
+        return serve(settings, args.port, args.open, out, err, _crash_log)
+    except PortTaken as e:
+        raise UsageError(str(e)) from None
+
+
 Command = Callable[[argparse.Namespace, Run, TextIO, TextIO], int]
-COMMANDS: dict[str, Command] = {"check": cmd_check, "build": cmd_build, "list": cmd_list, "import": cmd_import}
+COMMANDS: dict[str, Command] = {"check": cmd_check, "build": cmd_build, "list": cmd_list, "import": cmd_import,
+                                "serve": cmd_serve}

@@ -4,7 +4,9 @@ Every formula found by `extract` stands in its place as a `Span` with class `mat
 `data-formula` = its index in the post, around a pandoc `Math` node, so later stages find
 the formula's verdict, numbers and renders.  pandoc never parses the math itself: each formula
 goes in as a placeholder word and comes back as a node.  CJK line breaks are kept without
-inserted spaces (`east_asian_line_breaks`).
+inserted spaces (`east_asian_line_breaks`).  pandoc's answer is cached by the text it reads, and
+the document with the formulas in place by that and the formulas, so that a warm build neither
+runs pandoc nor walks an AST here.
 
 No post can take the build down: a post nested too deeply for pandoc (found by a cheap scan of
 its text before pandoc runs, or in pandoc's answer), one pandoc fails on or runs out of its
@@ -63,9 +65,13 @@ def build(post: Post, cache: Cache | None = None, diagnostics: Diagnostics | Non
     `diagnostics` and the post gets its `fallback` document."""
     pandoc.binary()             # no pandoc at all is a setup problem, not this post's
     try:
+        source = _Source(post)
+        done = cache.get(source.placed) if cache else None
+        if isinstance(done, dict) and isinstance(done.get("blocks"), list):
+            return done         # converted before, so neither too deep nor failed: no scan again
         deep = too_deep(post)
         if not deep:
-            return _convert(post, cache)
+            return _convert(post, source, cache)
         offset, message = deep
         _report(diagnostics, "too-deep", message, post.body.position(offset))
     except pandoc.PandocError as e:
@@ -81,16 +87,30 @@ def _report(diagnostics: Diagnostics | None, code: str, message: str, position: 
         diagnostics.error(code, f"{message}: {FALLBACK_NOTE}", position)
 
 
-def _convert(post: Post, cache: Cache | None) -> Document:
-    prefix = placeholder_prefix(post.body.text)
-    source = markdown_body(post, lambda f: f"{prefix}{f.index}Q")
-    k = key("document", READER, pandoc.version(), pandoc.DEPTH_LIMIT, source)
-    ast = cache.get(k) if cache else None
+class _Source:
+    """What pandoc reads of a post (each formula a placeholder word), and the cache keys of
+    its answer (`pandoc`: by that text) and of the AST with the formulas in place (`placed`:
+    also by the formulas, and by the limits of the scan before pandoc, which it passed)."""
+
+    def __init__(self, post: Post) -> None:
+        self.prefix = placeholder_prefix(post.body.text)
+        self.text = markdown_body(post, lambda f: f"{self.prefix}{f.index}Q")
+        self.pandoc = key("document", READER, pandoc.version(), pandoc.DEPTH_LIMIT, self.text)
+        self.placed = key("document-placed", self.pandoc, post.body_format, BRACKET_LIMIT, NESTING_LIMIT,
+                          BACKTICK_LIMIT, [(f.display, f.tex) for f in post.formulas])
+
+
+def _convert(post: Post, source: _Source, cache: Cache | None) -> Document:
+    """pandoc's AST of the post with its formulas in place; pandoc's answer and the AST with
+    the formulas in place are both cached (a warm build walks no AST here)."""
+    ast = cache.get(source.pandoc) if cache else None
     if ast is None:
-        ast = pandoc.to_ast(source, READER, PANDOC_ARGS)
+        ast = pandoc.to_ast(source.text, READER, PANDOC_ARGS)
         if cache:
-            cache.put(k, ast)
-    _replace(ast["blocks"], re.compile(re.escape(prefix) + r"(\d+)Q"), post)
+            cache.put(source.pandoc, ast)
+    _replace(ast["blocks"], re.compile(re.escape(source.prefix) + r"(\d+)Q"), post)
+    if cache:
+        cache.put(source.placed, ast)
     return ast
 
 

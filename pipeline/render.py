@@ -127,6 +127,7 @@ def _draw(posts: list[Post], texts: dict[tuple[str, int], str], alts: dict[str, 
         load[i] += sum(10 if k else 1 for _, k in stream)
     drawn: dict[str, Render] = {}
     lock = threading.Lock()
+    stop = threading.Event()          # set when the run is stopped: the workers give up at their next formula
 
     def run(bucket: list[tuple[Post, Stream]]) -> None:
         requests: list[Request] = []
@@ -157,12 +158,21 @@ def _draw(posts: list[Post], texts: dict[tuple[str, int], str], alts: dict[str, 
         # Drawing takes about ten times as long as checking: a formula gets three times the time.
         worker = (options.worker_factory() if options.worker_factory
                   else Worker(timeout=DRAW_TIME_FACTOR * options.timeout))
+        worker.interrupt = stop
         with worker:
             worker.check(requests, on_answer)
 
-    with ThreadPoolExecutor(len(buckets)) as pool:
+    # Not `with ThreadPoolExecutor`: on Ctrl-C its exit would wait for threads that go on drawing
+    # everything (restarting the workers the signal killed); `stop` makes them give up first.
+    pool = ThreadPoolExecutor(len(buckets))
+    try:
         for done in [pool.submit(run, bucket) for bucket in buckets]:
             done.result()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return drawn
 
 

@@ -14,11 +14,22 @@ The book's metadata goes to pandoc inside the document, as literal strings: a ti
 command line or a post is text, never markup.  When pandoc fails on the whole book, each
 chapter is tried alone; the ones it fails on are reported and replaced by their post's plain
 text (pipeline.document.fallback), and the book is written.
+
+A rebuild is incremental and writes the same bytes as a build from scratch.  The whole book is
+cached by a key over all that goes into it (each chapter's key, the metadata, stylesheet and
+cover): nothing changed, nothing is run.  Each chapter's file is cached by a key over its post's
+text, title and the book around it (`_chapter_key`); pandoc's EPUB writer, whose time goes into
+reading the raw HTML of the math, is given for such a chapter only its heading and what it must
+know of the file (its ids, whether it holds MathML or SVG: `_placeholder`), and the file it
+writes is replaced by the cached one.  Books with `--math svg` cache whole books only: pandoc
+names their drawings by their order in the whole book.  A chapter shown as plain text is never
+cached, so that it is reported again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
 import io
 import json
@@ -30,12 +41,16 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import PIL
+
 from pipeline import pandoc
-from pipeline.assemble import Collection, book_link, post_anchor, post_blocks
+from pipeline.assemble import Collection, body_key, book_link, post_anchor, post_blocks
+from pipeline.cache import BlobCache, Cache
+from pipeline.cache import key as cache_key
 from pipeline.diagnostics import Diagnostics
 from pipeline.document import FALLBACK_NOTE, fallback
 from pipeline.emit.base import Emitter
-from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, post_meta
+from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, cjk_serif_font, post_meta
 from pipeline.emit.cover import draw_cover
 from pipeline.fileio import atomic_file, scratch_dir
 from pipeline.formula_text import plain_title
@@ -57,28 +72,153 @@ class EPUBEmitter(Emitter):
             mathhtml = MathHTML(mode=self.math_mode(options.math), image=svg_files(work / "math"))
             groups = collection.groups()
             depth = 1 if len(groups) == 1 and groups[0][0] is None else 2
-            chapters = {post.id: _chapter(collection, post, mathhtml, depth) for post in collection.posts}
             when = build_date(collection)
-            draw_cover(work / "cover.png", collection.title, AUTHOR, when)
-            css = [(TEMPLATES / name).read_text(encoding="utf-8") for name in ("epub/book.css", "math.css")]
-            (work / "book.css").write_text("".join(css), encoding="utf-8")
+            store = _Store(options.cache_dir)
+            css = "".join((TEMPLATES / name).read_text(encoding="utf-8") for name in ("epub/book.css", "math.css"))
+            (work / "book.css").write_text(css, encoding="utf-8")
+            cover = _cover(work / "cover.png", collection.title, when, store)
             book = Book(work, _metadata(collection, when), depth, when, len(collection.posts))
-            with atomic_file(out) as target:
+            files = _chapter_files(groups)
+            context = cache_key(EPUB_VERSION, pandoc.version(), depth, book.meta, when.isoformat(), files,
+                                mathhtml.mode)
+            keys = {post.id: _chapter_key(collection, post, mathhtml, context) for post in collection.posts}
+            book_key = cache_key("epub-book", context, css, hashlib.sha256(cover).hexdigest(),
+                                 [(name, [keys[post.id] for post in posts]) for name, posts in groups])
+            whole = store.books.get_bytes(book_key)
+            if whole is None or not zipfile.is_zipfile(io.BytesIO(whole)):
+                done = {post.id: text for post in collection.posts
+                        if (text := store.chapter(keys[post.id], mathhtml.mode)) is not None}
                 try:
-                    book.write(_blocks(groups, chapters), target)
-                except pandoc.PandocError:
-                    for post in collection.posts:
-                        failure = book.failure(chapters[post.id])
-                        if failure:
-                            diagnostics.error("document-failed", f"pandoc could not put the post into the EPUB "
-                                              f"({failure}): {FALLBACK_NOTE}", post.position)
-                            chapters[post.id] = _chapter(collection, post, mathhtml, depth, fallback(post))
-                    book.write(_blocks(groups, chapters), target)      # fails only if no chapter is to blame
-                _title_chapters(target)
+                    made, fell_back = _written(collection, book, mathhtml, files, done, diagnostics)
+                except _Misplaced:          # never seen: the book is written whole instead
+                    done = {}
+                    made, fell_back = _written(collection, book, mathhtml, files, done, diagnostics)
+                for post in collection.posts:
+                    if post.id not in done and post.id not in fell_back:
+                        store.chapters.put(keys[post.id], made[files[post.id]])
+                whole = (work / "book.epub").read_bytes()
+                if not fell_back:          # a post shown as plain text is reported again by the next build
+                    store.books.put_bytes(book_key, whole)
+            _write_if_changed(out, whole)
         return out
 
 
+def _written(collection: Collection, book: Book, mathhtml: MathHTML, files: dict[str, str], done: dict[str, str],
+             diagnostics: Diagnostics) -> tuple[dict[str, str], set[str]]:
+    """The book written into its work folder (`book.epub`), the chapters of `done` (post id →
+    the chapter file made before) taken as they are: the text of each chapter file, and the
+    posts shown as plain text because pandoc failed on them."""
+    chapters = {post.id: _placeholder(post, book.depth, done[post.id]) if post.id in done
+                else _chapter(collection, post, mathhtml, book.depth) for post in collection.posts}
+    groups = collection.groups()
+    fell_back: set[str] = set()
+    target = book.work / "book.epub"
+    try:
+        book.write(_blocks(groups, chapters), target)
+    except pandoc.PandocError:
+        for post in collection.posts:
+            failure = None if post.id in done else book.failure(chapters[post.id])
+            if failure:
+                diagnostics.error("document-failed", f"pandoc could not put the post into the EPUB "
+                                  f"({failure}): {FALLBACK_NOTE}", post.position)
+                chapters[post.id] = _chapter(collection, post, mathhtml, book.depth, fallback(post))
+                fell_back.add(post.id)
+        book.write(_blocks(groups, chapters), target)      # fails only if no chapter is to blame
+    spliced = {files[post.id]: (post_anchor(post), text) for post in collection.posts
+               if (text := done.get(post.id)) is not None}
+    return _title_chapters(target, spliced), fell_back
+
+
 EMITTER = EPUBEmitter()
+EPUB_VERSION = 1          # raised whenever what a chapter file or the book is made of changes here
+
+
+class _Misplaced(RuntimeError):
+    """A chapter file pandoc wrote is not the one `_chapter_files` said it would be."""
+
+
+class _Store:
+    """The cache of a book's parts: each chapter's XHTML file as written (by `_chapter_key`,
+    MathML books only: an SVG book's drawings are named by their order in the whole book),
+    the whole book (by all that goes into it) and the cover."""
+
+    def __init__(self, cache_dir: Path | None) -> None:
+        self.chapters = Cache(cache_dir, "epub-chapters")
+        self.books = BlobCache(cache_dir, "epub-books")
+
+    def chapter(self, k: str, mode: str) -> str | None:
+        text = self.chapters.get(k) if mode == "mathml" else None
+        return text if isinstance(text, str) and text.startswith("<?xml") else None
+
+
+def _chapter_files(groups: list[tuple[str | None, list[Post]]]) -> dict[str, str]:
+    """The file pandoc writes each part (by its anchor) and each post (by its id) into: one
+    file per heading it splits at, numbered in order (`ch001.xhtml` …)."""
+    files: dict[str, str] = {}
+    for n, (name, posts) in enumerate(groups, 1):
+        if name is not None:
+            files[f"#part-{n}"] = _chapter_file(len(files) + 1)
+        for post in posts:
+            files[post.id] = _chapter_file(len(files) + 1)
+    return files
+
+
+def _chapter_file(n: int) -> str:
+    return f"EPUB/text/ch{n:03d}.xhtml"
+
+
+def _chapter_key(collection: Collection, post: Post, mathhtml: MathHTML, context: str) -> str:
+    """A key over everything a post's chapter file is made of: its text (`body_key`), title and
+    readers, and the book around it (`context`: where every post's file is, the metadata,
+    pandoc and this module's version)."""
+    body = body_key(collection, post, mathhtml, book_link(collection), EMITTER.keeps_heading_ids)
+    return cache_key("epub-chapter", context, body, post.title, post_meta(post))
+
+
+def _cover(path: Path, title: str, when: dt.datetime, store: _Store) -> bytes:
+    """The cover drawn at `path` (pipeline.emit.cover), taken from the cache when the same
+    title, year, fonts and drawing code made it before."""
+    fonts = [cjk_serif_font(bold=True), cjk_serif_font()]
+    code = Path(draw_cover.__code__.co_filename)
+    k = cache_key("epub-cover", title, AUTHOR, when.isoformat(), [(str(f.file), f.index, _stat(f.file)) for f in fonts],
+            hashlib.sha256(code.read_bytes()).hexdigest(), PIL.__version__)
+    data = store.books.get_bytes(k)
+    if data is None:
+        draw_cover(path, title, AUTHOR, when)
+        data = path.read_bytes()
+        store.books.put_bytes(k, data)
+    else:
+        path.write_bytes(data)
+    return data
+
+
+def _stat(path: Path) -> list[int]:
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns]
+
+
+def _placeholder(post: Post, depth: int, xhtml: str) -> list[Node]:
+    """A chapter whose file is taken from the cache: its heading (the contents are made of
+    it), then what pandoc must still see of the file's content — every id (a link from
+    another chapter to it is resolved by pandoc) and whether it holds MathML or SVG (the
+    manifest says so) — in one raw block; the file pandoc writes for it is then replaced."""
+    ids = "".join(f'<span id="{ident}"></span>' for ident in dict.fromkeys(_ID.findall(xhtml))
+                  if ident != post_anchor(post))
+    marks = "".join(f"{name}></{name[1:]}>" for name in ("<math", "<svg") if name in xhtml)
+    return _head(post, depth) + [RawBlock.new("html", f"<div>{ids}{marks}</div>")]
+
+
+_ID = re.compile(r'\sid="([^"]+)"')
+
+
+def _write_if_changed(out: Path, data: bytes) -> None:
+    try:
+        if out.is_file() and out.stat().st_size == len(data) and out.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    with atomic_file(out) as target:
+        target.write_bytes(data)
 
 
 class Book:
@@ -136,26 +276,40 @@ _CHAPTER = re.compile(r"EPUB/text/ch\d+\.xhtml")
 _HEADING = re.compile(r'<h[12]\b[^>]*class="(?:post-title|part)"[^>]*>(.*?)</h[12]>', re.S)
 
 
-def _title_chapters(book: Path) -> None:
+def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]]) -> dict[str, str]:
     """pandoc names each chapter file's <title> after the file (ch001.xhtml); readers show it,
     so it becomes the post's (or the part's) title.  Every XHTML file is made well-formed XML
-    (`well_formed`): a reader cannot open a chapter that is not.  Entries keep their order,
-    dates and compression, so the book stays byte-for-byte reproducible."""
+    (`well_formed`): a reader cannot open a chapter that is not.  The files named in `spliced`
+    (a chapter taken from the cache, `_placeholder`: the post's anchor and its file as it was
+    made before) are replaced by that text; a file not holding the anchor raises _Misplaced.
+    Entries keep their order, dates and compression, so the book stays byte-for-byte
+    reproducible.  Returns the text of every chapter file."""
     with zipfile.ZipFile(book) as z:
         items = [(info, z.read(info.filename)) for info in z.infolist()]
+    chapters: dict[str, str] = {}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
         z.comment = MARK.encode()          # how a later build knows the file is ours to replace
         for info, data in items:
-            if info.filename.endswith(".xhtml"):
+            if info.filename in spliced:
+                anchor, made = spliced[info.filename]
+                if f'id="{anchor}"' not in data.decode("utf-8"):
+                    raise _Misplaced(f"{info.filename} is not the chapter of #{anchor}")
+                chapters[info.filename] = made
+                data = made.encode("utf-8")
+            elif info.filename.endswith(".xhtml"):
                 text = data.decode("utf-8")
                 heading = _HEADING.search(text) if _CHAPTER.fullmatch(info.filename) else None
                 if heading:
                     title = re.sub(r"<[^>]+>", "", heading.group(1)).strip()
                     text = re.sub(r"<title>[^<]*</title>", _literally(f"<title>{title}</title>"), text, count=1)
-                data = well_formed(text, info.filename).encode("utf-8")
+                text = well_formed(text, info.filename)
+                if _CHAPTER.fullmatch(info.filename):
+                    chapters[info.filename] = text
+                data = text.encode("utf-8")
             z.writestr(info, data, compress_type=info.compress_type)
     book.write_bytes(buffer.getvalue())
+    return chapters
 
 
 def _literally(replacement: str) -> Callable[[re.Match[str]], str]:
@@ -270,11 +424,16 @@ def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int,
     """The post's title, date and readers, then its text (`document`, default its AST)."""
     blocks = post_blocks(collection, post, mathhtml, book_link(collection), EMITTER.keeps_heading_ids, document)
     _shift_headers(blocks, level)
+    return _head(post, level) + blocks
+
+
+def _head(post: Post, level: int) -> list[Node]:
+    """The post's title (a heading of `level`, where pandoc starts a file), date and readers."""
     meta = post_meta(post)
     head = [_header(level, post_anchor(post), plain_title(post.title), ["post-title"])]
     if meta:
         head.append(RawBlock.new("html", f'<div class="post-meta">\n<p>{meta}</p>\n</div>'))
-    return head + blocks
+    return head
 
 
 def _shift_headers(blocks: list[Node], by: int) -> None:

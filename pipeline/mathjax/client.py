@@ -9,6 +9,10 @@ worker has been spending per formula in this run (a slow machine).  A formula th
 worker for good or kills it is answered with an error, the worker is restarted, the formulas
 of its post that came before are replayed (quietly, to rebuild the page's state), and the
 rest go on.
+
+A run that is stopped (Ctrl-C) sets the worker's `interrupt`: the worker gives up at its next
+answer or poll and raises `Interrupted`, instead of restarting the engine its signal killed
+and going on drawing (a thread of the render stage cannot be interrupted otherwise).
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ Answer = dict[str, Any]     # a line of the worker's JSON (worker.js), typed by 
 
 class EngineUnavailable(RuntimeError):
     """Node.js or the worker's npm packages are missing: a setup problem, not bad input."""
+
+
+class Interrupted(Exception):
+    """The run was stopped (`Worker.interrupt` was set) while the worker had formulas to do."""
 
 
 @dataclass
@@ -169,9 +177,11 @@ class Worker:
         self._answered = 0
         self._mark: tuple[float | None, int] = (None, 0)   # (processor time, answers) last read
         self._seen = 0               # answers since the worker started
+        self.interrupt = threading.Event()   # set (by another thread) to stop at the next answer
 
     # --- process ---------------------------------------------------------------------------
     def start(self) -> None:
+        self._stop_if_interrupted()
         node = node_program()
         self.process = subprocess.Popen(
             [node, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -180,7 +190,11 @@ class Worker:
         self.stderr: deque[str] = deque(maxlen=20)
         threading.Thread(target=self._read_stdout, args=(self.process, self.answers), daemon=True).start()
         threading.Thread(target=self._read_stderr, args=(self.process, self.stderr), daemon=True).start()
-        ready = self._next(self.startup_timeout)
+        try:
+            ready = self._next(self.startup_timeout)
+        except Interrupted:
+            self.stop()
+            raise
         if not isinstance(ready, dict) or not ready.get("ready"):
             detail = "; ".join(self.stderr) or (
                 f"no answer within {self.startup_timeout:g} s of processor time" if ready is TimeoutError
@@ -206,6 +220,10 @@ class Worker:
             except OSError:
                 pass
         self.process = None
+
+    def _stop_if_interrupted(self) -> None:
+        if self.interrupt.is_set():
+            raise Interrupted("stopped while MathJax was working")
 
     def __enter__(self) -> Worker:
         self.start()
@@ -251,6 +269,7 @@ class Worker:
         started, cpu_start = time.monotonic(), self._cpu()
         last_cpu, last_progress = cpu_start, started
         while True:
+            self._stop_if_interrupted()
             try:
                 return self.answers.get(timeout=POLL)
             except queue.Empty:
@@ -297,6 +316,7 @@ class Worker:
         replay: list[int] = []
         retried: set[int] = set()
         while todo:
+            self._stop_if_interrupted()
             if self.process is None:
                 self.start()
             lines = [self._line(i, requests[i], quiet=True) for i in replay]
@@ -306,8 +326,11 @@ class Worker:
             for n, i in enumerate(todo):
                 if requests[i].quiet:
                     continue
+                self._stop_if_interrupted()
                 limit = self.limit() * (self.retry_factor if i in retried else 1)
                 answer = self._next(limit)
+                if answer is None:       # the worker is gone: killed by the signal that stops the run?
+                    self._stop_if_interrupted()
                 if isinstance(answer, dict) and answer.get("id") == i:
                     self._count()
                     results[i] = answer

@@ -45,6 +45,9 @@ HEADLESS_SHARE = 0.8
 BREADCRUMB = re.compile(r"^\[首页\]\(https?://kexue\.fm/?\)(?:[ \t]{0,40}\[[^\]\n]{0,200}\]\([^)\s]{0,500}\))*"
                         r"[ \t]{0,40}(?P<title>[^\n]{1,1000}?)[ \t]*$", re.MULTILINE)
 FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The line under the article: `分类： [信息时代](…)    标签： [attention](https://kexue.fm/tag/attention/), …`
+TAG_LINE = re.compile(r"^分类：[^\n]{0,2000}?标签：(?P<tags>[^\n]{0,4000})$", re.MULTILINE)
+TAG_NAME = re.compile(r"\[([^\]\n]{1,100})\]\(https?://(?:www\.)?kexue\.fm/tag/")
 
 
 def detect(text: str) -> bool:
@@ -93,7 +96,14 @@ def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     title = unescape(source.slice(*title_span), markdown=True).text.strip()
     return [Post(id=post_id, title=title, date=by.group("date"), readers=int(by.group("readers")),
                  body=authoring_body(escaped), body_format="markdown", form=FORM,
-                 position=source.position(title_span[0]), url=url)]
+                 position=source.position(title_span[0]), url=url, tags=_tags(text, start))]
+
+
+def _tags(text: str, start: int) -> list[str]:
+    """The blog's tags of the post, from the line under the article (none when it is gone)."""
+    line = TAG_LINE.search(text, start)
+    names = TAG_NAME.findall(line.group("tags")) if line else []
+    return list(dict.fromkeys(re.sub(r"\\([^\w\s])", r"\1", name).strip() for name in names if name.strip()))
 
 
 def _article_end(text: str, start: int) -> int:
@@ -135,7 +145,7 @@ def _read_headless(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
     body = body[: len(body.text.rstrip())]
     return [Post(id=post_id, title=title or stem, date=date, readers=None, body=body, body_format="markdown",
                  form=FORM, position=source.position(title_span[0] if title_span else start),
-                 url=f"https://kexue.fm/archives/{post_id}" if post_id.isdigit() else None)]
+                 url=f"https://kexue.fm/archives/{post_id}" if post_id.isdigit() else None, tags=_tags(text, start))]
 
 
 def _without_anchors(text: SourceText) -> SourceText:

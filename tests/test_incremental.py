@@ -1,0 +1,129 @@
+"""Incremental site and EPUB builds: a rebuild takes each post's converted text from the cache
+and writes only what changed, and what it leaves is what a build from scratch writes."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, SEEDS
+from tests.helpers import run_cli
+
+pytestmark = [pytest.mark.engine, pytest.mark.pandoc]
+
+SAMPLES = ("000_27ec21b6173187ce.txt", "001_1152e35417b002c3.txt", "003_06397c2c2041babb.txt")
+
+
+@pytest.fixture
+def posts(tmp_path) -> Path:
+    """A small collection of real posts: three of the sample, and two that link to each other."""
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    for name in SAMPLES:
+        shutil.copy(SEEDS / name, folder / name)
+    for name in ("901.md", "902.md"):
+        shutil.copy(DATA / "links" / name, folder / name)
+    return folder
+
+
+def build(kind: str, posts: Path, out: Path, cache: Path, *extra: str) -> None:
+    status, _, err = run_cli("build", kind, str(posts), "--out", str(out), "--cache-dir", str(cache), *extra)
+    assert status in (0, 1) and "Traceback" not in err, err
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def members(book: Path) -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(book) as z:
+        return [(info.filename, z.read(info)) for info in z.infolist()]
+
+
+def stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def edit_a_post(posts: Path) -> None:
+    """One post's text changed in a sentence (its id and formulas stay)."""
+    edit(posts / "901.md", "抓取损坏的文字", "改过的一句话。抓取损坏的文字")
+
+
+def test_a_site_rebuilt_writes_only_what_changed_and_equals_a_build_from_scratch(posts, tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    build("html", posts, site, cache)
+    before = stamps(site)
+    build("html", posts, site, cache)
+    assert stamps(site) == before                    # nothing changed: no file rewritten
+    edit_a_post(posts)
+    build("html", posts, site, cache)
+    after = stamps(site)
+    changed = {name for name in before if after.get(name) != before[name]}
+    # the edited post's page (and what indexes its text, such as a search index), no other page
+    assert "posts/901.html" in changed and not {name for name in changed if name.endswith(".html")} - {"posts/901.html"}
+    build("html", posts, tmp_path / "fresh", tmp_path / "fresh-cache")
+    assert tree(site) == tree(tmp_path / "fresh")
+
+
+def test_a_site_loses_the_pages_of_posts_it_no_longer_has(posts, tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    build("html", posts, site, cache)
+    (posts / SAMPLES[0]).unlink()
+    build("html", posts, site, cache)
+    build("html", posts, tmp_path / "fresh", tmp_path / "fresh-cache")
+    assert tree(site) == tree(tmp_path / "fresh")
+
+
+def test_an_epub_rebuilt_equals_a_build_from_scratch(posts, tmp_path):
+    book, cache = tmp_path / "book.epub", tmp_path / "cache"
+    build("epub", posts, book, cache)
+    written = book.stat().st_mtime_ns, book.stat().st_ino
+    build("epub", posts, book, cache)
+    assert (book.stat().st_mtime_ns, book.stat().st_ino) == written     # the same book: not written again
+    edit_a_post(posts)
+    build("epub", posts, book, cache)            # run_cli has epubcheck read every book written
+    fresh = tmp_path / "fresh.epub"
+    build("epub", posts, fresh, tmp_path / "fresh-cache")
+    assert members(book) == members(fresh)
+    assert book.read_bytes() == fresh.read_bytes()
+
+
+def test_a_cached_text_is_not_taken_when_what_it_links_to_changes(posts, tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    book = tmp_path / "book.epub"
+    build("html", posts, site, cache)
+    build("epub", posts, book, cache)
+    assert "902.html#%E7%BB%93%E8%AE%BA" in (site / "posts" / "901.html").read_text(encoding="utf-8")
+    edit(posts / "902.md", "## 结论", "## 总结")         # 901 links to 902#结论, which is gone
+    build("html", posts, site, cache)
+    build("epub", posts, book, cache)
+    page = (site / "posts" / "901.html").read_text(encoding="utf-8")
+    assert "902.html#" not in page and "../posts/902.html" in page
+    build("html", posts, tmp_path / "fresh", tmp_path / "fresh-cache")
+    build("epub", posts, tmp_path / "fresh.epub", tmp_path / "fresh-cache")
+    assert tree(site) == tree(tmp_path / "fresh")
+    assert members(book) == members(tmp_path / "fresh.epub")
+
+
+@pytest.mark.parametrize("kind", ["html", "epub"])
+def test_a_cached_text_is_not_taken_for_other_math(posts, tmp_path, kind):
+    out, cache = tmp_path / ("site" if kind == "html" else "book.epub"), tmp_path / "cache"
+    fresh = tmp_path / ("fresh" if kind == "html" else "fresh.epub")
+    build(kind, posts, out, cache)
+    build(kind, posts, out, cache, "--math", "svg")
+    build(kind, posts, fresh, tmp_path / "fresh-cache", "--math", "svg")
+    if kind == "html":
+        assert tree(out) == tree(fresh)
+        assert "<svg" in (out / "posts" / "901.html").read_text(encoding="utf-8")
+    else:
+        assert members(out) == members(fresh)
