@@ -93,7 +93,7 @@ def test_the_empty_drawing_of_definitions_is_zero_width(posts, tmp_path):
 def test_a_post_weasyprint_fails_on_is_left_out_and_the_book_is_written(tmp_path, monkeypatch):
     """WeasyPrint failing on one post (injected: it raises on a marker word) costs that post
     only: a diagnostic on its title, a marked page in its place, every other post typeset."""
-    from pipeline.emit import pdf
+    from pipeline.emit import pdf, pdf_parts
 
     real = pdf.write_pdf
 
@@ -103,12 +103,13 @@ def test_a_post_weasyprint_fails_on_is_left_out_and_the_book_is_written(tmp_path
         real(html, target, identifier, extra_css)
 
     monkeypatch.setattr(pdf, "write_pdf", failing)
+    monkeypatch.setattr(pdf_parts, "IN_PROCESS", True)       # so that the injected fault applies
     for n, text in enumerate(["好的文章$x^2$。", "毒药标记$y$。", "另一篇$z$。"], 1):
         (tmp_path / f"{n}.md").write_text(HEADER.format(title=f"第{n}篇", id=f"w{n}", day=n) + text + "\n",
                                           encoding="utf-8")
     out = tmp_path / "book.pdf"
     status, _, err = run_cli("build", "pdf", *(tmp_path / f"{n}.md" for n in (1, 2, 3)), "--out", out,
-                             "--cache-dir", tmp_path / "cache", "--jobs", "1")   # in this process: injected
+                             "--cache-dir", tmp_path / "cache", "--jobs", "1")
     assert err.count("[pdf-failed]") == 1
     assert status == 1
     assert f"{tmp_path / '2.md'}:1:1: error: WeasyPrint could not typeset this post: ValueError" in err

@@ -155,8 +155,8 @@ class PDFEmitter(Emitter):
         super().add_options(parser)
         parser.add_argument("--paper", choices=tuple(PAPERS), default="a4", help="the paper size")
         parser.add_argument("--jobs", type=_positive, metavar="N",
-                            help=f"typeset in N processes (default: the processors there are, here "
-                                 f"{pdf_parts.default_jobs()}; 1: in this one)")
+                            help=f"typeset the book's parts in N worker processes at once (default: the "
+                                 f"processors there are, here {pdf_parts.default_jobs()})")
         parser.add_argument("--volumes", type=_positive, metavar="N",
                             help="write the book as N volumes of about equal length (OUT-1.pdf, OUT-2.pdf, …), "
                                  "each with its title page, contents and page numbers; links between volumes "

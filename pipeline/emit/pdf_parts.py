@@ -34,6 +34,7 @@ RUN = 4                 # a run ends after a post whose id hashes to 0 mod RUN: 
 MAX_RUN = 8
 PARTS_VERSION = "1"     # of the parts' HTML and stylesheets beyond what is hashed; bump on a change
 NUMBERS_PER_FILE = 100
+IN_PROCESS = False      # typeset in this process instead (a test that injects a fault into WeasyPrint)
 
 # Typesetting a part without its page numbers; the numbers alone, on otherwise empty pages.
 # (`!important`: these are user stylesheets, which yield to the book's own otherwise.)
@@ -154,7 +155,9 @@ class Job:
 
 
 class Typesetter:
-    """Typesets parts with `jobs` processes (1: in this one), through a cache of typeset parts."""
+    """Typesets parts with `jobs` worker processes, through a cache of typeset parts.  Workers,
+    not this process, even for one job: WeasyPrint's memory stays with them, and this process
+    (which holds the whole collection) stays at the size of the collection."""
 
     def __init__(self, work: Path, cache: Path | None, jobs: int) -> None:
         self.work, self.cache, self.jobs = work, cache, max(1, jobs)
@@ -220,7 +223,7 @@ class Typesetter:
     def _typeset(self, jobs: list[Job], advance: Callable[[int], None]) -> Iterable[tuple[Job, str | None]]:
         # the longest first, so that no long part is left to run alone at the end
         jobs = sorted(jobs, key=lambda j: -j.html.stat().st_size)
-        if self.jobs == 1 or len(jobs) < 2:
+        if IN_PROCESS:
             for job in jobs:
                 yield job, typeset_one(str(job.html), str(job.pdf), job.extra_css)
                 advance(1)
