@@ -39,6 +39,13 @@ $$\\int_0^1 x\\,dx = \\frac{1}{2}$$
 """
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A command started from a terminal gets Ctrl-C; one under a shell's background job (a CI
+    runner may start the suite so) inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt.  The tests send the signal a terminal would, so the child takes it as one."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Process:
     """The command in a process group of its own, its output read line by line as it comes."""
 
@@ -47,7 +54,7 @@ class Process:
         env.pop("CI", None)
         self.popen = subprocess.Popen([sys.executable, "-m", "pipeline", *argv], cwd=ROOT, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                      start_new_session=True)
+                                      start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
         self.out: list[str] = []
         self.err: list[str] = []
         for stream, lines in ((self.popen.stdout, self.out), (self.popen.stderr, self.err)):
@@ -220,8 +227,8 @@ def test_serve_refuses_a_port_in_use(posts, tmp_path):
     assert f"--port {port}" in run.stderr and "Traceback" not in run.stderr
 
 
-def many_formulas(folder: Path, count: int = 600) -> None:
-    """A post with `count` distinct formulas: minutes of drawing on a cold cache."""
+def many_formulas(folder: Path, count: int = 3000) -> None:
+    """A post with `count` distinct formulas: half a minute of drawing or more on a cold cache."""
     folder.mkdir()
     rows = "\n\n".join(f"第{i}式$$\\sum_{{k=1}}^{{{i}}} \\frac{{x_k^{{{i}}}}}{{k+{i}}} = y_{{{i}}}$$" for i in range(count))
     (folder / "700.md").write_text(f"---\ntitle: 很多公式\nid: '700'\ndate: 2024-01-01\n---\n{rows}\n",
@@ -237,13 +244,13 @@ def test_ctrl_c_while_drawing_stops_within_seconds(command, tmp_path):
     run = Process(*argv, str(tmp_path / "posts"), "--cache-dir", str(tmp_path / "cache"))
     try:
         run.wait_for(r"^number:", run.err, 240)           # the render stage is next
-        time.sleep(5.0)                                     # the workers have started and are drawing
+        time.sleep(2.0)                                     # the workers have started and are drawing
         seconds = run.interrupt()
     finally:
         if run.popen.poll() is None:
             run.kill()
     assert any(line.startswith("render: stopped") for line in run.err), run.err
-    assert seconds < 3, f"{seconds:.1f} s from Ctrl-C to exit"
+    assert seconds < 10, f"{seconds:.1f} s from Ctrl-C to exit"           # 0.2 s on an idle machine
     assert run.popen.returncode == (130 if command == "build" else 0)
     assert run.group_gone()
     assert not any("Traceback" in line for line in run.err), run.err
