@@ -61,7 +61,10 @@ def test_every_eqref_is_a_followed_link_and_no_formula_is_cut_at_390px(corpus, c
     args = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
             "--disable-background-networking", "--allow-file-access-from-files", "--window-size=500,1000",
             "--dump-dom", probe.as_uri()]
-    dom = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    try:
+        dom = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    finally:
+        probe.unlink()                    # the site is shared by the session's tests: leave it as built
     found = re.search(r'<pre id="kx-measure">(.*?)</pre>', dom.stdout, re.S)
     assert found, dom.stderr[-2000:]
     measured = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
