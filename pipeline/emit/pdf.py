@@ -324,16 +324,10 @@ def _front(book: Book, typesetter: pdf_parts.Typesetter, volume: Volume) -> None
 
 
 def _groups(volume: Volume) -> list[Group]:
-    """The series and posts a volume holds, for its contents."""
-    groups: list[Group] = []
-    for t in volume.parts:
-        for section in t.part.sections:
-            if groups and groups[-1][0] == section.index:
-                groups[-1][2].extend(section.posts)
-            else:        # a series begun in the volume before goes on here
-                name = f"{section.name}（续）" if section.name and not section.part_page else section.name
-                groups.append((section.index, name, list(section.posts)))
-    return groups
+    """The series and posts a volume holds, for its contents; a series begun in the volume
+    before goes on here as 「名（续）」."""
+    return [(s.index, f"{s.name}（续）" if s.name and not s.part_page else s.name, s.posts)
+            for s in _joined([section for t in volume.parts for section in t.part.sections])]
 
 
 def _volume_title(volume: Volume) -> str:

@@ -176,15 +176,20 @@ def _descendants(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
 
 
 def _glyphs(widths: pikepdf.Object) -> Iterator[int]:
-    """The glyph ids a CID font's /W array lists: `c [w…]` and `first last w`."""
+    """The glyph ids a CID font's /W array lists."""
+    return (glyph for glyph, _ in _widths(widths))
+
+
+def _widths(widths: pikepdf.Object) -> Iterator[tuple[int, pikepdf.Object]]:
+    """Each glyph id of a CID font's /W array with its width: `c [w…]` and `first last w`."""
     items, i = list(widths), 0
     while i < len(items):
         start = int(items[i])
         if isinstance(items[i + 1], pikepdf.Array):
-            yield from range(start, start + len(items[i + 1]))
+            yield from enumerate(items[i + 1], start)
             i += 2
         else:
-            yield from range(start, int(items[i + 1]) + 1)
+            yield from ((glyph, items[i + 2]) for glyph in range(start, int(items[i + 1]) + 1))
             i += 3
 
 
@@ -258,8 +263,7 @@ def merge_font_dictionaries(pdf: pikepdf.Pdf) -> int:
         widths: dict[int, pikepdf.Object] = {}
         text: dict[bytes, bytes] = {}
         for font in fonts:
-            items = list(font.DescendantFonts[0].W)
-            for glyph, width in zip(_glyphs(font.DescendantFonts[0].W), _widths(items), strict=True):
+            for glyph, width in _widths(font.DescendantFonts[0].W):
                 widths.setdefault(glyph, width)
             if "/ToUnicode" in font:
                 for glyph_hex, unicode_hex in _BFCHAR.findall(font.ToUnicode.read_bytes()):
@@ -277,18 +281,6 @@ def merge_font_dictionaries(pdf: pikepdf.Pdf) -> int:
                 if font.objgen in folded:
                     table[key] = folded[font.objgen]
     return len(folded)
-
-
-def _widths(items: list[pikepdf.Object]) -> Iterator[pikepdf.Object]:
-    """The widths of a /W array, glyph by glyph (in _glyphs' order)."""
-    i = 0
-    while i < len(items):
-        if isinstance(items[i + 1], pikepdf.Array):
-            yield from items[i + 1]
-            i += 2
-        else:
-            yield from [items[i + 2]] * (int(items[i + 1]) - int(items[i]) + 1)
-            i += 3
 
 
 def _cmap(text: dict[bytes, bytes]) -> bytes:
