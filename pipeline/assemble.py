@@ -64,8 +64,8 @@ from pipeline.pandoc_ast import (
     text,
     walk,
 )
+from pipeline.project import DEFAULT_TITLE
 
-DEFAULT_TITLE = "科学空间文集"
 OTHERS = "其他文章"          # the part of a book that holds the posts of no series
 ARCHIVE = re.compile(r"^(?:https?://(?:www\.)?(?:kexue\.fm|spaces\.ac\.cn))?/archives/(\d+)/?(#.*)?$")
 BLOG = "https://kexue.fm"

@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import jinja2
 from pipeline.assemble import Collection
 from pipeline.formula_text import plain_title
 from pipeline.model import Post
+from pipeline.project import Project
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"     # package data: pipeline/templates
 AUTHOR = "苏剑林"
@@ -37,6 +38,7 @@ class BuildOptions:
     jobs: int | None = None          # pdf: processes typesetting parts (None: one per processor)
     cache_dir: Path | None = None    # where typeset parts are kept (the engine's cache folder)
     volumes: int | None = None       # pdf: as that many books
+    project: Project = field(default_factory=Project)    # the book's settings (pipeline.project)
 
 
 CJK_SERIFS = ("Noto Serif CJK SC", "Source Han Serif SC", "Noto Serif SC", "AR PL UMing CN")
