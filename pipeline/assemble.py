@@ -28,7 +28,7 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -65,6 +65,7 @@ from pipeline.pandoc_ast import (
     walk,
 )
 from pipeline.project import DEFAULT_TITLE
+from pipeline.series import normalize_title
 
 OTHERS = "其他文章"          # the part of a book that holds the posts of no series
 ARCHIVE = re.compile(r"^(?:https?://(?:www\.)?(?:kexue\.fm|spaces\.ac\.cn))?/archives/(\d+)/?(#.*)?$")
@@ -72,7 +73,7 @@ BLOG = "https://kexue.fm"
 DANGLING = "dangling-link"
 _SCHEME = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.-]*:")
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
-BODY_VERSION = 1          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
+BODY_VERSION = 2          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
 PostLink = Callable[[Post, str], str]      # where a link to (post, "#fragment" or "") goes
 
 
@@ -146,8 +147,9 @@ def date_key(post: Post) -> tuple[bool, str, str]:
 
 def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[tuple[str, int], Render],
              asts: dict[str, Document], title: str = DEFAULT_TITLE,
-             diagnostics: Diagnostics | None = None) -> Collection:
-    """The collection of `posts` with their documents (`asts`, pipeline.document)."""
+             diagnostics: Diagnostics | None = None, order: Sequence[str] | None = None) -> Collection:
+    """The collection of `posts` with their documents (`asts`, pipeline.document); the series
+    in the `order` named (the project file's `series`), else by their first part's date."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     ordered = sorted(posts, key=date_key)
     groups: dict[str, list[Post]] = {}
@@ -157,6 +159,9 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
     series = [Series(name, sorted(parts, key=lambda p: (p.part or 0, date_key(p))))
               for name, parts in groups.items()]
     series.sort(key=lambda s: date_key(s.parts[0]))
+    if order:
+        rank = {normalize_title(name): i for i, name in enumerate(order)}
+        series.sort(key=lambda s: rank.get(normalize_title(s.name), len(rank)))
     links: dict[str, list[Link]] = {}
     headings = {post.id: _heading_ids(asts[post.id], links.setdefault(post.id, [])) for post in ordered}
     ids = {post.id: headings[post.id] | {t.anchor for t in numbers[post.id].tags}

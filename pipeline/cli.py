@@ -1,20 +1,28 @@
-"""The `anthology` command: check, list and import posts of 科学空间.
+"""The `anthology` command: check, list, build and preview collections of Chinese math posts.
 
-    anthology check  [PATH…] [--format text|github|json] [--strict] [-q]
-    anthology build  html|epub|pdf [PATH…] [--series NAME] [--out PATH] [--strict] [-q] [each format's own options]
-    anthology list   [PATH…] [--format text|json] [-q]
-    anthology import PATH… --to DIR [-q]
-    anthology serve  [PATH…] [--port N] [--open] [--math mathml|svg] [--cache-dir DIR]
+    anthology check      [PATH…] [--changed REV] [--format text|github|json] [--strict]
+    anthology build      html|epub|pdf [PATH…] [--out PATH] [--title T] [--subtitle S] [--author A] [--strict]
+                         [each format's own options]
+    anthology list       [PATH…] [--format text|json]
+    anthology import     PATH… --to DIR
+    anthology serve      [PATH…] [--port N] [--open] [--math mathml|svg]
+    anthology init       [DIR]
+    anthology completion bash|zsh|fish
 
-With no PATH the bundled sample (pipeline/sample) is read.  Exit status: 0 when all is well,
-1 when a formula (or, with --strict, a warning) fails, 2 for bad usage or unreadable input,
-3 for a fault of the tool itself (one line names the stage; the traceback goes to a log file).
-Progress goes to stderr: a live display on a terminal, one line per stage otherwise; -q: none.
+Every command that reads posts takes --series, -q, --cache-dir/--no-cache/--timeout and
+--project FILE/--no-project.  Bare `anthology` prints the usage and the commands (exit 0).
+With no PATH the bundled sample (pipeline/sample) is read.  The project file (anthology.toml,
+pipeline/project.py) found above the PATHs gives the book's settings; flags override it.
+Exit status: 0 when all is well, 1 when a formula (or, with --strict, a warning) fails, 2 for
+bad usage, a bad project file or unreadable input, 3 for a fault of the tool itself (one line
+names the stage; the traceback goes to a log file).  Progress goes to stderr: a live display on
+a terminal, one line per stage otherwise; -q: none.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -29,17 +37,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TextIO
 
-from pipeline import __version__, progress
-from pipeline.assemble import DEFAULT_TITLE
+from pipeline import __version__, changed, completion, progress, project
 from pipeline.cache import default_cache_dir
 from pipeline.diagnostics import Diagnostic
-from pipeline.emit import EMITTERS, BuildOptions
+from pipeline.emit import EMITTERS, BuildOptions, Emitter
 from pipeline.emit.common import SetupError, slug
+from pipeline.fileio import atomic_write_bytes
 from pipeline.importer import planned_markdown, write_markdown
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.mathjax.options import EngineOptions
 from pipeline.model import Formula, Post, rejected
 from pipeline.outputs import OutputRefused, check_target, default_target
+from pipeline.project import DEFAULT_TITLE, Project, ProjectError
 from pipeline.stages import BuildRequest, NoSuchSeries, Run, run_stages
 
 SAMPLE = Path(__file__).resolve().parent / "sample"     # the bundled sample, package data
@@ -54,76 +63,173 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="anthology", description="Check and export the posts of 科学空间 (kexue.fm).")
-    parser.add_argument("--version", action="version", version=f"anthology {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+EXAMPLES = {
+    "": """examples:
+  anthology check posts/                      every formula of posts/ as the blog's MathJax sees it
+  anthology build pdf posts/ --paper a5       the book, into ./out/ (or where anthology.toml says)
+  anthology serve posts/ --open               preview the site, rebuilt on every save
+  anthology init posts/                       a commented anthology.toml for posts/
+  anthology COMMAND --help                    a command's options and examples
 
-    def inputs(p: argparse.ArgumentParser) -> None:
-        p.add_argument("paths", nargs="*", metavar="PATH",
-                       help="files or folders of posts (default: the bundled sample, pipeline/sample)")
-        p.add_argument("--series", help="only the posts of this series")
+The book's title, author and the like come from anthology.toml (found above the PATHs);
+with none, 科学空间's own.  See README.md, "The project file".""",
+    "check": """examples:
+  anthology check posts/
+  anthology check posts/ --format github      annotations for a CI workflow
+  anthology check --changed origin/main       only the posts changed since that revision
+  anthology check draft.md --strict -q        warnings fail too, no progress display""",
+    "build": """examples:
+  anthology build html posts/
+  anthology build epub posts/ --series 最小熵原理 --out 最小熵原理.epub
+  anthology build pdf posts/ --paper a5 --title 测试文集 --author 张三""",
+    "html": """examples:
+  anthology build html posts/ --out site/
+  anthology build html posts/ --math svg      formulas as inline SVG instead of MathML""",
+    "epub": """examples:
+  anthology build epub posts/ --out book.epub
+  anthology build epub posts/ --series 最小熵原理 --math svg""",
+    "pdf": """examples:
+  anthology build pdf posts/ --out book.pdf
+  anthology build pdf posts/ --paper a5 --volumes 2
+  anthology build pdf draft.md --jobs 1 --keep-build /tmp/book""",
+    "list": """examples:
+  anthology list posts/
+  anthology list posts/ --series 最小熵原理 --format json""",
+    "import": """examples:
+  anthology import scraped/ --to posts/       a scraped archive as Markdown with front matter
+  anthology import page.md --to posts/ --force""",
+    "serve": """examples:
+  anthology serve posts/ --open
+  anthology serve draft.md --port 0 --math svg""",
+    "init": """examples:
+  anthology init                              ./anthology.toml
+  anthology init posts/                       posts/anthology.toml""",
+    "completion": """examples:
+  anthology completion bash > ~/.local/share/bash-completion/completions/anthology
+  anthology completion zsh > ~/.zfunc/_anthology      (with fpath+=~/.zfunc before compinit)
+  anthology completion fish > ~/.config/fish/completions/anthology.fish""",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    def parser_of(sub: Any, name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        made: argparse.ArgumentParser = sub.add_parser(
+            name, help=help, description=description or help[:1].upper() + help[1:] + ".",
+            epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
+        return made
+
+    parser = Parser(prog="anthology", description="Check and export collections of Chinese math posts "
+                    "(by default those of 科学空间, kexue.fm).", epilog=EXAMPLES[""],
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"anthology {__version__}")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", parser_class=Parser)
+
+    def inputs(p: argparse.ArgumentParser, required: bool = False) -> None:
+        p.add_argument("paths", nargs="+" if required else "*", metavar="PATH",
+                       help="files or folders of posts" + ("" if required else
+                                                           " (default: the bundled sample, pipeline/sample)"))
+        p.add_argument("--series", metavar="NAME", help="only the posts of this series")
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--project", type=Path, metavar="FILE",
+                           help="the project file to read (default: the first anthology.toml in the "
+                                "PATHs' folder or above it, up to the git repository's top)")
+        group.add_argument("--no-project", action="store_true", help="read no project file: the defaults hold")
 
     def quiet(p: argparse.ArgumentParser) -> None:
         p.add_argument("-q", "--quiet", action="store_true",
                        help="no progress display: only the diagnostics and the summary")
 
-    def engine(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--cache-dir", type=Path, default=None,
+    def engine(p: argparse.ArgumentParser, used: bool = True) -> None:
+        unused = "" if used else " (accepted like the other commands'; this one starts no engine)"
+        p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                        help="where verdicts and drawings are cached (default: $ANTHOLOGY_CACHE or "
-                            "~/.cache/kexue-anthology)")
-        p.add_argument("--no-cache", action="store_true", help="check and draw everything again, store nothing")
-        p.add_argument("--timeout", type=float, default=10.0,
+                            "~/.cache/kexue-anthology)" + unused)
+        p.add_argument("--no-cache", action="store_true",
+                       help="check and draw everything again, store nothing" + unused)
+        p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                        help="seconds of processor time MathJax may spend checking one formula (drawing gets three "
-                            "times as much; a formula over its limit is tried once more with three times it)")
+                            "times as much; a formula over its limit is tried once more with three times it)"
+                            + unused)
 
-    check = sub.add_parser("check", help="check every formula the way the blog's MathJax does")
+    def book(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--title", help=f"the collection's title (default: the project file's, else {DEFAULT_TITLE}; "
+                                       "with --series the series' name)")
+        p.add_argument("--subtitle", help="the subtitle (default: the project file's, else none)")
+        p.add_argument("--author", help="the author (default: the project file's, else 苏剑林)")
+
+    def project_defaults(p: argparse.ArgumentParser) -> None:
+        # --paper and --math default to the project file's, then the format's own: None marks "not given"
+        p.set_defaults(**{a.dest: None for a in p._actions if a.dest in ("paper", "math")})
+
+    check = parser_of(sub, "check", "check every formula the way the blog's MathJax does")
     inputs(check)
+    check.add_argument("--changed", metavar="REV",
+                       help="only the posts in files changed since the git revision REV (committed, staged, "
+                            "unstaged or untracked), within the PATHs (default with --changed: the working folder)")
     check.add_argument("--format", choices=("text", "github", "json"), default="text")
     check.add_argument("--strict", action="store_true", help="warnings count as errors")
     quiet(check)
     engine(check)
 
-    build = sub.add_parser("build", help="write the collection as a static site, an EPUB or a PDF")
+    build = parser_of(sub, "build", "write the collection as a static site, an EPUB or a PDF")
     formats = build.add_subparsers(dest="format", required=True, metavar="|".join(EMITTERS), parser_class=Parser)
     for emitter in EMITTERS.values():
-        fmt = formats.add_parser(emitter.name, help=emitter.help)
+        fmt = parser_of(formats, emitter.name, emitter.help)
         inputs(fmt)
-        fmt.add_argument("--out", type=Path, help=f"where (default: ./out/{emitter.default_out.format(name='NAME')})")
+        fmt.add_argument("--out", type=Path, metavar="PATH",
+                         help=f"where (default: the project file's [outputs] {emitter.name}, else "
+                              f"./out/{emitter.default_out.format(name='NAME')})")
         fmt.add_argument("--force", action="store_true",
                          help="replace --out even when it holds files an earlier build did not write")
-        fmt.add_argument("--title", help=f"the collection's title (default: {DEFAULT_TITLE}, or the series name)")
+        book(fmt)
         fmt.add_argument("--strict", action="store_true",
                          help="any error or warning fails the build and nothing is written")
         emitter.add_options(fmt)
+        project_defaults(fmt)
         quiet(fmt)
         engine(fmt)
 
-    lister = sub.add_parser("list", help="list the posts found: id, date, series, part, title")
+    lister = parser_of(sub, "list", "list the posts found: id, date, series, part, title")
     inputs(lister)
     lister.add_argument("--format", choices=("text", "json"), default="text")
     quiet(lister)
+    engine(lister, used=False)
 
-    imp = sub.add_parser("import", help="write every post read as Markdown with front matter")
-    imp.add_argument("paths", nargs="+", metavar="PATH")
+    imp = parser_of(sub, "import", "write every post read as Markdown with front matter")
+    inputs(imp, required=True)
     imp.add_argument("--to", required=True, type=Path, metavar="DIR")
     imp.add_argument("--force", action="store_true", help="replace files in DIR that hold something else")
     quiet(imp)
+    engine(imp, used=False)
 
-    serve = sub.add_parser(
-        "serve", help="preview the site while writing: build, serve on 127.0.0.1, rebuild and reload on save",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    serve = parser_of(
+        sub, "serve", "preview the site while writing: build, serve on 127.0.0.1, rebuild and reload on save",
         description="Build the site (as `build html`) into a temporary folder, serve it on 127.0.0.1 only,\n"
                     "and rebuild it whenever a source changes; the open page reloads itself and shows the\n"
-                    "build's problems. Ctrl-C stops it (exit status 0) and removes the temporary folder.",
-        epilog="examples:\n  anthology serve posts/ --open\n  anthology serve draft.md --port 0 --math svg")
+                    "build's problems. Ctrl-C stops it (exit status 0) and removes the temporary folder.\n"
+                    "The project file is read once, at the start.")
     inputs(serve)
-    serve.add_argument("--port", type=int, default=8000, help="the port on 127.0.0.1 (default 8000; 0: any free one)")
+    serve.add_argument("--port", type=int, default=8000, metavar="N",
+                       help="the port on 127.0.0.1 (default 8000; 0: any free one)")
     serve.add_argument("--open", action="store_true", help="open the site in the web browser")
-    serve.add_argument("--title", help=f"the collection's title (default: {DEFAULT_TITLE}, or the series name)")
+    book(serve)
     EMITTERS["html"].add_options(serve)
+    project_defaults(serve)
     quiet(serve)
     engine(serve)
+
+    init = parser_of(sub, "init", "write a commented anthology.toml (the project file) into DIR",
+                     description="Write DIR/anthology.toml with every key, its default and what it does; an\n"
+                                 "existing one is never replaced (exit status 2).")
+    init.add_argument("folder", nargs="?", type=Path, default=Path("."), metavar="DIR",
+                      help="the content folder (default: the working folder)")
+    quiet(init)
+
+    comp = parser_of(sub, "completion", "print a shell completion script for anthology",
+                     description="Print a completion script for bash, zsh or fish, made from this command's own\n"
+                                 "options, to be sourced by the shell.")
+    comp.add_argument("shell", choices=completion.SHELLS)
+    quiet(comp)
     return parser
 
 
@@ -133,19 +239,37 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     own_stderr = err is None
     out = out or sys.stdout
     err = err or sys.stderr
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        with contextlib.redirect_stdout(out):     # --help and --version, to the caller's `out`
+            args = parser.parse_args(argv)
     except UsageError as e:
         print(e, file=err)
         return 2
     except SystemExit as e:             # --help, --version
         return int(e.code or 0)
-    run = Run(paths=[str(p) for p in (args.paths or [SAMPLE])], series=getattr(args, "series", None))
+    if args.command is None:            # bare `anthology`: what there is to do
+        out.write(parser.format_help())
+        return 0
+    if args.command in LOCAL_COMMANDS:
+        try:
+            return LOCAL_COMMANDS[args.command](args, parser, out, err)
+        except UsageError as e:
+            print(f"anthology: error: {e}", file=err)
+            return 2
+    default = Path(".") if getattr(args, "changed", None) is not None else SAMPLE    # --changed: this repository
+    run = Run(paths=[str(p) for p in (args.paths or [default])], series=getattr(args, "series", None))
     before = progress.use(_reporter(args, err) if own_stderr else None)
     try:
         _check_environment(args)
+        run.project = _project(args, run.paths)
         return COMMANDS[args.command](args, run, out, err)
-    except (EngineUnavailable, SetupError, UsageError, OutputRefused, NoSuchSeries) as e:
+    except ProjectError as e:
+        for problem in e.problems:
+            print(problem.format(), file=err)
+        print("anthology: error: the project file has errors; nothing was done", file=err)
+        return 2
+    except (EngineUnavailable, SetupError, UsageError, OutputRefused, NoSuchSeries, changed.GitError) as e:
         print(f"anthology: error: {e}", file=err)
         return 2
     except KeyboardInterrupt:
@@ -155,6 +279,33 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         return _crash(run, err)
     finally:
         progress.use(before)
+
+
+def _project(args: argparse.Namespace, paths: list[str]) -> Project:
+    """The project file's settings (`--project FILE`, else the one found above the PATHs; none
+    with --no-project), with the flags given laid over them."""
+    if args.no_project:
+        found = None
+    elif args.project is not None:
+        if not args.project.is_file():
+            raise UsageError(f"--project {args.project}: no such file")
+        found = args.project
+    else:
+        found = project.find(paths)
+    settings = project.load(found) if found else Project()
+    flags = {name: getattr(args, name, None) for name in ("subtitle", "author", "paper")}
+    settings = dataclasses.replace(settings, **{k: v for k, v in flags.items() if v is not None})
+    title = getattr(args, "title", None) or args.series or settings.title or DEFAULT_TITLE
+    return dataclasses.replace(settings, title=title)
+
+
+def _math(emitter: Emitter, args: argparse.Namespace, settings: Project) -> str:
+    """--math, else the project file's when the format offers it, else the format's own default."""
+    choices = emitter.math_choices
+    given = getattr(args, "math", None)
+    if given is not None:
+        return str(given)
+    return settings.math if settings.math in choices else choices[0]
 
 
 def _reporter(args: argparse.Namespace, err: TextIO) -> progress.Reporter | None:
@@ -259,6 +410,17 @@ class Summary:
 def cmd_check(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     run.engine = _engine(args)
     started = time.perf_counter()
+    if args.changed is not None:
+        run.paths = [str(p) for p in changed.changed_files(args.changed, run.paths)]
+        run.partial = True
+        if not run.paths:
+            if args.format == "json":
+                json.dump({"summary": dataclasses.asdict(Summary(0, 0, 0, 0)), "posts": [], "formulas": [],
+                           "diagnostics": []}, out, indent=1)
+                out.write("\n")
+            else:
+                print(f"0 posts changed since {args.changed}", file=out)
+            return 0
     run_stages(run, "validate")
     if args.strict:
         run.diagnostics.strict()
@@ -327,12 +489,17 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     run.engine = _engine(args)
     started = time.perf_counter()
     emitter = EMITTERS[args.format]
-    title = args.title or args.series or DEFAULT_TITLE
+    settings = run.project
+    title = settings.title or DEFAULT_TITLE
     # the options this format added to its subcommand; the others keep their defaults
-    options = BuildOptions(title=title, **{f.name: getattr(args, f.name) for f in dataclasses.fields(BuildOptions)
-                                          if f.name != "title" and hasattr(args, f.name)})
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildOptions)
+             if f.name not in ("title", "math", "paper", "project") and hasattr(args, f.name)}
+    options = BuildOptions(title=title, math=_math(emitter, args, settings), paper=settings.paper,
+                           project=settings, **given)
     options.cache_dir = run.engine.cache_dir
-    target = args.out or default_target(emitter.default_out, slug(title))
+    # the project's [outputs] name the whole book's files; a one-series book gets its own name
+    named = None if args.series else settings.output(emitter.name)
+    target = args.out or named or default_target(emitter.default_out, slug(title))
     written = emitter.outputs(target, options)
     for path in written:
         check_target(path, folder=emitter.writes_folder, inputs=run.paths, force=args.force)
@@ -362,13 +529,37 @@ def cmd_serve(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     from pipeline.serve import PortTaken, Settings, serve  # loaded only here: the server and its watcher
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: a port is 0 to 65535")
-    settings = Settings(paths=run.paths, series=run.series, engine=_engine(args), math=args.math, title=args.title)
+    settings = Settings(paths=run.paths, series=run.series, engine=_engine(args),
+                        math=_math(EMITTERS["html"], args, run.project), title=run.project.title,
+                        project=run.project)
     try:
         return serve(settings, args.port, args.open, out, err, _crash_log)
     except PortTaken as e:
         raise UsageError(str(e)) from None
 
 
+def cmd_init(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
+    """A commented project file in DIR; an existing one is left as it is."""
+    target = args.folder / project.FILE_NAME
+    if not args.folder.is_dir():
+        raise UsageError(f"{args.folder}: no such folder")
+    if os.path.lexists(target):
+        raise UsageError(f"{target} exists already; it is not replaced (edit it, or remove it first)")
+    atomic_write_bytes(target, project.template().encode("utf-8"))
+    if not args.quiet:
+        print(f"wrote {target}: every key with its default; edit it, then run `anthology check {args.folder}`",
+              file=out)
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
+    out.write(completion.script(parser, args.shell))
+    return 0
+
+
 Command = Callable[[argparse.Namespace, Run, TextIO, TextIO], int]
 COMMANDS: dict[str, Command] = {"check": cmd_check, "build": cmd_build, "list": cmd_list, "import": cmd_import,
                                 "serve": cmd_serve}
+# Commands that read no posts: no run, no project file, no progress.
+LocalCommand = Callable[[argparse.Namespace, argparse.ArgumentParser, TextIO, TextIO], int]
+LOCAL_COMMANDS: dict[str, LocalCommand] = {"init": cmd_init, "completion": cmd_completion}

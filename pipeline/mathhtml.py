@@ -35,6 +35,7 @@ MODES = ("mathml", "svg", "img")
 # text's.  Noto Serif CJK's x-height is 0.514 em, MathJax's 0.430554 em.
 MATH_SCALE = 0.514 / 0.430554
 _HREF = re.compile(r'(?<![\w:-])href="([^"]*)"')          # not xlink:href (glyphs)
+_LINK_TITLE = re.compile(r'<a class="mjx-svg-href"[^>]*? xlink:title="([^"]*)"')
 _SVG_BOX = re.compile(r'width="[-\d.]+(?:ex)?" height="[-\d.]+(?:ex)?" style="[^"]*"')
 # A box shows at most this much of a rejected formula's source (the diagnostics have it all),
 # with a break opportunity every BREAK_EVERY characters: a line breakable anywhere
@@ -43,6 +44,7 @@ SHOWN_SOURCE = 2000
 MATHML_SPARE = 1.12     # Chromium's MathML against MathJax's width: corpus median 0.97, 99th percentile 1.09, max 1.16
 FIT_FROM = 12.0          # em: display formulas at least this wide shrink to fit a narrow column
 BREAK_EVERY = 40
+MIN_TEX_SCALE = 0.2      # of the invisible TeX's width (_invisible_tex)
 
 
 def shown_source(f: Formula) -> str:
@@ -100,6 +102,7 @@ class MathHTML:
     mode: str = "mathml"
     link: Callable[[str], str] = lambda anchor: "#" + anchor          # where an anchor lives
     image: Callable[[Render], str] | None = None                     # img mode: the drawing's URL
+    text_layer: bool = False      # img mode: the TeX as invisible text over the drawing (the PDF's search and copy)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -138,12 +141,17 @@ class MathHTML:
         alt = html.escape(render.alt or "公式")
         if self.mode == "img" and self.image:
             img = f'<img class="math-img" src="{html.escape(self.image(render))}" alt="{alt}" style="{box}"/>'
+            if self.text_layer and render.alt:
+                img = _invisible_tex(render, display) + img
             return self._overlay(img, render) if render.links else img
         # A link inside MathML is followed by Firefox alone: a formula with links in it
         # (`$\\eqref{a},\\eqref{b}$`) is drawn as SVG, whose links every browser follows.
         if not self._as_mathml(render):
             svg = _SVG_BOX.sub(lambda _: f'style="{box}" aria-label="{alt}"', render.svg, count=1)
-            return self._relink(safe_markup(svg))
+            svg = self._relink(safe_markup(svg))
+            if render.links:      # an `img` may hold nothing focusable (WAI-ARIA): a named drawing of named links
+                svg = _LINK_TITLE.sub(r'\g<0> aria-label="\1"', svg.replace(' role="img"', "", 1))
+            return svg
         return self._relink(safe_markup(render.mathml.replace("<math ", f'<math alttext="{alt}" ', 1)))
 
     def _as_mathml(self, render: Render) -> bool:
@@ -204,6 +212,28 @@ class MathHTML:
         _swap(ast["blocks"], len(post.formulas),
               lambda i: self.formula(post.formulas[i], numbers, renders.get((post.id, i))))
         return ast
+
+
+def _invisible_tex(render: Render, display: bool) -> str:
+    """The formula's TeX, to be drawn invisibly in a monospaced face (0.6 em a character, a
+    CJK one 1 em) squeezed or stretched to the drawing's width (the PDF's rules,
+    pipeline/templates/pdf/book.css, place and hide it).  Squeezed no further than
+    MIN_TEX_SCALE: poppler takes a letter less than 0.1 em after the same letter for a
+    duplicate (fake bold) and drops it (`rr` in `\\curvearrowright`).  A display formula's
+    TeX too long for one line at that squeeze wraps at its spaces within the drawing's box, in
+    a size that fits it: text running below the drawing would be carried onto the next page
+    and move what follows."""
+    text = sum(1.0 if ord(c) >= 0x2E80 else 0.602 for c in render.alt)
+    width, height = (render.em(x) * MATH_SCALE for x in (render.width, render.height))
+    scale = max(MIN_TEX_SCALE, width / text)
+    style = f"transform:scaleX({scale:.4f})"
+    lines = text * scale / width                          # at 1em, lines of the drawing's width
+    if display and lines > 1:
+        size = min(1.0, 0.7 * (height / lines) ** 0.5)
+        style += f";width:{100 / scale:.2f}%;font-size:{size:.3f}em;white-space:pre-wrap"
+    elif display:
+        style += f";font-size:{min(1.0, height):.3f}em"
+    return f'<span class="math-tex" style="{style}">{html.escape(render.alt)}</span>'
 
 
 def _swap(blocks: list[Node], count: int, html_of: Callable[[int], str]) -> None:

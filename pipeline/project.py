@@ -1,15 +1,36 @@
 """The project file, `anthology.toml`: a content folder's book settings.
 
-Found by walking up from the inputs (like pyproject.toml); every command reads it, and the
-command line's flags override it.  With no file the blog's own defaults hold (`Project()`).
+Found by walking up from the inputs (like pyproject.toml): the first `anthology.toml` in the
+inputs' common folder or above it, stopping at a git repository's top (the folder holding
+`.git`) or the file system's root.  Every command reads it, and the command line's flags
+override it.  With no file the blog's own defaults hold (`Project()`).
+
+    [book]                      title, subtitle, author, language, source_name, source_url,
+                                licence, series, others, paper, math, cover
+    [outputs]                   html, epub, pdf: where `build FORMAT` writes without --out
+
+Every problem of a file is reported, each at its line (`anthology.toml:3:1: error: unknown
+key "titel" in [book]; did you mean "title"? … [project-key]`), and none is acted on: a
+command given a bad project file stops before any work (ProjectError).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import difflib
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from pipeline.diagnostics import Diagnostic
+from pipeline.sourcetext import Position
 
 DEFAULT_TITLE = "科学空间文集"
+FILE_NAME = "anthology.toml"
 
 
 @dataclass(frozen=True)
@@ -29,9 +50,297 @@ class Project:
     cover: Path | None = None              # an image; None: the drawn cover
     outputs: dict[str, str] = field(default_factory=dict)    # format → file or folder name
     path: Path | None = None               # the anthology.toml read, None for the defaults
+    series_lines: tuple[tuple[int, int], ...] = ()    # line and column of each name in `series`
+
+    @property
+    def host(self) -> str:
+        """The source's address without its scheme: kexue.fm."""
+        return self.source_url.split("://", 1)[-1].rstrip("/")
 
     @property
     def source(self) -> str:
         """The source as the books print it: 「科学空间 · kexue.fm」."""
-        host = self.source_url.split("://", 1)[-1].rstrip("/")
-        return " · ".join(x for x in (self.source_name, host) if x)
+        return " · ".join(x for x in (self.source_name, self.host) if x)
+
+    @property
+    def credit(self) -> str:
+        """The source as a sentence names it: 「科学空间（kexue.fm）」."""
+        if self.source_name and self.host:
+            return f"{self.source_name}（{self.host}）"
+        return self.source_name or self.host
+
+    def output(self, fmt: str) -> Path | None:
+        """Where `build fmt` writes without --out: the file's `[outputs]` entry, relative to its folder."""
+        name = self.outputs.get(fmt)
+        if name is None:
+            return None
+        base = self.path.parent if self.path else Path.cwd()
+        return base / name
+
+    def position(self, line: int, col: int = 1) -> Position:
+        """A place in the project file, for a diagnostic."""
+        return Position(shown(self.path) if self.path else FILE_NAME, line, col)
+
+
+class ProjectError(Exception):
+    """A project file that cannot be used: every problem found, as diagnostics."""
+
+    def __init__(self, problems: list[Diagnostic]) -> None:
+        super().__init__("\n".join(p.format() for p in problems))
+        self.problems = problems
+
+
+# The keys of each table, with what a value must be (checked in `_check`).
+BOOK_KEYS = ("title", "subtitle", "author", "language", "source_name", "source_url", "licence",
+             "series", "others", "paper", "math", "cover")
+TABLES = ("book", "outputs")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_BARE_KEY = r'(?:[A-Za-z0-9_-]+|"[^"\n]*"|\'[^\'\n]*\')'
+_HEADER = re.compile(r"^[ \t]*\[[ \t]*(" + _BARE_KEY + r"(?:[ \t]*\.[ \t]*" + _BARE_KEY + r")*)[ \t]*\]")
+_KEY = re.compile(r"^[ \t]*(" + _BARE_KEY + r")[ \t]*[=.]")
+
+
+def shown(path: Path) -> str:
+    """A path as diagnostics name it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def find(paths: Iterable[str | Path]) -> Path | None:
+    """The project file that governs `paths`: the first `anthology.toml` in their common folder
+    or above it, up to the top of the git repository that holds them, or None."""
+    folders = []
+    for p in paths:
+        full = Path(os.path.abspath(p))
+        folders.append(str(full if full.is_dir() else full.parent))
+    if not folders:
+        return None
+    try:
+        start = Path(os.path.commonpath(folders))
+    except ValueError:                    # paths on different drives share no folder
+        return None
+    for folder in (start, *start.parents):
+        candidate = folder / FILE_NAME
+        if candidate.is_file():
+            return candidate
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+def load(path: Path) -> Project:
+    """The project `path` describes; ProjectError with every problem when it has any."""
+    name = shown(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "not UTF-8"
+        raise ProjectError([Diagnostic("error", "project-syntax", f"cannot read the project file: {reason}",
+                                       path=name)]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line, col, message = _syntax_position(str(e), text)
+        raise ProjectError([Diagnostic("error", "project-syntax", f"not valid TOML: {message}",
+                                       Position(name, line, col))]) from None
+    problems: list[Diagnostic] = []
+    where = _Locator(text, name)
+    values = _check(data, where, path.parent, problems)
+    if problems:
+        raise ProjectError(sorted(problems, key=lambda d: (d.position.line, d.position.col) if d.position else (0, 0)))
+    return replace(Project(), path=path, **values)
+
+
+def _syntax_position(message: str, text: str) -> tuple[int, int, str]:
+    """tomllib puts the place in its message: `… (at line 3, column 7)` or `(at end of document)`."""
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if found:
+        return int(found.group(1)), int(found.group(2)), message[:found.start()]
+    lines = text.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1, re.sub(r"\s*\(at end of document\)$", " at the end of the file", message)
+
+
+class _Locator:
+    """Where a table or key stands in the file: tomllib gives no positions, so the text is
+    scanned — a table's header, then `key =` below it."""
+
+    def __init__(self, text: str, name: str) -> None:
+        self.name = name
+        self.lines = text.splitlines()
+        self.places: dict[tuple[str, ...], tuple[int, int]] = {}
+        table: tuple[str, ...] = ()
+        for number, line in enumerate(text.splitlines(), 1):
+            header = _HEADER.match(line)
+            if header:
+                table = tuple(_unquote(k) for k in re.split(r"[ \t]*\.[ \t]*", header.group(1)))
+                self.places.setdefault(table, (number, line.index("[") + 1))
+                continue
+            key = _KEY.match(line)
+            if key:
+                self.places.setdefault((*table, _unquote(key.group(1))), (number, line.index(key.group(1)) + 1))
+
+    def items(self, keys: tuple[str, ...], names: list[str]) -> list[tuple[int, int]]:
+        """Line and column of each string of the list at `keys`, which may span lines."""
+        start = self(*keys)
+        line, col = start.line, start.col
+        found = []
+        for name in names:
+            for n in range(line, len(self.lines) + 1):
+                at = max(self.lines[n - 1].find(q, col - 1 if n == line else 0) for q in (f'"{name}"', f"'{name}'"))
+                if at >= 0:
+                    line, col = n, at + 1
+                    break
+            found.append((line, col))
+        return found
+
+    def __call__(self, *keys: str) -> Position:
+        for n in range(len(keys), 0, -1):
+            if keys[:n] in self.places:
+                return Position(self.name, *self.places[keys[:n]])
+        return Position(self.name, 1, 1)
+
+
+def _unquote(key: str) -> str:
+    return key[1:-1] if key[:1] in "\"'" else key
+
+
+def _suggest(key: str, valid: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f'; did you mean "{close[0]}"?' if close else ""
+
+
+def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[Diagnostic]) -> dict[str, Any]:
+    """The Project fields the file sets, each checked; a problem is added to `problems`."""
+    from pipeline.emit import EMITTERS  # here: the emitters' module imports this one
+    from pipeline.emit.pdf import PAPERS
+
+    def error(code: str, message: str, *keys: str) -> None:
+        problems.append(Diagnostic("error", code, message, where(*keys)))
+
+    def unknown(key: str, table: str | None, valid: Sequence[str]) -> None:
+        if table is None:
+            error("project-key", f'unknown table "{key}"{_suggest(key, valid)} valid tables: '
+                  + ", ".join(f"[{t}]" for t in valid), key)
+        else:
+            error("project-key", f'unknown key "{key}" in [{table}]{_suggest(key, valid)} valid keys: '
+                  + ", ".join(valid), table, key)
+
+    values: dict[str, Any] = {}
+    for key in data:
+        if key not in TABLES and key in BOOK_KEYS and not isinstance(data[key], dict):
+            error("project-key", f'"{key}" belongs in [book]: write it below a [book] line', key)
+        elif key not in TABLES:
+            unknown(key, None, TABLES)
+        elif not isinstance(data[key], dict):
+            error("project-value", f"{key} must be a table ([{key}] and its keys below it)", key)
+    book = data.get("book") if isinstance(data.get("book"), dict) else {}
+    assert isinstance(book, dict)
+    maths = sorted({m for e in EMITTERS.values() for m in e.math_choices})
+    for key, value in book.items():
+        if key not in BOOK_KEYS:
+            unknown(key, "book", BOOK_KEYS)
+            continue
+        at = ("book", key)
+
+        def bad(message: str) -> None:
+            error("project-value", f"{key} = {_toml(value)}: {message}", *at)  # noqa: B023 - used at once
+        if key == "others":
+            if isinstance(value, bool):
+                values[key] = value
+            else:
+                bad("must be true or false")
+        elif key == "series":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                bad('must be a list of series names, e.g. ["最小熵原理", "低秩近似之路"]')
+            elif len(set(value)) < len(value):
+                bad("names a series twice")
+            else:
+                values[key] = tuple(v.strip() for v in value)
+                values["series_lines"] = tuple(where.items(("book", "series"), value))
+        elif not isinstance(value, str):
+            bad(f"must be a string, not {_kind(value)}")
+        elif key == "paper" and value not in PAPERS:
+            bad(f"valid choices: {', '.join(PAPERS)}")
+        elif key == "math" and value not in maths:
+            bad(f"valid choices: {', '.join(maths)} (a format that offers only one uses its own)")
+        elif key == "language" and not _LANGUAGE.match(value):
+            bad("must be a BCP 47 language tag, e.g. zh-Hans, zh-Hant, en")
+        elif key == "source_url" and value and not re.match(r"^https?://[^\s/]+", value):
+            bad("must be a web address (http:// or https://), or empty")
+        elif key in ("title", "author") and not value.strip():
+            bad("must not be empty")
+        elif key == "cover":
+            cover = folder / value
+            if not value.strip() or not cover.is_file():
+                bad(f"no such image file ({cover}); remove the key for the drawn cover")
+            else:
+                values[key] = cover.resolve()
+        else:
+            values[key] = value.strip() if key != "licence" else value
+    if "subtitle" in values and not values["subtitle"]:
+        values["subtitle"] = None
+    outputs = data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
+    assert isinstance(outputs, dict)
+    for key, value in outputs.items():
+        if key not in EMITTERS:
+            unknown(key, "outputs", list(EMITTERS))
+        elif not isinstance(value, str) or not value.strip():
+            error("project-value", f"{key} = {_toml(value)}: must be a file or folder name, relative to "
+                  f"{FILE_NAME}'s folder", "outputs", key)
+        else:
+            values.setdefault("outputs", {})[key] = value
+    return values
+
+
+def _kind(value: object) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "a table"}
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{…}"
+    return str(value)
+
+
+def template() -> str:
+    """The commented project file `anthology init` writes: every key with its default (those
+    without one commented out), so that it loads back to `Project()`."""
+    d = Project()
+    from pipeline.emit import EMITTERS
+    outputs = "\n".join(f'# {e.name} = "out/{e.default_out.format(name="book")}"' for e in EMITTERS.values())
+    return f'''# anthology.toml: the book this content folder makes (kexue-anthology, `anthology --help`).
+# Every command run on the posts here (check, list, build, serve) reads it; their flags
+# (--title, --subtitle, --author, --paper, --math, --out) override it, --no-project ignores it.
+# A key left out, or commented out as below, keeps the default shown.
+
+[book]
+# title = "{DEFAULT_TITLE}"          # the book's title (with --series: the series' name)
+# subtitle = "…"                    # under the title on the title page and the cover
+author = {_toml(d.author)}                  # on the title page, the cover, the metadata, the site's footer
+language = {_toml(d.language)}             # BCP 47: zh-Hans, zh-Hant, en, …
+source_name = {_toml(d.source_name)}          # the site the posts come from
+source_url = {_toml(d.source_url)}   # its address ("" for none)
+licence = {_toml(d.licence)}
+# series = ["最小熵原理", "低秩近似之路"]   # only these series, in this order (left out: all, by date)
+others = {_toml(d.others)}                     # posts of no series go in too (「其他文章」)
+paper = {_toml(d.paper)}                      # the PDF's paper: a4, a5 or b5
+# math = "svg"                      # mathml or svg (left out: each format's own default; PDF is always svg)
+# cover = "cover.png"               # an image, relative to this file (left out: the drawn cover)
+
+[outputs]                           # where `build FORMAT` writes without --out, relative to this file
+{outputs}
+'''
+
+
+def settings_of(project: Project) -> dict[str, object]:
+    """The project's settings as a plain mapping (no path): for comparing and showing."""
+    return {f.name: getattr(project, f.name) for f in fields(project) if f.name not in ("path", "series_lines")}

@@ -27,7 +27,7 @@ import threading
 import time
 import webbrowser
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,13 +36,13 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from pipeline import progress
-from pipeline.assemble import DEFAULT_TITLE
 from pipeline.diagnostics import Diagnostic
 from pipeline.emit import EMITTERS, BuildOptions
 from pipeline.emit.common import SetupError
 from pipeline.fileio import scratch_dir
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.mathjax.options import EngineOptions
+from pipeline.project import DEFAULT_TITLE, Project
 from pipeline.stages import BuildRequest, NoSuchSeries, Run, run_stages
 
 EVENTS = "/__anthology/events"
@@ -63,6 +63,7 @@ class Settings:
     engine: EngineOptions
     math: str = "mathml"
     title: str | None = None
+    project: Project = field(default_factory=Project)     # the book's settings, flags laid over them
 
 
 @dataclass
@@ -242,10 +243,10 @@ class Server(ThreadingHTTPServer):
 
 def build_site(settings: Settings, target: Path) -> Run:
     """The site of `settings` at `target`, as `anthology build html` would write it."""
-    run = Run(paths=settings.paths, series=settings.series)
+    run = Run(paths=settings.paths, series=settings.series, project=settings.project)
     run.engine = settings.engine
     options = BuildOptions(title=settings.title or settings.series or DEFAULT_TITLE, math=settings.math,
-                           cache_dir=settings.engine.cache_dir)
+                           cache_dir=settings.engine.cache_dir, project=settings.project)
     run.build = BuildRequest(EMITTERS["html"], target, options)
     run_stages(run, "read")
     if run.posts:

@@ -1,6 +1,7 @@
 r"""The stages, in order, in one place.  Each takes the run and adds what it makes.
 
-    read      → posts from every input form, those of `--series` (pipeline.read)
+    read      → posts from every input form, those of `--series`, else of the project's
+                series (pipeline.read, pipeline.project)
     extract   → the math fragments of each post with positions (pipeline.extract)
     validate  → each fragment through the blog's MathJax (pipeline.validate)
     number    → equation numbers, anchors, resolved \ref/\eqref (pipeline.number)
@@ -21,13 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import document, extract, number, progress, read, render, validate
-from pipeline.assemble import DEFAULT_TITLE, Collection, assemble
+from pipeline.assemble import Collection, assemble
 from pipeline.cache import Cache
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit import BuildOptions, Emitter
 from pipeline.mathjax.options import EngineOptions
 from pipeline.model import Post
 from pipeline.pandoc_ast import Document
+from pipeline.project import DEFAULT_TITLE, Project
 from pipeline.series import normalize_title
 
 
@@ -50,6 +52,9 @@ class BuildRequest:
 class Run:
     paths: list[str]
     series: str | None = None           # only the posts of this series
+    project: Project = field(default_factory=Project)    # its series and their order (pipeline.project)
+    partial: bool = False                  # only some files were named (check --changed): no warning
+                                           # for a series of the project none of them holds
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     posts: list[Post] = field(default_factory=list)
     engine: EngineOptions = field(default_factory=EngineOptions)
@@ -63,7 +68,11 @@ class Run:
 
 
 def _read(run: Run) -> None:
-    run.posts = select(read.read(run.paths, run.diagnostics), run.series, run.diagnostics)
+    posts = read.read(run.paths, run.diagnostics)
+    if run.series:
+        run.posts = select(posts, run.series, run.diagnostics)
+    else:
+        run.posts = select_project(posts, run.project, None if run.partial else run.diagnostics)
     progress.advance(len(run.posts))
 
 
@@ -102,7 +111,8 @@ def _requested(run: Run) -> BuildRequest:
 
 def _assemble(run: Run) -> None:
     run.collection = assemble(run.posts, run.numbers, run.renders, run.asts,
-                              title=_requested(run).options.title or DEFAULT_TITLE, diagnostics=run.diagnostics)
+                              title=_requested(run).options.title or DEFAULT_TITLE, diagnostics=run.diagnostics,
+                              order=None if run.series else run.project.series)
 
 
 def _emit(run: Run) -> None:
@@ -176,6 +186,27 @@ def select(posts: Iterable[Post], series: str | None, diagnostics: Diagnostics |
         raise NoSuchSeries(_no_series(series, posts))
     if diagnostics is not None:
         _warn_incomplete(chosen, diagnostics)
+    return chosen
+
+
+def select_project(posts: list[Post], project: Project, diagnostics: Diagnostics | None = None) -> list[Post]:
+    """The posts the project file lets in: those of the series it lists (all when it lists
+    none), and those of no series unless `others = false`.  A listed series that no post read
+    belongs to is warned about at its line in the file."""
+    if project.series is None:
+        return posts if project.others else [p for p in posts if p.series]
+    wanted = {normalize_title(name) for name in project.series}
+    chosen = [p for p in posts if (normalize_title(p.series) in wanted if p.series else project.others)]
+    if diagnostics is not None:
+        found = {normalize_title(p.series) for p in chosen if p.series}
+        places = project.series_lines or ((1, 1),) * len(project.series)
+        names = sorted({p.series for p in posts if p.series})
+        for name, (line, col) in zip(project.series, places, strict=False):
+            if normalize_title(name) not in found:
+                close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                diagnostics.warning("project-series", f"series {name!r} of the project file has no posts among "
+                                    f"those read{hint}", project.position(line, col))
     return chosen
 
 

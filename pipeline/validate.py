@@ -8,6 +8,11 @@ a label no formula of the post defines is a warning; a label defined twice is Ma
 error.  A formula nested deeper than `MAX_NESTING` (braces, `\\left`, `\\begin`) is reported
 `too-complex` without going to the engine: MathJax may accept it but drawing it takes minutes,
 and no real post comes near (the corpus stays under 10).
+
+A diagnostic names the fix where it can: an undefined macro or unknown environment comes with
+the nearest name MathJax knows (pipeline.suggest), and a fault MathJax names without a place
+(`\\left` without `\\right`, an unknown macro, `\\begin` without `\\end`) is reported at its own
+line and column inside the formula (pipeline.locate).
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline import progress
+from pipeline import progress, suggest
 from pipeline.cache import Cache, key
 from pipeline.diagnostics import Diagnostics
 from pipeline.error_codes import TOO_COMPLEX, TOO_LONG, error_code
 from pipeline.extract import MAX_FORMULA_CHARS
-from pipeline.mathjax.client import Request, Worker, fingerprint
+from pipeline.locate import fault_position
+from pipeline.mathjax.client import EngineUnavailable, Request, Worker, fingerprint
 from pipeline.mathjax.options import EngineOptions
 from pipeline.mathjax.results import Verdict
 from pipeline.model import Formula, Post
@@ -43,6 +49,7 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
     cache = Cache(options.cache_dir, "verdicts")
     engine = fingerprint()
     todo: list[tuple[Post, str]] = []
+    names: suggest.KnownNames | None = None
     for post in posts:
         if not post.formulas:
             continue
@@ -65,6 +72,8 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
         with worker:
             answers = dict(zip(((post.id, f.index) for post, f in sent),
                                worker.check(requests, on_answer=lambda _i, _a: progress.advance()), strict=True))
+            if any(suggest.needs_names(a.get("error")) for a in answers.values() if a):
+                names = suggest.known_names(options.cache_dir, worker.names)
         stats.restarts = worker.restarts
         stats.checked = len(requests)
         for post, k in todo:
@@ -74,9 +83,21 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
             _apply(post, verdicts)
             if not any(v.fault for v in verdicts):
                 cache.put(k, [v.to_json() for v in verdicts])
+    if names is None and any(suggest.needs_names(f.message) for post in posts for f in post.formulas if not f.ok):
+        names = suggest.known_names(options.cache_dir, lambda: _ask_names(options))
+    memo: dict[tuple[str, str], suggest.Rank | None] = {}
     for post in posts:
-        report(post, diagnostics)
+        report(post, diagnostics, names, memo)
     return stats
+
+
+def _ask_names(options: EngineOptions) -> dict[str, list[str]]:
+    """The engine's names from a worker of their own: all verdicts came from the cache."""
+    try:
+        with options.worker_factory() if options.worker_factory else Worker(timeout=options.timeout) as worker:
+            return worker.names()
+    except EngineUnavailable:
+        return {}
 
 
 def too_complex(f: Formula) -> str | None:
@@ -109,12 +130,18 @@ def _apply(post: Post, verdicts: list[Verdict]) -> None:
         formula.refs = list(v.refs)
 
 
-def report(post: Post, diagnostics: Diagnostics) -> None:
+def report(post: Post, diagnostics: Diagnostics, names: suggest.KnownNames | None = None,
+           memo: dict[tuple[str, str], suggest.Rank | None] | None = None) -> None:
     labels = {t.label for f in post.formulas for t in f.tags if t.label}
+    suggestions = suggest.Suggestions(names, memo) if names else None
     for f in post.formulas:
+        if suggestions:
+            suggestions.see(f.tex)
         if not f.ok:
-            diagnostics.error(error_code(f.message or ""), f.message or "MathJax rejected this formula",
-                              f.position, source=f.source)
+            message = f.message or "MathJax rejected this formula"
+            fix = suggestions.hint(message) if suggestions else None
+            diagnostics.error(error_code(message), f"{message}; {fix}" if fix else message,
+                              fault_position(f, post.body, message), source=f.source)
         for ref in f.refs:
             if ref.label not in labels:
                 diagnostics.warning("unknown-label", unknown_label_message(post, ref.label, ref.eqref),

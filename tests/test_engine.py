@@ -38,12 +38,13 @@ def test_a_hang_and_a_crash_are_reported_and_the_rest_goes_on():
 
 def test_a_hang_is_reported_at_the_formula_position(tmp_path):
     post = tmp_path / "p.md"
-    post.write_text("---\ntitle: t\nid: '1'\n---\n前$a$\n\n中$\\anthologyTestHang$\n\n后$b^2^3$\n", encoding="utf-8")
+    post.write_text("---\ntitle: t\nid: '1'\ndate: 2024-01-01\n---\n前$a$\n\n中$\\anthologyTestHang$\n\n后$b^2^3$\n",
+                    encoding="utf-8")
     run = Run(paths=[str(post)], engine=EngineOptions(
         timeout=1, worker_factory=lambda: Worker(timeout=1, env=FAULTS)))
     run_stages(run, "validate")
     found = [(d.position.line, d.position.col, d.code) for d in run.diagnostics.sorted()]
-    assert found == [(7, 2, "engine-timeout"), (9, 2, "double-script")]
+    assert found == [(8, 2, "engine-timeout"), (10, 2, "double-script")]
 
 
 def test_verdicts_are_cached_and_a_damaged_entry_is_redone(tmp_path, cache_dir):
@@ -88,7 +89,7 @@ def slow_once(tmp_path) -> dict:
 
 def test_a_formula_slow_once_is_retried_on_a_fresh_worker_and_passes(tmp_path):
     post = tmp_path / "p.md"
-    post.write_text("---\ntitle: t\nid: '1'\n---\n$\\newcommand{\\R}{\\mathbb{R}}\\R$\n\n"
+    post.write_text("---\ntitle: t\nid: '1'\ndate: 2024-01-01\n---\n$\\newcommand{\\R}{\\mathbb{R}}\\R$\n\n"
                     "$$\\R^n\\anthologyTestSlowOnce\\tag{1}$$\n\n$b^2^3$\n", encoding="utf-8")
     env = slow_once(tmp_path)
     workers: list[Worker] = []
@@ -99,7 +100,7 @@ def test_a_formula_slow_once_is_retried_on_a_fresh_worker_and_passes(tmp_path):
 
     run = Run(paths=[str(post)], engine=EngineOptions(timeout=1, worker_factory=factory))
     run_stages(run, "render")
-    assert [(d.position.line, d.code) for d in run.diagnostics.sorted()] == [(9, "double-script")]
+    assert [(d.position.line, d.code) for d in run.diagnostics.sorted()] == [(10, "double-script")]
     assert workers[0].retries == 1 and workers[0].restarts == 1
     assert (tmp_path / "slow-once").exists()
     f = run.posts[0].formulas[1]

@@ -48,7 +48,10 @@ def test_the_seed_collection(tmp_path, monkeypatch):
     nav = files["EPUB/nav.xhtml"]
     parts = [unicodedata.normalize("NFKC", p) for p in re.findall(r">(最小熵原理[^<]*)<", nav)]
     assert parts[0] == "最小熵原理" and "(四)" in parts[1] and "(五)" in parts[2]      # series, its parts
-    assert "其他文章" in nav
+    assert "其他文章" in nav and '<h1 id="toc-title">目录</h1>' in nav
+    page = files["EPUB/text/title_page.xhtml"]                 # ours, as the PDF's title page
+    assert '<h1 class="book-title">科学空间文集</h1>' in page and ">39 篇文章 · 2023<" in page
+    assert '<meta property="schema:accessibilityFeature">MathML</meta>' in opf
     meta = r'class="post-title".*?</h\d>\s*<div class="post-meta">\s*<p>([^<]*)<'
     heads = [head for n in chapters for head in re.findall(meta, files[n], re.S)]    # the date under each title
     assert len(heads) == 39 and all(re.match(r"\d{4}-\d\d-\d\d", head) for head in heads), heads

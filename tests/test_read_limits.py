@@ -23,14 +23,17 @@ def read(*paths: Path) -> Run:
     return run_stages(Run(paths=[str(p) for p in paths]), "extract")
 
 
+UNSAID = ("missing-id", "missing-date")     # the test posts leave them out: not what these tests are about
+
+
 def found(run: Run) -> list[tuple[str, int | None, int | None]]:
-    """(code, line, col) of every diagnostic, in order."""
+    """(code, line, col) of every diagnostic but UNSAID, in order."""
     return [(d.code, d.position.line if d.position else None, d.position.col if d.position else None)
-            for d in run.diagnostics.items]
+            for d in run.diagnostics.items if d.code not in UNSAID]
 
 
 def codes(run: Run) -> list[str]:
-    return [d.code for d in run.diagnostics.items]
+    return [d.code for d in run.diagnostics.items if d.code not in UNSAID]
 
 
 def post(tmp_path: Path, front: str, body: str = "正文$x$。\n", name: str = "post.md") -> Path:

@@ -21,7 +21,6 @@ from pipeline.model import Post
 from pipeline.project import Project
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"     # package data: pipeline/templates
-AUTHOR = "苏剑林"
 
 
 class SetupError(RuntimeError):

@@ -8,12 +8,20 @@ one file; links between posts go through pandoc's own link resolution (`#post-ID
 XML parser before the book is closed, and mended when pandoc wrote it badly (`well_formed`).
 
 Math is MathML, or with `--math svg` each distinct formula once as an SVG image with alt text.
-The cover is drawn here (Pillow, the CJK font of the system); nothing comes from the network.
+The cover is the project's image (PNG or JPEG) or drawn here (Pillow, the CJK font of the
+system); nothing comes from the network.
 
 The book's metadata goes to pandoc inside the document, as literal strings: a title from the
-command line or a post is text, never markup.  When pandoc fails on the whole book, each
-chapter is tried alone; the ones it fails on are reported and replaced by their post's plain
-text (pipeline.document.fallback), and the book is written.
+command line or a post is text, never markup.  Every book-level word (title, subtitle, author,
+language, source, licence) is the project's (`options.project`, pipeline.project).  The package
+document carries EPUB Accessibility 1.1's discovery metadata, read off the content pandoc is
+given (`_accessibility`: MathML or drawings, alt text, placeholders for images).  pandoc's own
+title page and landmarks are replaced by ours (templates/epub/front.xhtml, styled like the
+PDF's title page), its cover picture is labelled, and the contents are titled 目录.
+
+When pandoc fails on the whole book, each chapter is tried alone; the ones it fails on are
+reported and replaced by their post's plain text (pipeline.document.fallback), and the book is
+written.
 
 A rebuild is incremental and writes the same bytes as a build from scratch.  The whole book is
 cached by a key over all that goes into it (each chapter's key, the metadata, stylesheet and
@@ -50,14 +58,15 @@ from pipeline.cache import key as cache_key
 from pipeline.diagnostics import Diagnostics
 from pipeline.document import FALLBACK_NOTE, fallback
 from pipeline.emit.base import Emitter
-from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, book_id, build_date, cjk_serif_font, post_meta
-from pipeline.emit.cover import draw_cover
+from pipeline.emit.common import TEMPLATES, BuildOptions, book_id, build_date, cjk_serif_font, environment, post_meta
+from pipeline.emit.cover import cover_image, draw_cover
 from pipeline.fileio import atomic_file, scratch_dir
 from pipeline.formula_text import plain_title
 from pipeline.mathhtml import MathHTML, svg_files
 from pipeline.model import Post
 from pipeline.outputs import MARK
 from pipeline.pandoc_ast import Attr, Document, Header, Node, RawBlock, Str, element, walk
+from pipeline.project import Project
 
 
 class EPUBEmitter(Emitter):
@@ -76,11 +85,13 @@ class EPUBEmitter(Emitter):
             store = _Store(options.cache_dir)
             css = "".join((TEMPLATES / name).read_text(encoding="utf-8") for name in ("epub/book.css", "math.css"))
             (work / "book.css").write_text(css, encoding="utf-8")
-            cover = _cover(work / "cover.png", collection.title, when, store)
-            book = Book(work, _metadata(collection, when), depth, when, len(collection.posts))
+            project = options.project
+            cover_name, cover = _cover(work, collection.title, project, when, store)
+            book = Book(work, _metadata(collection, when, project), depth, when, len(collection.posts), cover_name)
             files = _chapter_files(groups)
+            front = _front(collection, project, when, files)
             context = cache_key(EPUB_VERSION, pandoc.version(), depth, book.meta, when.isoformat(), files,
-                                mathhtml.mode)
+                                mathhtml.mode, front)
             keys = {post.id: _chapter_key(collection, post, mathhtml, context) for post in collection.posts}
             book_key = cache_key("epub-book", context, css, hashlib.sha256(cover).hexdigest(),
                                  [(name, [keys[post.id] for post in posts]) for name, posts in groups])
@@ -89,10 +100,10 @@ class EPUBEmitter(Emitter):
                 done = {post.id: text for post in collection.posts
                         if (text := store.chapter(keys[post.id], mathhtml.mode)) is not None}
                 try:
-                    made, fell_back = _written(collection, book, mathhtml, files, done, diagnostics)
+                    made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 except _Misplaced:          # never seen: the book is written whole instead
                     done = {}
-                    made, fell_back = _written(collection, book, mathhtml, files, done, diagnostics)
+                    made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 for post in collection.posts:
                     if post.id not in done and post.id not in fell_back:
                         store.chapters.put(keys[post.id], made[files[post.id]])
@@ -104,10 +115,10 @@ class EPUBEmitter(Emitter):
 
 
 def _written(collection: Collection, book: Book, mathhtml: MathHTML, files: dict[str, str], done: dict[str, str],
-             diagnostics: Diagnostics) -> tuple[dict[str, str], set[str]]:
+             front: Front, diagnostics: Diagnostics) -> tuple[dict[str, str], set[str]]:
     """The book written into its work folder (`book.epub`), the chapters of `done` (post id →
-    the chapter file made before) taken as they are: the text of each chapter file, and the
-    posts shown as plain text because pandoc failed on them."""
+    the chapter file made before) taken as they are, the front matter (`front`) set in: the
+    text of each chapter file, and the posts shown as plain text because pandoc failed on them."""
     chapters = {post.id: _placeholder(post, book.depth, done[post.id]) if post.id in done
                 else _chapter(collection, post, mathhtml, book.depth) for post in collection.posts}
     groups = collection.groups()
@@ -126,11 +137,11 @@ def _written(collection: Collection, book: Book, mathhtml: MathHTML, files: dict
         book.write(_blocks(groups, chapters), target)      # fails only if no chapter is to blame
     spliced = {files[post.id]: (post_anchor(post), text) for post in collection.posts
                if (text := done.get(post.id)) is not None}
-    return _title_chapters(target, spliced), fell_back
+    return _title_chapters(target, spliced, front), fell_back
 
 
 EMITTER = EPUBEmitter()
-EPUB_VERSION = 1          # raised whenever what a chapter file or the book is made of changes here
+EPUB_VERSION = 5          # raised whenever what a chapter file or the book is made of changes here
 
 
 class _Misplaced(RuntimeError):
@@ -175,21 +186,29 @@ def _chapter_key(collection: Collection, post: Post, mathhtml: MathHTML, context
     return cache_key("epub-chapter", context, body, post.title, post_meta(post))
 
 
-def _cover(path: Path, title: str, when: dt.datetime, store: _Store) -> bytes:
-    """The cover drawn at `path` (pipeline.emit.cover), taken from the cache when the same
-    title, year, fonts and drawing code made it before."""
+def _cover(work: Path, title: str, project: Project, when: dt.datetime, store: _Store) -> tuple[str, bytes]:
+    """The cover's file in `work` and its bytes: the project's image (checked to be PNG or JPEG),
+    else the one drawn (pipeline.emit.cover), taken from the cache when the same words, year,
+    fonts and drawing code made it before."""
+    if project.cover is not None:
+        path = work / f"cover.{cover_image(project.cover)}"
+        given = project.cover.read_bytes()
+        path.write_bytes(given)
+        return path.name, given
+    path = work / "cover.png"
     fonts = [cjk_serif_font(bold=True), cjk_serif_font()]
     code = Path(draw_cover.__code__.co_filename)
-    k = cache_key("epub-cover", title, AUTHOR, when.isoformat(), [(str(f.file), f.index, _stat(f.file)) for f in fonts],
-            hashlib.sha256(code.read_bytes()).hexdigest(), PIL.__version__)
+    words = (title, project.subtitle, project.author, project.source)
+    k = cache_key("epub-cover", words, when.isoformat(), [(str(f.file), f.index, _stat(f.file)) for f in fonts],
+                  hashlib.sha256(code.read_bytes()).hexdigest(), PIL.__version__)
     data = store.books.get_bytes(k)
     if data is None:
-        draw_cover(path, title, AUTHOR, when)
+        draw_cover(path, title, project.author, project.source, when, project.subtitle)
         data = path.read_bytes()
         store.books.put_bytes(k, data)
     else:
         path.write_bytes(data)
-    return data
+    return path.name, data
 
 
 def _stat(path: Path) -> list[int]:
@@ -205,10 +224,13 @@ def _placeholder(post: Post, depth: int, xhtml: str) -> list[Node]:
     ids = "".join(f'<span id="{ident}"></span>' for ident in dict.fromkeys(_ID.findall(xhtml))
                   if ident != post_anchor(post))
     marks = "".join(f"{name}></{name[1:]}>" for name in ("<math", "<svg") if name in xhtml)
+    if _PLACEHOLDER in xhtml:        # read by _accessibility
+        marks += f'<span {_PLACEHOLDER}></span>'
     return _head(post, depth) + [RawBlock.new("html", f"<div>{ids}{marks}</div>")]
 
 
 _ID = re.compile(r'\sid="([^"]+)"')
+_PLACEHOLDER = 'class="image-placeholder"'      # an image of the post, not in the book (assemble.py)
 
 
 def _write_if_changed(out: Path, data: bytes) -> None:
@@ -224,17 +246,20 @@ def _write_if_changed(out: Path, data: bytes) -> None:
 class Book:
     """pandoc's EPUB writer with the book's stylesheet, cover and metadata, in `work`."""
 
-    def __init__(self, work: Path, meta: dict[str, Node], depth: int, when: dt.datetime, posts: int) -> None:
+    def __init__(self, work: Path, meta: dict[str, Node], depth: int, when: dt.datetime, posts: int,
+                 cover: str) -> None:
         self.work, self.meta, self.depth = work, meta, depth
         self.env = dict(os.environ, SOURCE_DATE_EPOCH=str(int(when.timestamp())))
-        self.posts = posts
+        self.posts, self.cover = posts, cover
 
     def write(self, blocks: list[Node], target: Path) -> None:
         source = self.work / "book.json"
-        source.write_text(json.dumps({"pandoc-api-version": pandoc.api_version(), "meta": self.meta,
-                                      "blocks": blocks}, ensure_ascii=False), encoding="utf-8")
+        content = json.dumps(blocks, ensure_ascii=False)
+        meta = json.dumps({**self.meta, **_accessibility(content)}, ensure_ascii=False)
+        source.write_text(f'{{"pandoc-api-version": {json.dumps(pandoc.api_version())}, "meta": {meta}, '
+                          f'"blocks": {content}}}', encoding="utf-8")
         pandoc.run([str(source), "--from=json", "--to=epub3", f"--output={target}",
-                    f"--css={self.work / 'book.css'}", f"--epub-cover-image={self.work / 'cover.png'}",
+                    f"--css={self.work / 'book.css'}", f"--epub-cover-image={self.work / self.cover}",
                     f"--split-level={self.depth}", "--toc", f"--toc-depth={self.depth}", "--wrap=none",
                     "--syntax-highlighting=none"],
                    cwd=self.work, env=self.env, posts=self.posts)
@@ -258,27 +283,100 @@ def _blocks(groups: list[tuple[str | None, list[Post]]], chapters: dict[str, lis
     return blocks
 
 
-def _metadata(collection: Collection, when: dt.datetime) -> dict[str, Node]:
+def _meta_text(value: str) -> Node:
+    return element("MetaString", value)
+
+
+def _metadata(collection: Collection, when: dt.datetime, project: Project) -> dict[str, Node]:
     """The book's metadata as pandoc's own JSON: every value a literal string, never read as
-    Markdown (as a --metadata-file would be), so a title cannot carry markup into the book."""
-    def text(value: str) -> Node:
-        return element("MetaString", value)
-    return {
-        "title": text(collection.title), "author": text(AUTHOR), "lang": text("zh-Hans"),
+    Markdown (as a --metadata-file would be), so a title cannot carry markup into the book.
+    A subtitle is a second dc:title, refined as the subtitle."""
+    text = _meta_text
+    title = text(collection.title)
+    if project.subtitle:
+        title = element("MetaList", [element("MetaMap", {"type": text(kind), "text": text(value)})
+                                     for kind, value in (("main", collection.title), ("subtitle", project.subtitle))])
+    meta = {
+        "title": title, "author": text(project.author), "lang": text(project.language),
         "identifier": element("MetaList", [element("MetaMap", {
             "scheme": text("UUID"), "text": text("urn:uuid:" + str(book_id(collection)))})]),
-        "date": text(when.date().isoformat()), "rights": text("文章版权归原作者所有（科学空间 kexue.fm）"),
-        "description": text(f"{len(collection.posts)} 篇文章，选自科学空间（kexue.fm）"),
+        "date": text(when.date().isoformat()),
+        "description": text(f"{len(collection.posts)} 篇文章" + (f"，选自{project.credit}" if project.credit else "")),
+        "toc-title": text(CONTENTS),
     }
+    if project.licence:
+        meta["rights"] = text(project.licence)
+    return meta
+
+
+CONTENTS = "目录"
+
+
+def _accessibility(content: str) -> dict[str, Node]:
+    """EPUB Accessibility 1.1's discovery metadata (schema.org) for a book whose content, as
+    pandoc's JSON, is `content`: MathML, drawings (SVG or <img>, each with its TeX as alt text:
+    pipeline.mathhtml) and placeholders for the posts' images are read off it, so that what the
+    metadata says holds for this book.  The cover is no content (it says what the title page
+    says) and needs no `visual` access mode."""
+    mathml = "<math" in content
+    drawn = "<svg" in content or json.dumps('<img class="math-img"')[1:-1] in content
+    placeholders = '"image-placeholder"' in content or json.dumps(_PLACEHOLDER)[1:-1] in content
+    modes = ["textual"] + (["visual", "mathOnVisual"] if drawn else [])
+    features = ["tableOfContents", "readingOrder", "structuralNavigation", "displayTransformability",
+                "alternativeText"]
+    if mathml:
+        features.append("MathML")
+    if mathml or drawn:
+        features.append("describedMath")
+    summary = ["本书为可重排的电子书：有目录、逐级的标题结构和与原文一致的阅读顺序，"
+               "文字可由阅读软件调整字体与字号，朗读软件可读出全部内容。"]
+    if mathml and drawn:
+        summary.append("公式以 MathML 编写；含链接的公式画作 SVG 图形。每个公式都以其 TeX 源码为替代文字。")
+    elif mathml:
+        summary.append("公式以 MathML 编写，每个公式都以其 TeX 源码为替代文字（alttext）。")
+    elif drawn:
+        summary.append("公式画作 SVG 图片，每个公式都以其 TeX 源码为替代文字（alt）。")
+    if placeholders:
+        summary.append("原文的图片未收录，以其图注和地址代替。")
+    summary.append("封面图片附有文字说明。没有闪烁、动画或声音。")
+
+    def strings(values: list[str]) -> Node:
+        return element("MetaList", [_meta_text(v) for v in values])
+    return {
+        "accessModes": strings(modes),
+        "accessModeSufficient": strings(["textual"] + (["textual,visual"] if drawn else [])),
+        "accessibilityFeatures": strings(features),
+        "accessibilityHazards": strings(["none"]),
+        "accessibilitySummary": _meta_text("".join(summary)),
+    }
+
+
+Front = dict[str, str]
+"""What the front matter is made of (`_front`): the title page's section, the landmarks, the cover's label."""
+
+
+def _front(collection: Collection, project: Project, when: dt.datetime, files: dict[str, str]) -> Front:
+    """The title page (as the PDF's: title, subtitle, author, source, how many posts and the year,
+    the licence), the landmarks (cover, title page, 目录, the first chapter) and the cover's alt
+    text, to be set into the files pandoc writes (`_title_chapters`)."""
+    book = dict(title=collection.title, subtitle=project.subtitle, author=project.author, source=project.source,
+                posts=len(collection.posts), year=when.strftime("%Y"), licence=project.licence)
+    partials = environment().get_template("epub/front.xhtml").module
+    first = next(iter(files.values()), None)
+    label = "封面：" + "，".join(x for x in (collection.title, project.subtitle, project.author) if x)
+    return {"title_page": str(partials.title_page(book)).strip(),             # type: ignore[attr-defined]
+            "landmarks": str(partials.landmarks(first and first.removeprefix("EPUB/"))).strip(),  # type: ignore[attr-defined]
+            "cover": label}
 
 
 _CHAPTER = re.compile(r"EPUB/text/ch\d+\.xhtml")
 _HEADING = re.compile(r'<h[12]\b[^>]*class="(?:post-title|part)"[^>]*>(.*?)</h[12]>', re.S)
 
 
-def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]]) -> dict[str, str]:
+def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]], front: Front) -> dict[str, str]:
     """pandoc names each chapter file's <title> after the file (ch001.xhtml); readers show it,
-    so it becomes the post's (or the part's) title.  Every XHTML file is made well-formed XML
+    so it becomes the post's (or the part's) title.  The title page, the landmarks and the
+    cover get the front matter (`_front`: `_set_front`).  Every XHTML file is made well-formed XML
     (`well_formed`): a reader cannot open a chapter that is not.  The files named in `spliced`
     (a chapter taken from the cache, `_placeholder`: the post's anchor and its file as it was
     made before) are replaced by that text; a file not holding the anchor raises _Misplaced.
@@ -297,8 +395,10 @@ def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]]) -> dict[str
                     raise _Misplaced(f"{info.filename} is not the chapter of #{anchor}")
                 chapters[info.filename] = made
                 data = made.encode("utf-8")
+            elif info.filename == "EPUB/content.opf":
+                data = _set_front(info.filename, data.decode("utf-8"), front).encode("utf-8")
             elif info.filename.endswith(".xhtml"):
-                text = data.decode("utf-8")
+                text = _set_front(info.filename, data.decode("utf-8"), front)
                 heading = _HEADING.search(text) if _CHAPTER.fullmatch(info.filename) else None
                 if heading:
                     title = re.sub(r"<[^>]+>", "", heading.group(1)).strip()
@@ -310,6 +410,28 @@ def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]]) -> dict[str
             z.writestr(info, data, compress_type=info.compress_type)
     book.write_bytes(buffer.getvalue())
     return chapters
+
+
+def _set_front(name: str, text: str, front: Front) -> str:
+    """pandoc's title page, landmarks, cover picture and the guide's name of the cover replaced
+    by ours (`_front`); a file that is not as pandoc writes it stays as it is (the tests would
+    see it)."""
+    if name == "EPUB/text/title_page.xhtml":
+        return _TITLE_PAGE.sub(_literally(front["title_page"]), text, count=1)
+    if name == "EPUB/nav.xhtml":
+        return _LANDMARKS.sub(_literally(front["landmarks"]), text, count=1)
+    if name == "EPUB/content.opf":             # the EPUB 2 guide's names, as the landmarks'
+        return text.replace('<reference type="cover" title="Cover"', '<reference type="cover" title="封面"', 1)
+    if name == "EPUB/text/cover.xhtml":
+        label = html.escape(front["cover"])
+        return _COVER.sub(lambda m: f'{m.group(1)} role="img" aria-label="{label}"{m.group(2)}<title>{label}</title>',
+                          text, count=1)
+    return text
+
+
+_TITLE_PAGE = re.compile(r'<section epub:type="titlepage"[^>]*>.*?</section>', re.S)
+_LANDMARKS = re.compile(r'<nav epub:type="landmarks"[^>]*>.*?</nav>', re.S)
+_COVER = re.compile(r"(<svg\b[^>]*?)(\s*>)")
 
 
 def _literally(replacement: str) -> Callable[[re.Match[str]], str]:
@@ -436,9 +558,11 @@ def _head(post: Post, level: int) -> list[Node]:
     return head
 
 
-def _shift_headers(blocks: list[Node], by: int) -> None:
-    """A post's own headings go below its title, and below the level pandoc splits files at."""
-    for node in walk(blocks):
-        header = Header.of(node)
-        if header:
-            header.level = min(header.level + by, 6)
+def _shift_headers(blocks: list[Node], level: int) -> None:
+    """A post's own headings go below its title (of `level`, where pandoc splits files), its
+    topmost one level under it: no level skipped between the title and the post's first heading,
+    which a screen reader's list of headings would show as a gap."""
+    headers = [header for node in walk(blocks) if (header := Header.of(node))]
+    by = level + 1 - min((header.level for header in headers), default=1)
+    for header in headers:
+        header.level = min(header.level + by, 6)

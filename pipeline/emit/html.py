@@ -30,7 +30,7 @@ from markupsafe import Markup
 from pipeline.assemble import Collection, bodies
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit.base import Emitter
-from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, environment, math_font, slug
+from pipeline.emit.common import TEMPLATES, BuildOptions, environment, math_font, slug
 from pipeline.emit.navigation import by_date, by_tag, contents, post_permalinks
 from pipeline.emit.search import search_files
 from pipeline.fileio import atomic_dir, atomic_write_bytes
@@ -75,7 +75,7 @@ class HTMLEmitter(Emitter):
         texts = bodies(collection, MathHTML(mode=mode), page_link, heading_ids=self.keeps_heading_ids,
                        cache_dir=options.cache_dir)
         broken = [(post, f) for post in collection.posts for f in post.formulas if rejected(f)]
-        common = dict(collection=collection, author=AUTHOR, href=href, post_file=post_file,
+        common = dict(collection=collection, project=options.project, href=href, post_file=post_file,
                       series_file=series_file, broken=broken, tags=by_tag(collection.posts))
         files: dict[str, bytes] = {}
 

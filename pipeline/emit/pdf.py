@@ -5,7 +5,10 @@
 
 Running headers carry the post's title, the footer the page number; bookmarks go series →
 posts; links (contents, `\\eqref`, between posts) are PDF links.  Formulas are the shared
-layer's SVG drawings as `<img>` files (each distinct formula written once), numbers set by us.
+layer's SVG drawings as `<img>` files (each distinct formula written once), numbers set by us,
+each with its TeX as alt text and as invisible text over it (search and copy find it).  The book
+is tagged for PDF/UA-1 (pipeline/emit/pdf_tags.py); its title page and metadata say what the
+project file says (`options.project`).
 WeasyPrint reads only files below the build directory, from an explicit base URL.
 
 WeasyPrint holds a whole document in memory and uses one processor, so the book is typeset in
@@ -36,7 +39,7 @@ from pipeline.assemble import Collection, bodies, post_anchor
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit import cjk_justify, pdf_parts
 from pipeline.emit.base import Emitter
-from pipeline.emit.common import AUTHOR, TEMPLATES, BuildOptions, build_date, cjk_serif, environment
+from pipeline.emit.common import TEMPLATES, BuildOptions, build_date, cjk_serif, environment
 from pipeline.emit.pdf_merge import NumberPage, Piece, destinations, merge, page_layout
 from pipeline.fileio import atomic_file, scratch_dir
 from pipeline.mathhtml import MathHTML, svg_files
@@ -72,6 +75,7 @@ FAILED_NOTE = "这篇文章无法排版，未收入本书："
 
 
 def write_pdf(html: Path, target: Path, identifier: bytes, extra_css: str = "") -> None:
+    """Typeset `html` into `target`, tagged as PDF/UA-1 asks (structure tree, language, alt texts)."""
     import weasyprint
     root = html.parent.resolve()
     document = weasyprint.HTML(filename=str(html), base_url=root.as_uri() + "/",
@@ -80,7 +84,8 @@ def write_pdf(html: Path, target: Path, identifier: bytes, extra_css: str = "") 
     # cannot, flush left: WeasyPrint alone would open holes at the few Latin spaces.
     ragged = [] if cjk_justify.install() else [weasyprint.CSS(string="body { text-align: start; }")]
     extra = [weasyprint.CSS(string=extra_css)] if extra_css else []
-    document.write_pdf(str(target), pdf_identifier=identifier, stylesheets=ragged + extra)
+    document.write_pdf(str(target), pdf_identifier=identifier, stylesheets=ragged + extra,
+                       pdf_variant="pdf/ua-1")
 
 
 class Book:
@@ -88,8 +93,9 @@ class Book:
     and the HTML of any part of it (pipeline/emit/pdf_parts.py)."""
 
     def __init__(self, collection: Collection, build: Path, options: BuildOptions) -> None:
-        self.collection, self.build = collection, build
-        texts = bodies(collection, MathHTML(mode=EMITTER.math_mode(options.math), image=svg_files(build / "math")),
+        self.collection, self.build, self.project = collection, build, options.project
+        texts = bodies(collection, MathHTML(mode=EMITTER.math_mode(options.math), image=svg_files(build / "math"),
+                                            text_layer=True),
                        lambda post, fragment: "#" + post_anchor(post), heading_ids=EMITTER.keeps_heading_ids)
         self.bodies = {k: Markup(v) for k, v in texts.items()}
         env = environment()
@@ -121,7 +127,7 @@ class Book:
             return Markup(f' data-page="{pages[anchor]}"' if anchor in pages else ' class="elsewhere"')
 
         return self.template.render(
-            collection=self.collection, author=AUTHOR,
+            collection=self.collection, project=self.project,
             groups=[(n, name, posts) for n, (name, posts) in enumerate(self.groups, 1)] if groups is None else groups,
             volume=volume, post_anchor=post_anchor,
             bodies=self.bodies, date=build_date(self.collection).date().isoformat(), front=front,

@@ -5,7 +5,8 @@ laid over them here: the pages in order, a blank page before a series' part page
 fall on a left-hand page, the page numbers (cut from a document of numbered empty pages),
 every anchor as one named destination, links into other parts (written by the parts as
 `anthology-dest:NAME` addresses) made internal links, the bookmarks nested across parts,
-page labels, the front matter's metadata, and one subset per font (pipeline/emit/pdf_fonts.py).
+page labels, the front matter's metadata, the parts' structure trees as one (the PDF/UA tags,
+pipeline/emit/pdf_tags.py), and one subset per font (pipeline/emit/pdf_fonts.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from urllib.parse import unquote
 import pikepdf
 
 from pipeline.emit.pdf_fonts import merge_font_dictionaries, merge_fonts
+from pipeline.emit.pdf_tags import Structure
 
 CROSS_PART = "anthology-dest:"        # how a part writes a link to an anchor in another part
+PAGE_NUMBER_ARTIFACT = "/Artifact <</Type /Pagination /Subtype /Footer>> BDC"
 
 
 @dataclass
@@ -113,6 +116,7 @@ def merge(front: Piece, parts: list[Piece], number_page: NumberPage, target: Pat
         size = sources[0].pages[0].mediabox
         dests: dict[str, tuple[int, float, float]] = {}
         marks: list[Bookmark] = []
+        structure = Structure(book)
         for piece, source, start in zip(pieces, sources, starts, strict=True):
             while len(book.pages) < start:
                 book.add_blank_page(page_size=(float(size[2]), float(size[3])))
@@ -122,17 +126,19 @@ def merge(front: Piece, parts: list[Piece], number_page: NumberPage, target: Pat
             for name, page, x, y in destinations(source):
                 dests.setdefault(name, (start + page, x, y))
             marks += [Bookmark(m.title, m.level + piece.nested, start + m.page, m.x, m.y) for m in bookmarks(source)]
+            structure.add(source, start)
             if piece.numbered:
                 for n in range(len(source.pages)):
                     _lay_over(book, book.pages[start + n], number_page(start + n + 1), start + n + 1)
         _name_destinations(book, dests)
-        _link_across_parts(book, dests, elsewhere or {})
+        structure.drop_links(_link_across_parts(book, dests, elsewhere or {}))
+        structure.write()
         _outline(book, marks)
         book.Root.PageLabels = pikepdf.Dictionary(Nums=pikepdf.Array([0, pikepdf.Dictionary(S=pikepdf.Name.D)]))
         _metadata(book, sources[0])
         merge_fonts(book)
         merge_font_dictionaries(book)
-        book.save(target, deterministic_id=True, compress_streams=True,
+        book.save(target, deterministic_id=True, compress_streams=True, min_version="1.7",
                   object_stream_mode=pikepdf.ObjectStreamMode.generate)
     finally:
         for source in sources:
@@ -152,7 +158,8 @@ def _lay_over(book: pikepdf.Pdf, page: pikepdf.Page, number: pikepdf.Page, n: in
     name = f"/AnthologyPageNumber{n}"
     page.add_resource(form, pikepdf.Name.XObject, pikepdf.Name(name))
     page.contents_add(book.make_stream(b"q\n"), prepend=True)
-    page.contents_add(book.make_stream(f"\nQ\nq {name} Do Q\n".encode()))
+    number_only = f"\nQ\n{PAGE_NUMBER_ARTIFACT} q {name} Do Q EMC\n"      # no content to a screen reader
+    page.contents_add(book.make_stream(number_only.encode()))
 
 
 def _name_destinations(book: pikepdf.Pdf, dests: dict[str, tuple[int, float, float]]) -> None:
@@ -163,9 +170,12 @@ def _name_destinations(book: pikepdf.Pdf, dests: dict[str, tuple[int, float, flo
     book.Root.Names = pikepdf.Dictionary(Dests=tree.obj)
 
 
-def _link_across_parts(book: pikepdf.Pdf, dests: dict[str, tuple[int, float, float]], elsewhere: Elsewhere) -> None:
+def _link_across_parts(book: pikepdf.Pdf, dests: dict[str, tuple[int, float, float]],
+                       elsewhere: Elsewhere) -> list[pikepdf.Object]:
     """`anthology-dest:NAME` addresses become links to the named destination, or to the other
-    volume that holds it; one whose anchor is nowhere is no link (as WeasyPrint drops it)."""
+    volume that holds it; one whose anchor is nowhere is no link (as WeasyPrint drops it).
+    Returns the annotations dropped."""
+    dropped = []
     for page in book.pages:
         annots = page.obj.get("/Annots")
         if annots is None:
@@ -186,9 +196,11 @@ def _link_across_parts(book: pikepdf.Pdf, dests: dict[str, tuple[int, float, flo
                         F=pikepdf.Dictionary(Type=pikepdf.Name.Filespec, F=pikepdf.String(file.encode()),
                                              UF=pikepdf.String(file)))
                 else:
+                    dropped.append(annot)
                     continue
             kept.append(annot)
         page.obj.Annots = kept
+    return dropped
 
 
 def _outline(book: pikepdf.Pdf, marks: list[Bookmark]) -> None:
@@ -206,7 +218,8 @@ def _outline(book: pikepdf.Pdf, marks: list[Bookmark]) -> None:
 def _metadata(book: pikepdf.Pdf, front: pikepdf.Pdf) -> None:
     for key, value in front.docinfo.items():
         book.docinfo[key] = value
-    for key in ("/Lang", "/PageMode", "/ViewerPreferences"):
+    for key in ("/Lang", "/PageMode", "/ViewerPreferences", "/Metadata"):
         if key in front.Root:
-            book.Root[key] = book.copy_foreign(front.Root[key]) if isinstance(
-                front.Root[key], pikepdf.Dictionary) else front.Root[key]
+            value = front.Root[key]
+            book.Root[key] = book.copy_foreign(front.make_indirect(value)) if isinstance(
+                value, (pikepdf.Dictionary, pikepdf.Stream)) else value

@@ -27,12 +27,13 @@ from urllib.parse import unquote
 from pipeline import progress
 from pipeline.assemble import Collection
 from pipeline.emit.pdf_merge import CROSS_PART as CROSS_PART
+from pipeline.emit.pdf_tags import finish_part
 from pipeline.fileio import atomic_write_bytes
 from pipeline.model import Post
 
 RUN = 4                 # a run ends after a post whose id hashes to 0 mod RUN: about RUN posts a part
 MAX_RUN = 8
-PARTS_VERSION = "1"     # of the parts' HTML and stylesheets beyond what is hashed; bump on a change
+PARTS_VERSION = "2"     # of the parts' HTML, stylesheets and tags beyond what is hashed; bump on a change
 NUMBERS_PER_FILE = 100
 IN_PROCESS = False      # typeset in this process instead (a test that injects a fault into WeasyPrint)
 
@@ -135,12 +136,14 @@ def cache_key(text: str, stylesheets: Iterable[str]) -> str:
 
 
 def typeset_one(html_path: str, pdf_path: str, extra_css: str) -> str | None:
-    """Typeset one part (in a worker process): None, or what WeasyPrint failed with."""
+    """Typeset one part (in a worker process), its tags finished (pipeline/emit/pdf_tags.py):
+    None, or what WeasyPrint failed with."""
     from pipeline.emit.pdf import TYPESETTING_FAULTS, write_pdf
     try:
         write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css)
     except TYPESETTING_FAULTS as e:
         return f"{type(e).__name__}: {str(e)[:200]}"
+    finish_part(Path(pdf_path), hashlib.sha256(Path(html_path).read_bytes()).hexdigest()[:8])
     return None
 
 

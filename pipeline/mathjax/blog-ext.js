@@ -16,6 +16,9 @@
  *     loads it too, so numbers match the page, and reports the macro as the error.
  *  5. \anthologyNoTags at the start of a formula makes \tag{…} and \tag*{…} read their
  *     argument and draw nothing: the worker draws formulas without their tags.
+ *  6. \anthologyNames journals the names this set-up knows (control sequences of the
+ *     macros, mathchar0mi/mo, mathchar7 and delimiter tables, and environments), for the
+ *     worker's names request: undefined ones are matched against them ("did you mean").
  */
 MathJax.Extension["anthology-blog"] = {version: "1.0"};
 
@@ -79,6 +82,19 @@ MathJax.Hub.Register.StartupHook("TeX AMSmath Ready", function () {
   var HandleRef = TEX.Parse.prototype.HandleRef;
   TEX.Parse.Augment({
     AnthologyNoTags: function () {this.stack.global.anthologyNoTags = true},
+    AnthologyNames: function () {
+      var DEF = TEX.Definitions, macros = {}, environments = {};
+      function add(set, name) {if (!/^anthology/.test(name)) {set[name] = true}}
+      ["macros", "mathchar0mi", "mathchar0mo", "mathchar7", "delimiter"].forEach(function (table) {
+        for (var name in DEF[table]) {
+          // the delimiter table's control sequences carry their backslash, the others' do not
+          var m = DEF[table].hasOwnProperty(name) && /^\\?([A-Za-z]+)$/.exec(name);
+          if (m) {add(macros, m[1])}
+        }
+      });
+      for (var env in DEF.environment) {if (DEF.environment.hasOwnProperty(env)) {add(environments, env)}}
+      journal().names = {macros: Object.keys(macros).sort(), environments: Object.keys(environments).sort()};
+    },
     HandleTag: function (name) {
       if (this.stack.global.anthologyNoTags) {this.GetStar(); this.GetArgument(name); return}
       var i = this.i, star = (this.GetNext() === "*");
@@ -97,7 +113,7 @@ MathJax.Hub.Register.StartupHook("TeX AMSmath Ready", function () {
     }
   });
 
-  TEX.Definitions.Add({macros: {anthologyNoTags: "AnthologyNoTags"}}, null, true);
+  TEX.Definitions.Add({macros: {anthologyNoTags: "AnthologyNoTags", anthologyNames: "AnthologyNames"}}, null, true);
 
   var getTag = STACKITEM.prototype.getTag;
   STACKITEM.Augment({

@@ -360,6 +360,21 @@ class Worker:
             todo = todo[failed_at if retry else failed_at + 1:]
         return results
 
+    def names(self) -> dict[str, list[str]]:
+        """The control sequences (without their backslash) and environments a post starts with,
+        from MathJax's own tables as the worker sets them up: {"macros": [...], "environments": [...]};
+        empty lists when the worker cannot say.  Not to be called while `check` is running."""
+        if self.process is None:
+            self.start()
+        self._send([json.dumps({"id": "names", "names": True}) + "\n"])
+        answer = self._next(self.startup_timeout)
+        names = answer.get("names") if isinstance(answer, dict) and answer.get("id") == "names" else None
+        if not isinstance(names, dict):
+            self.stop()              # an answer out of step, or none: a fresh worker for what follows
+            names = {}
+        return {kind: sorted(str(n) for n in names.get(kind) or [] if isinstance(n, str))
+                for kind in ("macros", "environments")}
+
     def _count(self) -> None:
         """One more answer; every SAMPLE_EVERY answers, what they cost goes into the mean."""
         self._seen += 1

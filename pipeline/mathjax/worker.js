@@ -11,6 +11,8 @@
 //       post after a restart, and to build a page's state before the formulas to render).
 //       "render": also return the formula drawn, see below.
 //   {"reset": true}
+//   {"id": x, "names": true}: answered {"id": x, "names": {"macros": [str], "environments": [str]}},
+//       the control sequences (without their backslash) and environments a post starts with.
 // stdout: one JSON line per formula that is not quiet, in input order:
 //   {"id": n, "ok": bool, "error": str|null,
 //    "tags": [{"tag", "star", "label", "id"}], "refs": [{"label", "eqref"}], "undefined": [str],
@@ -67,8 +69,8 @@ const JOURNAL = Symbol.for('kexue-anthology.journal');
 function drain(state) {
   const labels = state && state.AMS && state.AMS.labels;
   const j = labels && labels[JOURNAL];
-  if (!j) return { tags: [], refs: [], undef: [] };
-  const out = { tags: j.tags, refs: j.refs, undef: j.undef };
+  if (!j) return { tags: [], refs: [], undef: [], names: null };
+  const out = { tags: j.tags, refs: j.refs, undef: j.undef, names: j.names || null };
   j.tags = []; j.refs = []; j.undef = [];
   return out;
 }
@@ -88,6 +90,13 @@ function plain(v) { return v == null ? null : String(v); }
 
 async function handle(item) {
   if (item.reset) { await reset(); return; }
+  if (item.names) {
+    await reset();
+    const state = {};
+    await typeset('\\anthologyNames', false, state);
+    process.stdout.write(JSON.stringify({ id: item.id, names: drain(state).names }) + '\n');
+    return;
+  }
   const post = item.post == null ? null : String(item.post);
   if (post === null || post !== currentPost) {
     await reset();

@@ -32,6 +32,10 @@ READERS: dict[str, tuple[Callable[[str], bool], Reader]] = {
     listing.FORM: (listing.detect, listing.read),
 }
 SKIPPED_NAMES = ("README", "LICENSE", "LICENCE")
+# A content folder's project file (pipeline/project.py), images (its cover) and the books built
+# there (its [outputs]) hold no posts.
+SKIPPED_FILES = ("anthology.toml",)
+SKIPPED_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".pdf", ".epub")
 
 
 def input_files(paths: Iterable[str], diagnostics: Diagnostics) -> list[Path]:
@@ -46,7 +50,8 @@ def input_files(paths: Iterable[str], diagnostics: Diagnostics) -> list[Path]:
                 # Hidden folders, and sites a build wrote here (./out/site), hold no posts.
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(root) / d / STAMP).exists())
                 files.extend(_regular(Path(root) / name, diagnostics) for name in sorted(names)
-                             if not (name.startswith(".") or name.upper().startswith(SKIPPED_NAMES)))
+                             if not (name.startswith(".") or name.upper().startswith(SKIPPED_NAMES)
+                                     or name in SKIPPED_FILES or name.lower().endswith(SKIPPED_SUFFIXES)))
         elif path.exists() or path.is_symlink():
             files.append(_regular(path, diagnostics))
         else:

@@ -17,7 +17,10 @@ The front matter is untrusted input: it is composed to YAML nodes with anchors a
 refused (front matter needs none, and aliases are how a few lines expand to gigabytes),
 nesting limited and size limited, before anything is constructed.  Each field is then
 checked on its own: a bad field is an error at its value's line and column and is dropped;
-a post whose title is missing or bad is reported and skipped.
+a post whose title is missing or bad is reported and skipped.  A post without `id` or `date`
+is read, with a warning at the front matter naming the field (`missing-id`, `missing-date`):
+its id then comes from its title and changes with it, and it has no date in the book.  A field
+other than `title` left empty (`date:`, `date: null`) counts as left out.
 """
 
 from __future__ import annotations
@@ -106,7 +109,21 @@ def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
         if "title" not in bad:
             diagnostics.error("front-matter", "front matter needs at least a `title`", source.position(0))
         return []
-    return [_post(source, m.end(), meta)]
+    post = _post(source, m.end(), meta)
+    if "id" not in meta and "id" not in bad:
+        diagnostics.warning("missing-id", f"front matter has no `id:`; the post's id is made from its title "
+                            f"({post.id}) and changes when the title does: write e.g. `id: \"{_id_example(source)}\"`",
+                            source.position(0))
+    if "date" not in meta and "date" not in bad:
+        diagnostics.warning("missing-date", "front matter has no `date:`; the post has no date in the book and "
+                            "comes after the dated ones: write `date: YYYY-MM-DD`", source.position(0))
+    return [post]
+
+
+def _id_example(source: SourceFile) -> str:
+    """An id to suggest: the file's name when it would do as one, else a placeholder."""
+    stem = source.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return stem if ID.fullmatch(stem) else "1234"
 
 
 def _problem(e: Exception) -> str:
@@ -199,7 +216,11 @@ def _fields(root: MappingNode | None, loader: _Loader, at: Callable[[int], Posit
         if name not in FIELDS:
             continue
         try:
-            good[name] = FIELDS[name](loader.construct_object(node, deep=True))
+            value = loader.construct_object(node, deep=True)
+            if value is None and name != "title":
+                good.pop(name, None)        # `date:` left empty (as import writes an undated post) is no date
+                continue
+            good[name] = FIELDS[name](value)
             continue
         except FieldError as e:
             problem = str(e)
