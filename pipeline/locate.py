@@ -18,7 +18,7 @@ from pipeline.model import Formula
 from pipeline.sourcetext import Position, SourceText
 from pipeline.suggest import UNDEFINED, UNKNOWN_ENV
 
-_TOKEN = re.compile(r"\\(begin|end)\s*\{([^{}]*)\}|\\([A-Za-z]+)|\\.|[{}]|%[^\n]*", re.S)
+_TOKEN = re.compile(r"\\(begin|end)\s*\{([^{}]*)\}|\\([A-Za-z]+)|\\.|[{}&]|%[^\n]*", re.S)
 
 
 @dataclass
@@ -41,6 +41,7 @@ class Unmatched:
     bad_ends: list[int] = field(default_factory=list)      # `\end{…}` of another or no environment
     macros: dict[str, int] = field(default_factory=dict)   # first use of each control word
     environments: dict[str, int] = field(default_factory=dict)   # first `\begin` of each
+    split: list[int] = field(default_factory=list)         # a `\left` with a cell or row break before its `\right`
 
 
 def scan(tex: str) -> Unmatched:
@@ -71,6 +72,9 @@ def scan(tex: str) -> Unmatched:
             found.lefts += env.lefts
             if env.name != m.group(2).strip():
                 found.bad_ends.append(i)
+        elif token in ("&", "\\\\"):
+            if top.lefts and top.lefts[-1] not in found.split:
+                found.split.append(top.lefts[-1])
         elif token == "{":
             groups.append(_Group("brace", i))
         elif token == "}":
@@ -96,7 +100,7 @@ def scan(tex: str) -> Unmatched:
             found.lefts += group.lefts
         else:
             close(group)
-    for name in ("lefts", "rights", "middles", "opens", "closes", "begins", "bad_ends"):
+    for name in ("lefts", "rights", "middles", "opens", "closes", "begins", "bad_ends", "split"):
         getattr(found, name).sort()
     return found
 
@@ -113,9 +117,23 @@ _FAULTS: list[tuple[re.Pattern[str], str, bool]] = [     # MathJax's message, wh
 ]
 
 
+# A `\left` whose `\right` never comes swallows the rest of its row, so MathJax meets the row's
+# `&` or `\\` inside the pair and names that instead: the `\left` is the fault.
+_SWALLOWED_BY_LEFT = re.compile(r"Misplaced &|Misplaced \\\\|Missing \\right")
+
+
+def fault_hint(tex: str, message: str) -> str | None:
+    r"""What to fix, when MathJax's message names a symptom of an unmatched `\left`."""
+    if _SWALLOWED_BY_LEFT.search(message) and "left or" not in message and scan(tex).split:
+        return "a \\left here has no \\right in its row: close it before the `&` or `\\\\`"
+    return None
+
+
 def fault_index(tex: str, message: str) -> int | None:
     """The index in `tex` of what MathJax's `message` is about, or None when it cannot be told."""
     found = scan(tex)
+    if fault_hint(tex, message):
+        return found.split[0]
     if m := UNDEFINED.search(message):
         return found.macros.get(m.group(1))
     if m := UNKNOWN_ENV.search(message):

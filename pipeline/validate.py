@@ -25,7 +25,7 @@ from pipeline.cache import Cache, key
 from pipeline.diagnostics import Diagnostics
 from pipeline.error_codes import TOO_COMPLEX, TOO_LONG, error_code
 from pipeline.extract import MAX_FORMULA_CHARS
-from pipeline.locate import fault_position
+from pipeline.locate import fault_hint, fault_position
 from pipeline.mathjax.client import EngineUnavailable, Request, Worker, fingerprint
 from pipeline.mathjax.options import EngineOptions
 from pipeline.mathjax.results import Verdict
@@ -139,7 +139,7 @@ def report(post: Post, diagnostics: Diagnostics, names: suggest.KnownNames | Non
             suggestions.see(f.tex)
         if not f.ok:
             message = f.message or "MathJax rejected this formula"
-            fix = suggestions.hint(message) if suggestions else None
+            fix = (suggestions.hint(message) if suggestions else None) or fault_hint(f.tex, message)
             diagnostics.error(error_code(message), f"{message}; {fix}" if fix else message,
                               fault_position(f, post.body, message), source=f.source)
         for ref in f.refs:
