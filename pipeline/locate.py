@@ -117,8 +117,8 @@ _FAULTS: list[tuple[re.Pattern[str], str, bool]] = [     # MathJax's message, wh
 ]
 
 
-# A `\left` whose `\right` never comes swallows the rest of its row, so MathJax meets the row's
-# `&` or `\\` inside the pair and names that instead: the `\left` is the fault.
+# A `\left…\right` pair must lie within one cell of an array: when a `&` or `\\` comes before
+# the `\right` (or the `\right` never comes), MathJax names the `&` or `\\`; the `\left` is the fault.
 _SWALLOWED_BY_LEFT = re.compile(r"Misplaced &|Misplaced \\\\|Missing \\right")
 
 
