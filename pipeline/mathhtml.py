@@ -225,6 +225,8 @@ def _invisible_tex(render: Render, display: bool) -> str:
     and move what follows."""
     text = sum(1.0 if ord(c) >= 0x2E80 else 0.602 for c in render.alt)
     width, height = (render.em(x) * MATH_SCALE for x in (render.width, render.height))
+    if text <= 0 or width <= 0:           # nothing drawn (a formula of definitions) or nothing to say
+        return ""
     scale = max(MIN_TEX_SCALE, width / text)
     style = f"transform:scaleX({scale:.4f})"
     lines = text * scale / width                          # at 1em, lines of the drawing's width
