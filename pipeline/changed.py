@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipeline.read import SKIPPED_FILES, SKIPPED_NAMES, SKIPPED_SUFFIXES
+from pipeline.read import holds_posts
 
 
 class GitError(Exception):
@@ -63,6 +63,4 @@ def changed_files(rev: str, paths: Iterable[str]) -> list[Path]:
 
 def _read_from_folder(relative: Path) -> bool:
     """Whether the read stage takes this file when it reads the folder it lies in."""
-    name = relative.name
-    return not (any(part.startswith(".") for part in relative.parts) or name.upper().startswith(SKIPPED_NAMES)
-                or name in SKIPPED_FILES or name.lower().endswith(SKIPPED_SUFFIXES))
+    return not any(part.startswith(".") for part in relative.parts[:-1]) and holds_posts(relative.name)

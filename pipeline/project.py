@@ -171,7 +171,7 @@ class _Locator:
         self.lines = text.splitlines()
         self.places: dict[tuple[str, ...], tuple[int, int]] = {}
         table: tuple[str, ...] = ()
-        for number, line in enumerate(text.splitlines(), 1):
+        for number, line in enumerate(self.lines, 1):
             header = _HEADER.match(line)
             if header:
                 table = tuple(_unquote(k) for k in re.split(r"[ \t]*\.[ \t]*", header.group(1)))

@@ -203,10 +203,8 @@ def select_project(posts: list[Post], project: Project, diagnostics: Diagnostics
         names = sorted({p.series for p in posts if p.series})
         for name, (line, col) in zip(project.series, places, strict=False):
             if normalize_title(name) not in found:
-                close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-                hint = f"; did you mean {close[0]}?" if close else ""
                 diagnostics.warning("project-series", f"series {name!r} of the project file has no posts among "
-                                    f"those read{hint}", project.position(line, col))
+                                    f"those read{_closest_series(name, names)}", project.position(line, col))
     return chosen
 
 
@@ -214,11 +212,15 @@ def _no_series(series: str, posts: list[Post]) -> str:
     names = sorted({p.series for p in posts if p.series})
     if not names:
         return f"no series {series!r}: the posts read belong to no series"
-    by_key = {normalize_title(n): n for n in names}
-    close = difflib.get_close_matches(normalize_title(series), list(by_key), n=1, cutoff=0.5)
-    hint = f"; did you mean {by_key[close[0]]}?" if close else ""
     shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-    return f"no series {series!r}{hint} Series found: {shown}"
+    return f"no series {series!r}{_closest_series(series, names)} Series found: {shown}"
+
+
+def _closest_series(name: str, names: list[str]) -> str:
+    """The hint `; did you mean NAME?` for the series of `names` nearest to `name`, else nothing."""
+    by_key = {normalize_title(n): n for n in names}
+    close = difflib.get_close_matches(normalize_title(name), list(by_key), n=1, cutoff=0.5)
+    return f"; did you mean {by_key[close[0]]}?" if close else ""
 
 
 def _warn_incomplete(chosen: list[Post], diagnostics: Diagnostics) -> None:

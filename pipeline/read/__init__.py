@@ -38,6 +38,13 @@ SKIPPED_FILES = ("anthology.toml",)
 SKIPPED_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".pdf", ".epub")
 
 
+def holds_posts(name: str) -> bool:
+    """Whether a file of this name is read when the folder it lies in is (not hidden, no README,
+    no project file, image or built book)."""
+    return not (name.startswith(".") or name.upper().startswith(SKIPPED_NAMES)
+                or name in SKIPPED_FILES or name.lower().endswith(SKIPPED_SUFFIXES))
+
+
 def input_files(paths: Iterable[str], diagnostics: Diagnostics) -> list[Path]:
     """Regular files named, and the regular files below folders named (hidden files and
     READMEs left out).  Anything else — a FIFO, a socket, a device, a link to one — is named
@@ -49,9 +56,7 @@ def input_files(paths: Iterable[str], diagnostics: Diagnostics) -> list[Path]:
             for root, dirs, names in os.walk(path):
                 # Hidden folders, and sites a build wrote here (./out/site), hold no posts.
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(root) / d / STAMP).exists())
-                files.extend(_regular(Path(root) / name, diagnostics) for name in sorted(names)
-                             if not (name.startswith(".") or name.upper().startswith(SKIPPED_NAMES)
-                                     or name in SKIPPED_FILES or name.lower().endswith(SKIPPED_SUFFIXES)))
+                files.extend(_regular(Path(root) / name, diagnostics) for name in sorted(names) if holds_posts(name))
         elif path.exists() or path.is_symlink():
             files.append(_regular(path, diagnostics))
         else:
