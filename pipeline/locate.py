@@ -122,35 +122,38 @@ _FAULTS: list[tuple[re.Pattern[str], str, bool]] = [     # MathJax's message, wh
 _SWALLOWED_BY_LEFT = re.compile(r"Misplaced &|Misplaced \\\\|Missing \\right")
 
 
-def fault_hint(tex: str, message: str) -> str | None:
+def _left_hint(found: Unmatched, message: str) -> str | None:
     r"""What to fix, when MathJax's message names a symptom of an unmatched `\left`."""
-    if _SWALLOWED_BY_LEFT.search(message) and "left or" not in message and scan(tex).split:
+    if _SWALLOWED_BY_LEFT.search(message) and "left or" not in message and found.split:
         return "a \\left here has no \\right in its row: close it before the `&` or `\\\\`"
     return None
 
 
-def fault_index(tex: str, message: str) -> int | None:
-    """The index in `tex` of what MathJax's `message` is about, or None when it cannot be told."""
-    found = scan(tex)
-    if fault_hint(tex, message):
-        return found.split[0]
+def _fault(found: Unmatched, message: str) -> tuple[int | None, str | None]:
+    """The index of the fault `message` is about (None when it cannot be told), and the fix to name."""
+    if hint := _left_hint(found, message):
+        return found.split[0], hint
     if m := UNDEFINED.search(message):
-        return found.macros.get(m.group(1))
+        return found.macros.get(m.group(1)), None
     if m := UNKNOWN_ENV.search(message):
-        return found.environments.get(m.group(1).strip())
+        return found.environments.get(m.group(1).strip()), None
     for pattern, where, last in _FAULTS:
         if pattern.search(message):
             places: list[int] = getattr(found, where)
-            return (places[-1] if last else places[0]) if places else None
-    return None
+            return ((places[-1] if last else places[0]) if places else None), None
+    return None, None
 
 
-def fault_position(formula: Formula, body: SourceText, message: str) -> Position:
-    """Where in the file the fault of `message` is; the formula's own position when unknown."""
-    index = fault_index(formula.tex, message)
-    if index is None:
-        return formula.position
-    return tex_position(formula, body, index)
+def fault_index(tex: str, message: str) -> int | None:
+    """The index in `tex` of what MathJax's `message` is about, or None when it cannot be told."""
+    return _fault(scan(tex), message)[0]
+
+
+def fault(formula: Formula, body: SourceText, message: str) -> tuple[Position, str | None]:
+    """Where in the file the fault of `message` is (the formula's own position when unknown),
+    and the fix to name when the message is a symptom of a fault elsewhere; one scan of the TeX."""
+    index, hint = _fault(scan(formula.tex), message)
+    return (formula.position if index is None else tex_position(formula, body, index)), hint
 
 
 def tex_position(formula: Formula, body: SourceText, index: int) -> Position:

@@ -25,7 +25,7 @@ from typing import Any
 
 from pipeline.cache import Cache, key
 from pipeline.diagnostics import Diagnostics
-from pipeline.mathjax.client import Request, Worker, fingerprint
+from pipeline.mathjax.client import Request, fingerprint
 from pipeline.mathjax.drawing import DRAWING_VERSION, Render, finish
 from pipeline.mathjax.options import EngineOptions
 from pipeline.model import Formula, Post, drawable, replayable
@@ -156,8 +156,7 @@ def _draw(posts: list[Post], texts: dict[tuple[str, int], str], alts: dict[str, 
                 diagnostics.error("render", problem, f.position, source=texts[(post.id, f.index)])
 
         # Drawing takes about ten times as long as checking: a formula gets three times the time.
-        worker = (options.worker_factory() if options.worker_factory
-                  else Worker(timeout=DRAW_TIME_FACTOR * options.timeout))
+        worker = options.worker(DRAW_TIME_FACTOR * options.timeout)
         worker.interrupt = stop
         with worker:
             worker.check(requests, on_answer)

@@ -24,7 +24,6 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from pipeline.cache import Cache, key
-from pipeline.mathjax.client import fingerprint
 
 UNDEFINED = re.compile(r"Undefined control sequence \\([A-Za-z]+)$")
 UNKNOWN_ENV = re.compile(r"Unknown environment '([^']*)'$")
@@ -47,10 +46,11 @@ class KnownNames:
     environments: frozenset[str] = frozenset()
 
 
-def known_names(cache_dir: Path | None, ask: Callable[[], dict[str, list[str]]]) -> KnownNames:
-    """The engine's names: from the cache, else from `ask` (a worker's `names`), then cached."""
+def known_names(cache_dir: Path | None, engine: str, ask: Callable[[], dict[str, list[str]]]) -> KnownNames:
+    """The engine's names: from the cache (by the engine's fingerprint), else from `ask` (a
+    worker's `names`), then cached."""
     cache = Cache(cache_dir, "names")
-    k = key("names", fingerprint())
+    k = key("names", engine)
     got = cache.get(k)
     if not (isinstance(got, dict) and all(isinstance(got.get(kind), list) for kind in ("macros", "environments"))):
         got = ask()

@@ -25,8 +25,8 @@ from pipeline.cache import Cache, key
 from pipeline.diagnostics import Diagnostics
 from pipeline.error_codes import TOO_COMPLEX, TOO_LONG, error_code
 from pipeline.extract import MAX_FORMULA_CHARS
-from pipeline.locate import fault_hint, fault_position
-from pipeline.mathjax.client import EngineUnavailable, Request, Worker, fingerprint
+from pipeline.locate import fault
+from pipeline.mathjax.client import EngineUnavailable, Request, fingerprint
 from pipeline.mathjax.options import EngineOptions
 from pipeline.mathjax.results import Verdict
 from pipeline.model import Formula, Post
@@ -67,13 +67,13 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
                    if (message := too_complex(f))}
         sent = [(post, f) for post, _ in todo for f in post.formulas if (post.id, f.index) not in refused]
         requests = [Request(post.id, f.tex, f.display) for post, f in sent]
-        worker = options.worker_factory() if options.worker_factory else Worker(timeout=options.timeout)
+        worker = options.worker()
         progress.advance(len(refused))
         with worker:
             answers = dict(zip(((post.id, f.index) for post, f in sent),
                                worker.check(requests, on_answer=lambda _i, _a: progress.advance()), strict=True))
             if any(suggest.needs_names(a.get("error")) for a in answers.values() if a):
-                names = suggest.known_names(options.cache_dir, worker.names)
+                names = suggest.known_names(options.cache_dir, engine, worker.names)
         stats.restarts = worker.restarts
         stats.checked = len(requests)
         for post, k in todo:
@@ -84,7 +84,7 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
             if not any(v.fault for v in verdicts):
                 cache.put(k, [v.to_json() for v in verdicts])
     if names is None and any(suggest.needs_names(f.message) for post in posts for f in post.formulas if not f.ok):
-        names = suggest.known_names(options.cache_dir, lambda: _ask_names(options))
+        names = suggest.known_names(options.cache_dir, engine, lambda: _ask_names(options))
     memo: dict[tuple[str, str], suggest.Rank | None] = {}
     for post in posts:
         report(post, diagnostics, names, memo)
@@ -94,7 +94,7 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
 def _ask_names(options: EngineOptions) -> dict[str, list[str]]:
     """The engine's names from a worker of their own: all verdicts came from the cache."""
     try:
-        with options.worker_factory() if options.worker_factory else Worker(timeout=options.timeout) as worker:
+        with options.worker() as worker:
             return worker.names()
     except EngineUnavailable:
         return {}
@@ -139,9 +139,9 @@ def report(post: Post, diagnostics: Diagnostics, names: suggest.KnownNames | Non
             suggestions.see(f.tex)
         if not f.ok:
             message = f.message or "MathJax rejected this formula"
-            fix = (suggestions.hint(message) if suggestions else None) or fault_hint(f.tex, message)
-            diagnostics.error(error_code(message), f"{message}; {fix}" if fix else message,
-                              fault_position(f, post.body, message), source=f.source)
+            where, symptom = fault(f, post.body, message)
+            fix = (suggestions.hint(message) if suggestions else None) or symptom
+            diagnostics.error(error_code(message), f"{message}; {fix}" if fix else message, where, source=f.source)
         for ref in f.refs:
             if ref.label not in labels:
                 diagnostics.warning("unknown-label", unknown_label_message(post, ref.label, ref.eqref),

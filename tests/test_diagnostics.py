@@ -25,7 +25,7 @@ import yaml
 from pipeline.diagnostics import Diagnostics
 from pipeline.error_codes import CODES
 from pipeline.extract import extract
-from pipeline.locate import fault_index, fault_position
+from pipeline.locate import fault, fault_index
 from pipeline.mathjax.client import Request, Worker
 from pipeline.read import read
 from pipeline.suggest import KnownNames, distance, hint, known_names, nearest
@@ -103,8 +103,8 @@ def test_names_are_asked_once_and_cached(tmp_path):
         asked.append(1)
         return {"macros": ["frac"], "environments": ["align"]}
 
-    assert known_names(tmp_path, ask) == KnownNames(frozenset({"frac"}), frozenset({"align"}))
-    assert known_names(tmp_path, lambda: pytest.fail("asked again")) == KnownNames(frozenset({"frac"}),
+    assert known_names(tmp_path, "engine", ask) == KnownNames(frozenset({"frac"}), frozenset({"align"}))
+    assert known_names(tmp_path, "engine", lambda: pytest.fail("asked again")) == KnownNames(frozenset({"frac"}),
                                                                                      frozenset({"align"}))
     assert asked == [1]
 
@@ -146,7 +146,7 @@ def test_position_inside_a_block_quoted_formula(tmp_path):
     [post] = extract(read([str(path)], diagnostics), diagnostics)
     [f] = post.formulas
     assert ">" not in f.tex
-    where = fault_position(f, post.body, "TeX parse error: Extra \\left or missing \\right")
+    where, _ = fault(f, post.body, "TeX parse error: Extra \\left or missing \\right")
     assert (where.line, where.col) == (8, 5)
     assert path.read_text().splitlines()[where.line - 1][where.col - 1:].startswith("\\left(")
 

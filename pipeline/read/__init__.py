@@ -19,6 +19,7 @@ from pipeline.diagnostics import Diagnostics
 from pipeline.extract import MAX_FILE_BYTES
 from pipeline.model import Post
 from pipeline.outputs import STAMP
+from pipeline.project import FILE_NAME as PROJECT_FILE
 from pipeline.read import frontmatter, listing, plaintext, scraped
 from pipeline.read.decode import decode
 from pipeline.series import normalize_title, parse_series
@@ -34,7 +35,7 @@ READERS: dict[str, tuple[Callable[[str], bool], Reader]] = {
 SKIPPED_NAMES = ("README", "LICENSE", "LICENCE")
 # A content folder's project file (pipeline/project.py), images (its cover) and the books built
 # there (its [outputs]) hold no posts.
-SKIPPED_FILES = ("anthology.toml",)
+SKIPPED_FILES = (PROJECT_FILE,)
 SKIPPED_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".pdf", ".epub")
 
 
