@@ -69,6 +69,10 @@ class Project:
             return f"{self.source_name}（{self.host}）"
         return self.source_name or self.host
 
+    def description(self, posts: int) -> str:
+        """What the book holds, for its metadata: 「39 篇文章，选自科学空间（kexue.fm）」."""
+        return f"{posts} 篇文章" + (f"，选自{self.credit}" if self.credit else "")
+
     def output(self, fmt: str) -> Path | None:
         """Where `build fmt` writes without --out: the file's `[outputs]` entry, relative to its folder."""
         name = self.outputs.get(fmt)
@@ -275,6 +279,8 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
             cover = folder / value
             if not value.strip() or not cover.is_file():
                 bad(f"no such image file ({cover}); remove the key for the drawn cover")
+            elif problem := _cover_problem(cover):
+                bad(problem)
             else:
                 values[key] = cover.resolve()
         else:
@@ -292,6 +298,17 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
         else:
             values.setdefault("outputs", {})[key] = value
     return values
+
+
+def _cover_problem(path: Path) -> str | None:
+    """Why the EPUB could not take `path` as its cover (not a whole PNG or JPEG), or None."""
+    from pipeline.emit.common import SetupError  # here: the emitters' modules import this one
+    from pipeline.emit.cover import cover_image
+    try:
+        cover_image(path)
+    except SetupError as e:
+        return str(e)
+    return None
 
 
 def _kind(value: object) -> str:

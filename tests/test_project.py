@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from pipeline import project
 from pipeline.project import DEFAULT_TITLE, Project, ProjectError
@@ -47,7 +48,7 @@ def problems(path: Path) -> list[str]:
 
 
 def test_a_project_file_is_read_with_every_key(tmp_path):
-    (tmp_path / "cover.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    Image.new("RGB", (16, 24), "white").save(tmp_path / "cover.png")
     path = tmp_path / "anthology.toml"
     path.write_text('[book]\ntitle = "测试文集"\nsubtitle = "副标题"\nauthor = "张三"\nlanguage = "zh-Hant"\n'
                     'source_name = "某站"\nsource_url = "https://example.org/"\nlicence = "CC BY 4.0"\n'
@@ -78,6 +79,18 @@ def test_every_problem_is_reported_at_its_line_with_the_valid_choices(tmp_path):
     assert found[5] == (f'{name}:9:1: error: unknown table "output"; did you mean "outputs"? valid tables: '
                         '[book], [outputs] [project-key]')
     assert len(found) == 6
+
+
+def test_a_cover_the_epub_could_not_take_is_reported_at_its_line(tmp_path):
+    Image.new("RGB", (16, 24), "white").save(tmp_path / "cover.gif")
+    (tmp_path / "cover.png").write_bytes(b"\x89PNG\r\n\x1a\n")        # the signature and nothing after
+    path = tmp_path / "anthology.toml"
+    path.write_text('[book]\ntitle = "x"\ncover = "cover.gif"\n', encoding="utf-8")
+    [gif] = problems(path)
+    assert gif.startswith(f'{path}:3:1: error: cover = "cover.gif": the cover image ') and "is GIF, not PNG or JPEG" in gif
+    path.write_text('[book]\ntitle = "x"\n\ncover = "cover.png"\n', encoding="utf-8")
+    [png] = problems(path)
+    assert png.startswith(f'{path}:4:1: error: cover = "cover.png": the cover image ') and "not a PNG or JPEG image" in png
 
 
 def test_a_book_key_outside_its_table_is_named(tmp_path):
@@ -166,7 +179,7 @@ def test_flags_override_the_file(tmp_path):
 
 def test_the_read_stage_leaves_the_project_file_and_images_alone(tmp_path):
     folder = content(tmp_path, '[book]\ntitle = "测试文集"\ncover = "cover.png"\n')
-    (folder / "cover.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    Image.new("RGB", (16, 24), "white").save(folder / "cover.png")
     status, out, err = run_cli("list", folder)
     assert status == 0 and out.strip().endswith("4 posts") and "error" not in err
 

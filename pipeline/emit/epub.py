@@ -301,7 +301,7 @@ def _metadata(collection: Collection, when: dt.datetime, project: Project) -> di
         "identifier": element("MetaList", [element("MetaMap", {
             "scheme": text("UUID"), "text": text("urn:uuid:" + str(book_id(collection)))})]),
         "date": text(when.date().isoformat()),
-        "description": text(f"{len(collection.posts)} 篇文章" + (f"，选自{project.credit}" if project.credit else "")),
+        "description": text(project.description(len(collection.posts))),
         "toc-title": text(CONTENTS),
     }
     if project.licence:
