@@ -177,7 +177,7 @@ def test_the_title_page_and_the_contents(engine, tmp_path):
     section = re.search(r'<section epub:type="titlepage" class="title-page"[^>]*>(.*?)</section>', page, re.S).group(1)
     shown = [(c, t) for c, t in re.findall(r'class="(book-[a-z]+)">([^<]*)<', section)]
     assert shown == [("book-title", "科学空间文集"), ("book-author", "苏剑林"), ("book-source", "科学空间 · kexue.fm"),
-                     ("book-date", "2 篇文章 · 2020"), ("book-rights", "文章版权归原作者所有（科学空间 kexue.fm）")]
+                     ("book-date", "2 篇文章 · 2020"), ("book-licence", "文章版权归原作者所有（科学空间 kexue.fm）")]
     nav = files["EPUB/nav.xhtml"]
     assert re.search(r'<nav epub:type="toc"[^>]*><h1 id="toc-title">目录</h1>', nav)
     landmarks = re.search(r'<nav epub:type="landmarks".*?</nav>', nav, re.S).group(0)

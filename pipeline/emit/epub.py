@@ -141,7 +141,7 @@ def _written(collection: Collection, book: Book, mathhtml: MathHTML, files: dict
 
 
 EMITTER = EPUBEmitter()
-EPUB_VERSION = 5          # raised whenever what a chapter file or the book is made of changes here
+EPUB_VERSION = 6          # raised whenever what a chapter file or the book is made of changes here
 
 
 class _Misplaced(RuntimeError):
@@ -359,12 +359,12 @@ def _front(collection: Collection, project: Project, when: dt.datetime, files: d
     """The title page (as the PDF's: title, subtitle, author, source, how many posts and the year,
     the licence), the landmarks (cover, title page, 目录, the first chapter) and the cover's alt
     text, to be set into the files pandoc writes (`_title_chapters`)."""
-    book = dict(title=collection.title, subtitle=project.subtitle, author=project.author, source=project.source,
-                posts=len(collection.posts), year=when.strftime("%Y"), licence=project.licence)
     partials = environment().get_template("epub/front.xhtml").module
+    title_page = environment().get_template("title_page.html").module.title_page  # type: ignore[attr-defined]
     first = next(iter(files.values()), None)
     label = "封面：" + "，".join(x for x in (collection.title, project.subtitle, project.author) if x)
-    return {"title_page": str(partials.title_page(book)).strip(),             # type: ignore[attr-defined]
+    return {"title_page": str(title_page(collection.title, project, len(collection.posts), when.strftime("%Y"),
+                                         epub=True)).strip(),
             "landmarks": str(partials.landmarks(first and first.removeprefix("EPUB/"))).strip(),  # type: ignore[attr-defined]
             "cover": label}
 
