@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.fileio import atomic_write_bytes, atomic_write_text
+from pipeline.fileio import atomic_write_bytes
 
 
 def default_cache_dir() -> Path:
@@ -27,54 +27,45 @@ def key(*parts: Any) -> str:
 
 
 class Cache:
+    """JSON values named by the hash of their input (`key`), one file each under `root/kind`."""
+    suffix = ".json"
+
     def __init__(self, root: Path | None, kind: str) -> None:
         self.root = Path(root) / kind if root else None
 
-    @staticmethod
-    def _path(root: Path, k: str) -> Path:
-        return root / k[:2] / f"{k}.json"
-
     def get(self, k: str) -> Any | None:
-        if self.root is None:
-            return None
+        data = self.get_bytes(k)
         try:
-            return json.loads(self._path(self.root, k).read_text(encoding="utf-8"))["value"]
-        except (OSError, ValueError, KeyError, TypeError):
+            return json.loads(data)["value"] if data is not None else None
+        except (ValueError, KeyError, TypeError):
             return None
 
     def put(self, k: str, value: Any) -> None:
-        """Store `value`; a cache that cannot be written (full disk, no permission) only costs
-        time, so the failure is never raised."""
-        if self.root is None:
-            return
         try:
-            atomic_write_text(self._path(self.root, k), json.dumps({"key": k, "value": value}, ensure_ascii=False),
-                              clean=False)
-        except (OSError, UnicodeError):
-            pass
-
-
-class BlobCache(Cache):
-    """Entries that are files of their own (a whole EPUB): bytes, not JSON, named by the hash
-    of their input like Cache's.  An entry is written whole or not at all (atomic rename)."""
-
-    @staticmethod
-    def _path(root: Path, k: str) -> Path:
-        return root / k[:2] / f"{k}.bin"
+            data = json.dumps({"key": k, "value": value}, ensure_ascii=False).encode("utf-8")
+        except UnicodeError:          # a lone surrogate: not stored, like a disk that is full
+            return
+        self.put_bytes(k, data)
 
     def get_bytes(self, k: str) -> bytes | None:
         if self.root is None:
             return None
         try:
-            return self._path(self.root, k).read_bytes()
+            return (self.root / k[:2] / f"{k}{self.suffix}").read_bytes()
         except OSError:
             return None
 
     def put_bytes(self, k: str, data: bytes) -> None:
-        """Store `data`; like Cache.put, a failure only costs time and is never raised."""
+        """Store `data`, whole or not at all (atomic rename); a cache that cannot be written (full
+        disk, no permission) only costs time, so the failure is never raised."""
         if self.root is None:
             return
         try:
-            atomic_write_bytes(self._path(self.root, k), data, clean=False)
+            atomic_write_bytes(self.root / k[:2] / f"{k}{self.suffix}", data, clean=False)
         except OSError:
             pass
+
+
+class BlobCache(Cache):
+    """Entries that are files of their own (a whole EPUB): bytes, not JSON (`get_bytes`, `put_bytes`)."""
+    suffix = ".bin"
