@@ -15,7 +15,8 @@ With no PATH the bundled sample (pipeline/sample) is read.  The project file (an
 pipeline/project.py) found above the PATHs gives the book's settings; flags override it.
 Exit status: 0 when all is well, 1 when a formula (or, with --strict, a warning) fails, 2 for
 bad usage, a bad project file or unreadable input, 3 for a fault of the tool itself (one line
-names the stage; the traceback goes to a log file).  Progress goes to stderr: a live display on
+names the stage; the traceback goes to a log file), 141 (as a shell shows SIGPIPE) with no
+message when the reader of the output went away, as in `anthology list | head -1`.  Progress goes to stderr: a live display on
 a terminal, one line per stage otherwise; -q: none.
 """
 
@@ -27,6 +28,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import select
 import sys
 import tempfile
 import time
@@ -235,7 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The command; progress is shown only on the process's own stderr (`err` not given), so that
-    a caller reading `out` and `err` (the tests) gets the results and the diagnostics alone."""
+    a caller reading `out` and `err` (the tests) gets the results and the diagnostics alone.
+    Output whose reader went away (`anthology list | head -1`) ends it quietly (`_pipe_closed`)."""
+    streams = (out or sys.stdout, err or sys.stderr)
+    try:
+        status = _main(argv, out, err)
+        for stream in streams:         # here, not at exit, where a closed pipe would be "ignored" aloud
+            stream.flush()
+        return status
+    except BrokenPipeError:
+        return _pipe_closed(streams)
+
+
+def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int:
     own_stderr = err is None
     out = out or sys.stdout
     err = err or sys.stderr
@@ -275,10 +289,42 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except KeyboardInterrupt:
         print("anthology: interrupted; nothing was written", file=err)
         return 130
+    except BrokenPipeError:
+        if _closed(out) or _closed(err):   # our reader went away; else a pipe of the tool's own broke
+            raise
+        return _crash(run, err)
     except Exception:                      # a fault of the tool itself: never a traceback
         return _crash(run, err)
     finally:
         progress.use(before)
+
+
+PIPE_CLOSED = 141       # a shell's status for a command ended by SIGPIPE (128 + 13)
+
+
+def _closed(stream: TextIO) -> bool:
+    """Whether `stream` is a pipe or socket whose reader is gone (poll reports an error on it)."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):      # no file behind it (io.StringIO), or no poll
+        return False
+
+
+def _pipe_closed(streams: tuple[TextIO, ...]) -> int:
+    """The end of a command whose output nobody reads any more: no message (there is no one to
+    read it), status PIPE_CLOSED as a shell gives a command SIGPIPE ended, and the process's
+    stdout and stderr pointed at os.devnull, as Python's documentation advises, so that what is
+    still buffered cannot fail again at exit ("Exception ignored … BrokenPipeError")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in streams:
+            with contextlib.suppress(AttributeError, OSError, ValueError):   # not a file: nothing to point
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+    return PIPE_CLOSED
 
 
 def _project(args: argparse.Namespace, paths: list[str]) -> Project:
@@ -541,11 +587,14 @@ def cmd_serve(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
 def cmd_init(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
     """A commented project file in DIR; an existing one is left as it is."""
     target = args.folder / project.FILE_NAME
-    if not args.folder.is_dir():
-        raise UsageError(f"{args.folder}: no such folder")
-    if os.path.lexists(target):
-        raise UsageError(f"{target} exists already; it is not replaced (edit it, or remove it first)")
-    atomic_write_bytes(target, project.template().encode("utf-8"))
+    try:
+        if not args.folder.is_dir():
+            raise UsageError(f"{args.folder}: no such folder")
+        if os.path.lexists(target):
+            raise UsageError(f"{target} exists already; it is not replaced (edit it, or remove it first)")
+        atomic_write_bytes(target, project.template().encode("utf-8"))
+    except OSError as e:              # a read-only, immutable or special folder, a name too long…
+        raise UsageError(f"{target}: cannot be written: {e.strerror or e}") from None
     if not args.quiet:
         print(f"wrote {target}: every key with its default; edit it, then run `anthology check {args.folder}`",
               file=out)
