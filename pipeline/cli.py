@@ -16,8 +16,8 @@ pipeline/project.py) found above the PATHs gives the book's settings; flags over
 Exit status: 0 when all is well, 1 when a formula (or, with --strict, a warning) fails, 2 for
 bad usage, a bad project file or unreadable input, 3 for a fault of the tool itself (one line
 names the stage; the traceback goes to a log file), 141 (as a shell shows SIGPIPE) with no
-message when the reader of the output went away, as in `anthology list | head -1`.  Progress goes to stderr: a live display on
-a terminal, one line per stage otherwise; -q: none.
+message when the reader of the output went away, as in `anthology list | head -1`.  Progress goes
+to stderr: a live display on a terminal, one line per stage otherwise; -q: none.
 """
 
 from __future__ import annotations

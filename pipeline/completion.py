@@ -12,6 +12,7 @@ runs all three shells and asks that they offer the same words.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +185,7 @@ def _fish(prog: str, table: dict[str, Command]) -> str:
     fn = "__" + prog.replace("-", "_")
     subcommands = {quote(path): "printf '%s\\n' " + " ".join(map(quote, c.subcommands))
                    for path, c in table.items() if c.subcommands}
-    takes = " ".join(quote(f"{path}|{option}") for path, c in table.items() for option in c.values)
+    takes = " \\\n             ".join(quote(f"{path}|{option}") for path, c in table.items() for option in c.values)
     lines = [f"# fish completion for {prog}: save as ~/.config/fish/completions/{prog}.fish "
              f"(made by `{prog} completion fish`)",
              f"function {fn}_subcommands", *_fish_switch(subcommands), "end",
@@ -209,9 +210,10 @@ def _fish(prog: str, table: dict[str, Command]) -> str:
              "end",
              f"complete -c {prog} -f"]
     for path, command in table.items():
-        condition = f"{fn}_at {quote(path)}" if path else f"{fn}_at"
+        at = f"{fn}_at {quote(path)}" if path else f"{fn}_at"
+        condition = '"' + re.sub(r'(["$\\])', r"\\\1", at) + '"'
         for name, help in command.subcommands.items():
-            lines.append(f"complete -c {prog} -n {quote(condition)} -a {quote(name)} -d {quote(help[:80])}")
+            lines.append(f"complete -c {prog} -n {condition} -a {quote(name)} -d {quote(help[:80])}")
         for option, help in command.options.items():
             flag = f"-l {option[2:]}" if option.startswith("--") else f"-s {option[1:]}"
             value = command.values.get(option)
@@ -222,9 +224,9 @@ def _fish(prog: str, table: dict[str, Command]) -> str:
                 extra = f" -x -a {quote(' '.join(value))}"
             elif value is not None:
                 extra = " -x"
-            lines.append(f"complete -c {prog} -n {quote(condition)} {flag}{extra} -d {quote(help[:80])}")
+            lines.append(f"complete -c {prog} -n {condition} {flag}{extra} -d {quote(help[:80])}")
         if command.positional == [FILES]:
-            lines.append(f"complete -c {prog} -n {quote(condition)} -F")
+            lines.append(f"complete -c {prog} -n {condition} -F")
         elif command.positional:
-            lines.append(f"complete -c {prog} -n {quote(condition)} -a {quote(' '.join(command.positional))}")
+            lines.append(f"complete -c {prog} -n {condition} -a {quote(' '.join(command.positional))}")
     return "\n".join(lines) + "\n"
