@@ -548,8 +548,10 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     target = args.out or named or default_target(emitter.default_out, slug(title))
     written = emitter.outputs(target, options)
     for path in written:
+        _check_name(path)
         check_target(path, folder=emitter.writes_folder, inputs=run.paths, force=args.force)
     for folder in emitter.other_outputs(options):
+        _check_name(folder)
         check_target(folder, folder=True, inputs=run.paths, force=args.force)
     run.build = BuildRequest(emitter, target, options)
     run_stages(run, "read")
@@ -569,6 +571,26 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
           f"{f', {broken} shown as source (MathJax rejects them)' if broken else ''}"
           f" ({time.perf_counter() - started:.1f} s)", file=out)
     return _finish(run, err)
+
+
+TEMPORARY_ROOM = 32      # what a temporary beside an output adds to its name: `.NAME.PID.xxxxxxxx.tmp`
+
+
+def _check_name(path: Path) -> None:
+    """An output name its file system cannot hold (with a temporary's beside it) refused before
+    any work, not found out after the whole build."""
+    folder = Path(os.path.abspath(path)).parent
+    while not os.path.isdir(folder) and folder != folder.parent:
+        folder = folder.parent
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for part, most in [(p, limit) for p in path.parent.parts] + [(path.name, limit - TEMPORARY_ROOM)]:
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > most:
+            raise OutputRefused(f"--out {path}: a name in it is {size} bytes long, and one there may have at "
+                                f"most {most}; choose a shorter one")
 
 
 def cmd_serve(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:

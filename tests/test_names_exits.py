@@ -91,6 +91,14 @@ def test_a_long_series_name_names_a_pdf_that_can_be_written(tmp_path, cache_dir,
     assert (tmp_path / "out" / f"{slug(LONG)}.pdf").is_file()
 
 
+@pytest.mark.parametrize("out", ["长" * 100, "a" * 300 + "/book.pdf", "b" * 230 + ".pdf"])
+def test_an_out_name_too_long_is_refused_before_any_work(tmp_path, out):
+    fmt = "pdf" if out.endswith(".pdf") else "html"
+    status, _, err = run_cli("build", fmt, "--out", tmp_path / out, "--no-cache")
+    assert status == 2 and err.startswith("anthology: error: --out ") and "bytes long" in err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
 def _init_fails(folder: Path | str) -> str:
     status, out, err = run_cli("init", folder)
     assert status == 2 and out == ""
