@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     """The command; progress is shown only on the process's own stderr (`err` not given), so that
     a caller reading `out` and `err` (the tests) gets the results and the diagnostics alone.
     Output whose reader went away (`anthology list | head -1`) ends it quietly (`_pipe_closed`)."""
+    _fill_closed_streams()
     streams = (out or sys.stdout, err or sys.stderr)
     try:
         status = _main(argv, out, err)
@@ -247,6 +248,23 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         return status
     except BrokenPipeError:
         return _pipe_closed(streams)
+    except OSError as e:               # the output itself cannot be written (a full disk, /dev/full)
+        with contextlib.suppress(OSError):
+            print(f"anthology: error: the output cannot be written: {e.strerror or e}", file=streams[1])
+        return 2
+
+
+def _fill_closed_streams() -> None:
+    """A standard stream the process was started without (`anthology list >&-`) is os.devnull:
+    else the first file opened would take its descriptor, and what is written there (or by
+    the engine's worker, which inherits it) would land in that file."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False))
 
 
 def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int:

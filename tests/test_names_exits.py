@@ -170,6 +170,17 @@ def test_output_and_errors_nobody_reads_end_quietly(tmp_path):
     assert not list(tmp_path.rglob("anthology-crash-*"))
 
 
+@pytest.mark.parametrize("shell", ["list >&-", "list <&- >&- 2>&-", "completion bash >&-", "completion zsh >/dev/full"])
+def test_closed_or_full_standard_streams_give_no_traceback(tmp_path, shell):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ANTHOLOGY_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
+    result = subprocess.run(["sh", "-c", f"{sys.executable} -m pipeline {shell} -q"], capture_output=True, text=True,
+                            env=env, timeout=120, cwd=tmp_path)
+    full = "/dev/full" in shell
+    assert result.returncode == (2 if full else 0), result.stderr
+    assert result.stderr == ("anthology: error: the output cannot be written: No space left on device\n" if full else "")
+    assert not list(tmp_path.rglob("anthology-crash-*"))
+
+
 def test_a_pipe_into_head_gives_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ANTHOLOGY_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
     command = f"{sys.executable} -m pipeline completion fish | head -c1; {sys.executable} -m pipeline list | head -c1"
