@@ -9,8 +9,9 @@ NPMSTAMP := $(MATHJAX)/node_modules/.anthology-installed
 CONTENT  ?=
 SERIES   ?=
 APT_PACKAGES := nodejs npm fonts-noto-cjk fonts-lmodern poppler-utils libharfbuzz-subset0
-# What the tests look through besides: a browser for screenshots, epubcheck for the ebooks.
-TEST_PACKAGES := chromium epubcheck
+# What the tests look through besides: a browser for screenshots, epubcheck for the ebooks, and the
+# shells whose completions are run (zsh, fish; bash is there already).
+TEST_PACKAGES := chromium epubcheck zsh fish
 
 .PHONY: setup system test-system apt check list html serve epub series test test-fast lint fuzz bench pdf clean update-golden
 

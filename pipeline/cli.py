@@ -15,8 +15,9 @@ With no PATH the bundled sample (pipeline/sample) is read.  The project file (an
 pipeline/project.py) found above the PATHs gives the book's settings; flags override it.
 Exit status: 0 when all is well, 1 when a formula (or, with --strict, a warning) fails, 2 for
 bad usage, a bad project file or unreadable input, 3 for a fault of the tool itself (one line
-names the stage; the traceback goes to a log file).  Progress goes to stderr: a live display on
-a terminal, one line per stage otherwise; -q: none.
+names the stage; the traceback goes to a log file), 141 (as a shell shows SIGPIPE) with no
+message when the reader of the output went away, as in `anthology list | head -1`.  Progress goes
+to stderr: a live display on a terminal, one line per stage otherwise; -q: none.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import select
 import sys
 import tempfile
 import time
@@ -235,7 +237,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """The command; progress is shown only on the process's own stderr (`err` not given), so that
-    a caller reading `out` and `err` (the tests) gets the results and the diagnostics alone."""
+    a caller reading `out` and `err` (the tests) gets the results and the diagnostics alone.
+    Output whose reader went away (`anthology list | head -1`) ends it quietly (`_pipe_closed`)."""
+    _fill_closed_streams()
+    streams = (out or sys.stdout, err or sys.stderr)
+    try:
+        status = _main(argv, out, err)
+        for stream in streams:         # here, not at exit, where a closed pipe would be "ignored" aloud
+            stream.flush()
+        return status
+    except BrokenPipeError:
+        return _pipe_closed(streams)
+    except OSError as e:               # the output itself cannot be written (a full disk, /dev/full)
+        with contextlib.suppress(OSError):
+            print(f"anthology: error: the output cannot be written: {e.strerror or e}", file=streams[1])
+        return 2
+
+
+def _fill_closed_streams() -> None:
+    """A standard stream the process was started without (`anthology list >&-`) is os.devnull:
+    else the first file opened would take its descriptor, and what is written there (or by
+    the engine's worker, which inherits it) would land in that file."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False))
+
+
+def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int:
     own_stderr = err is None
     out = out or sys.stdout
     err = err or sys.stderr
@@ -275,10 +307,42 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except KeyboardInterrupt:
         print("anthology: interrupted; nothing was written", file=err)
         return 130
+    except BrokenPipeError:
+        if _closed(out) or _closed(err):   # our reader went away; else a pipe of the tool's own broke
+            raise
+        return _crash(run, err)
     except Exception:                      # a fault of the tool itself: never a traceback
         return _crash(run, err)
     finally:
         progress.use(before)
+
+
+PIPE_CLOSED = 141       # a shell's status for a command ended by SIGPIPE (128 + 13)
+
+
+def _closed(stream: TextIO) -> bool:
+    """Whether `stream` is a pipe or socket whose reader is gone (poll reports an error on it)."""
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):      # no file behind it (io.StringIO), or no poll
+        return False
+
+
+def _pipe_closed(streams: tuple[TextIO, ...]) -> int:
+    """The end of a command whose output nobody reads any more: no message (there is no one to
+    read it), status PIPE_CLOSED as a shell gives a command SIGPIPE ended, and the process's
+    stdout and stderr pointed at os.devnull, as Python's documentation advises, so that what is
+    still buffered cannot fail again at exit ("Exception ignored … BrokenPipeError")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in streams:
+            with contextlib.suppress(AttributeError, OSError, ValueError):   # not a file: nothing to point
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+    return PIPE_CLOSED
 
 
 def _project(args: argparse.Namespace, paths: list[str]) -> Project:
@@ -502,8 +566,10 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     target = args.out or named or default_target(emitter.default_out, slug(title))
     written = emitter.outputs(target, options)
     for path in written:
+        _check_name(path)
         check_target(path, folder=emitter.writes_folder, inputs=run.paths, force=args.force)
     for folder in emitter.other_outputs(options):
+        _check_name(folder)
         check_target(folder, folder=True, inputs=run.paths, force=args.force)
     run.build = BuildRequest(emitter, target, options)
     run_stages(run, "read")
@@ -525,6 +591,26 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     return _finish(run, err)
 
 
+TEMPORARY_ROOM = 32      # what a temporary beside an output adds to its name: `.NAME.PID.xxxxxxxx.tmp`
+
+
+def _check_name(path: Path) -> None:
+    """An output name its file system cannot hold (with a temporary's beside it) refused before
+    any work, not found out after the whole build."""
+    folder = Path(os.path.abspath(path)).parent
+    while not os.path.isdir(folder) and folder != folder.parent:
+        folder = folder.parent
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for part, most in [(p, limit) for p in path.parent.parts] + [(path.name, limit - TEMPORARY_ROOM)]:
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > most:
+            raise OutputRefused(f"--out {path}: a name in it is {size} bytes long, and one there may have at "
+                                f"most {most}; choose a shorter one")
+
+
 def cmd_serve(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     from pipeline.serve import PortTaken, Settings, serve  # loaded only here: the server and its watcher
     if not 0 <= args.port <= 65535:
@@ -541,11 +627,14 @@ def cmd_serve(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
 def cmd_init(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
     """A commented project file in DIR; an existing one is left as it is."""
     target = args.folder / project.FILE_NAME
-    if not args.folder.is_dir():
-        raise UsageError(f"{args.folder}: no such folder")
-    if os.path.lexists(target):
-        raise UsageError(f"{target} exists already; it is not replaced (edit it, or remove it first)")
-    atomic_write_bytes(target, project.template().encode("utf-8"))
+    try:
+        if not args.folder.is_dir():
+            raise UsageError(f"{args.folder}: no such folder")
+        if os.path.lexists(target):
+            raise UsageError(f"{target} exists already; it is not replaced (edit it, or remove it first)")
+        atomic_write_bytes(target, project.template().encode("utf-8"))
+    except OSError as e:              # a read-only, immutable or special folder, a name too long…
+        raise UsageError(f"{target}: cannot be written: {e.strerror or e}") from None
     if not args.quiet:
         print(f"wrote {target}: every key with its default; edit it, then run `anthology check {args.folder}`",
               file=out)

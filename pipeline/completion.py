@@ -4,12 +4,15 @@ The parser is walked once into a table — for each command path ("", "build", "
 subcommands, its options, which options take a value and what that value may be (choices, a
 file, or anything) — and the table is written out in the shell's own terms, so that a new
 option is completed without anyone touching this file.  zsh runs the bash script through its
-`bashcompinit`.
+`bashcompinit` (so the script names no variable zsh keeps for itself: its `path` is $PATH); fish
+finds the command path from the words typed as the bash script does.  tests/test_names_exits.py
+runs all three shells and asks that they offer the same words.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,33 +131,33 @@ def _bash(prog: str, table: dict[str, Command]) -> str:
     fi
 }}
 {fn}() {{
-    local cur="${{COMP_WORDS[COMP_CWORD]}}" path="" word i skip=0 subs
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" cmd="" word i skip=0 subs
     COMPREPLY=()
     for ((i = 1; i < COMP_CWORD; i++)); do
         word="${{COMP_WORDS[i]}}"
         if ((skip)); then skip=0; continue; fi
         if [[ "$word" == -* ]]; then
-            {fn}_takes_value "$path|$word" && skip=1
+            {fn}_takes_value "$cmd|$word" && skip=1
             continue
         fi
-        subs=" $({fn}_subcommands "$path" | tr '\\n' ' ') "
+        subs=" $({fn}_subcommands "$cmd" | tr '\\n' ' ') "
         if [[ "$subs" == *" $word "* ]]; then
-            path="${{path:+$path }}$word"
+            cmd="${{cmd:+$cmd }}$word"
         fi
     done
     if ((skip)); then
-        {fn}_reply "$({fn}_values "$path|${{COMP_WORDS[COMP_CWORD-1]}}" | tr '\\n' ' ' | sed 's/ $//')" "$cur"
+        {fn}_reply "$({fn}_values "$cmd|${{COMP_WORDS[COMP_CWORD-1]}}" | tr '\\n' ' ' | sed 's/ $//')" "$cur"
         return 0
     fi
     if [[ "$cur" == -* ]]; then
-        {fn}_reply "$({fn}_options "$path")" "$cur"
+        {fn}_reply "$({fn}_options "$cmd")" "$cur"
         return 0
     fi
-    subs="$({fn}_subcommands "$path")"
+    subs="$({fn}_subcommands "$cmd")"
     if [[ -n "$subs" ]]; then
         {fn}_reply "$subs" "$cur"
     else
-        {fn}_reply "$({fn}_positional "$path" | tr '\\n' ' ' | sed 's/ $//')" "$cur"
+        {fn}_reply "$({fn}_positional "$cmd" | tr '\\n' ' ' | sed 's/ $//')" "$cur"
     fi
     return 0
 }}
@@ -162,25 +165,55 @@ complete -o filenames -F {fn} {prog}
 '''
 
 
-def _fish(prog: str, table: dict[str, Command]) -> str:
-    def quote(s: str) -> str:
-        return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def _fish_quote(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
+
+def _fish_switch(cases: dict[str, str], otherwise: str = "") -> list[str]:
+    """A fish function's body: a `switch` over $argv[1] (keys → what to do), then `otherwise`."""
+    lines = ["    switch $argv[1]"]
+    for keys, then in cases.items():
+        lines += [f"        case {keys}", f"            {then}"]
+    return lines + ["    end"] + ([f"    {otherwise}"] if otherwise else [])
+
+
+def _fish(prog: str, table: dict[str, Command]) -> str:
+    """Fish's completions, each under the condition that the command path so far is its own: the
+    path found from the words before the cursor as the bash script finds it (an option's value
+    is no subcommand), so that the two shells offer the same words."""
+    quote = _fish_quote
+    fn = "__" + prog.replace("-", "_")
+    subcommands = {quote(path): "printf '%s\\n' " + " ".join(map(quote, c.subcommands))
+                   for path, c in table.items() if c.subcommands}
+    takes = " \\\n             ".join(quote(f"{path}|{option}") for path, c in table.items() for option in c.values)
     lines = [f"# fish completion for {prog}: save as ~/.config/fish/completions/{prog}.fish "
              f"(made by `{prog} completion fish`)",
+             f"function {fn}_subcommands", *_fish_switch(subcommands), "end",
+             f"function {fn}_takes_value", *_fish_switch({takes: "return 0"}, "return 1"), "end",
+             f"function {fn}_command",
+             "    set -l cmd ''",
+             "    set -l skip 0",
+             "    for word in (commandline -opc)[2..-1]",
+             "        if test $skip = 1",
+             "            set skip 0",
+             "        else if string match -q -- '-*' $word",
+             f"            {fn}_takes_value \"$cmd|$word\"; and set skip 1",
+             f"        else if contains -- $word ({fn}_subcommands $cmd)",
+             "            set cmd (string trim -- \"$cmd $word\")",
+             "        end",
+             "    end",
+             "    echo $cmd",
+             "end",
+             f"function {fn}_at",
+             f"    set -l cmd ({fn}_command)",
+             "    test \"$cmd\" = \"$argv[1]\"",
+             "end",
              f"complete -c {prog} -f"]
     for path, command in table.items():
-        words = path.split()
-        if words:
-            condition = f"__fish_seen_subcommand_from {words[-1]}"
-            if len(words) > 1:
-                condition = f"__fish_seen_subcommand_from {' '.join(words[:-1])}; and {condition}"
-            if command.subcommands:
-                condition += f"; and not __fish_seen_subcommand_from {' '.join(command.subcommands)}"
-        else:
-            condition = "__fish_use_subcommand"
+        at = f"{fn}_at {quote(path)}" if path else f"{fn}_at"
+        condition = '"' + re.sub(r'(["$\\])', r"\\\1", at) + '"'
         for name, help in command.subcommands.items():
-            lines.append(f"complete -c {prog} -n {quote(condition)} -a {quote(name)} -d {quote(help[:80])}")
+            lines.append(f"complete -c {prog} -n {condition} -a {quote(name)} -d {quote(help[:80])}")
         for option, help in command.options.items():
             flag = f"-l {option[2:]}" if option.startswith("--") else f"-s {option[1:]}"
             value = command.values.get(option)
@@ -191,9 +224,9 @@ def _fish(prog: str, table: dict[str, Command]) -> str:
                 extra = f" -x -a {quote(' '.join(value))}"
             elif value is not None:
                 extra = " -x"
-            lines.append(f"complete -c {prog} -n {quote(condition)} {flag}{extra} -d {quote(help[:80])}")
+            lines.append(f"complete -c {prog} -n {condition} {flag}{extra} -d {quote(help[:80])}")
         if command.positional == [FILES]:
-            lines.append(f"complete -c {prog} -n {quote(condition)} -F")
+            lines.append(f"complete -c {prog} -n {condition} -F")
         elif command.positional:
-            lines.append(f"complete -c {prog} -n {quote(condition)} -a {quote(' '.join(command.positional))}")
+            lines.append(f"complete -c {prog} -n {condition} -a {quote(' '.join(command.positional))}")
     return "\n".join(lines) + "\n"

@@ -1,7 +1,7 @@
 """The HTML collection: a static site that opens from the file system, math without JavaScript.
 
     index.html              posts by date (newest first, by year) and the series with their parts
-    series/NAME.html        one page per series, parts in order
+    series/NAME.html        one page per series, parts in order (pipeline.emit.common.slugs names them)
     posts/ID.html           one page per post: title, date, readers, series navigation, the text
     errors.html             the formulas MathJax rejects, each linked to where it stands
     tags.html               the blog's tags with their posts (when the posts have tags)
@@ -30,7 +30,7 @@ from markupsafe import Markup
 from pipeline.assemble import Collection, bodies
 from pipeline.diagnostics import Diagnostics
 from pipeline.emit.base import Emitter
-from pipeline.emit.common import TEMPLATES, BuildOptions, environment, math_font, slug
+from pipeline.emit.common import TEMPLATES, BuildOptions, environment, math_font, slug, slugs
 from pipeline.emit.navigation import by_date, by_tag, contents, post_permalinks
 from pipeline.emit.search import search_files
 from pipeline.fileio import atomic_dir, atomic_write_bytes
@@ -43,8 +43,10 @@ def post_file(post: Post) -> str:
     return f"posts/{slug(post.id)}.html"
 
 
-def series_file(name: str) -> str:
-    return f"series/{slug(name)}.html"
+def series_files(collection: Collection) -> Callable[[str], str]:
+    """Each series' page, named once for the whole collection: no two series share one."""
+    names = slugs(series.name for series in collection.series)
+    return lambda name: f"series/{names[name]}.html"
 
 
 def href(path: str) -> str:
@@ -75,6 +77,7 @@ class HTMLEmitter(Emitter):
         texts = bodies(collection, MathHTML(mode=mode), page_link, heading_ids=self.keeps_heading_ids,
                        cache_dir=options.cache_dir)
         broken = [(post, f) for post in collection.posts for f in post.formulas if rejected(f)]
+        series_file = series_files(collection)
         common = dict(collection=collection, project=options.project, href=href, post_file=post_file,
                       series_file=series_file, broken=broken, tags=by_tag(collection.posts))
         files: dict[str, bytes] = {}
