@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import re
 import stat
+import warnings
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
@@ -121,14 +122,20 @@ def cover_image(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
         with os.fdopen(fd, "rb") as f:
             _check_size(path, os.fstat(fd))
-            with Image.open(f) as image:
+            with warnings.catch_warnings():     # Pillow's own, looser bomb warning: ours comes first
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(f)
+            with image:
                 kind = image.format or ""
                 _check_pixels(path, image.size)
                 image.verify()
+    except Image.DecompressionBombError:
+        raise SetupError(f"the cover image {path} has over {MAX_PIXELS:,} pixels, the limit: make it smaller "
+                         "(a cover needs about 1600 × 2400 pixels)") from None
     except FileNotFoundError:
         raise SetupError(f"the cover image {path} does not exist: give the path of a PNG or JPEG file as "
                          "`cover`, or leave `cover` out for the drawn cover") from None
-    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
         raise SetupError(f"the cover image {path} is not a PNG or JPEG image that can be read ({e}): "
                          "give a PNG or JPEG file as `cover`") from None
     if kind not in COVER_TYPES:
