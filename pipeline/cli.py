@@ -294,7 +294,7 @@ def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int
     before = progress.use(_reporter(args, err) if own_stderr else None)
     try:
         _check_environment(args)
-        run.project = _project(args, run.paths)
+        run.project = _project(args, run.paths, err)
         return COMMANDS[args.command](args, run, out, err)
     except ProjectError as e:
         for problem in e.problems:
@@ -345,19 +345,30 @@ def _pipe_closed(streams: tuple[TextIO, ...]) -> int:
     return PIPE_CLOSED
 
 
-def _project(args: argparse.Namespace, paths: list[str]) -> Project:
+def _project(args: argparse.Namespace, paths: list[str], err: TextIO | None = None) -> Project:
     """The project file's settings (`--project FILE`, else the one found above the PATHs; none
-    with --no-project), with the flags given laid over them."""
+    with --no-project), with the flags given laid over them.  The file used is named on `err` in
+    one line (not with -q), and so is one found but not used (another user's)."""
+    warnings: list[Diagnostic] = []
     if args.no_project:
         found = None
     elif args.project is not None:
-        if not args.project.is_file():
+        if not os.path.lexists(args.project):
             raise UsageError(f"--project {args.project}: no such file")
         found = args.project
     else:
-        found = project.find(paths)
+        found = project.find(paths, warnings)
     settings = project.load(found) if found else Project()
+    quiet = getattr(args, "quiet", False)
+    for warning in warnings:
+        print(warning.format(), file=err or sys.stderr)
+    if found and not quiet:
+        print(f"anthology: project file {project.shown(found)}", file=err or sys.stderr)
     flags = {name: getattr(args, name, None) for name in ("subtitle", "author", "paper")}
+    for name in ("title", "subtitle", "author"):
+        value = getattr(args, name, None)
+        if value is not None and (problem := project.text_problem(value)):
+            raise UsageError(f"--{name}: {problem}")
     settings = dataclasses.replace(settings, **{k: v for k, v in flags.items() if v is not None})
     title = getattr(args, "title", None) or args.series or settings.title or DEFAULT_TITLE
     return dataclasses.replace(settings, title=title)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -112,9 +113,13 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-def find(paths: Iterable[str | Path]) -> Path | None:
+def find(paths: Iterable[str | Path], warnings: list[Diagnostic] | None = None) -> Path | None:
     """The project file that governs `paths`: the first `anthology.toml` in their common folder
-    or above it, up to the top of the git repository that holds them, or None."""
+    or above it, up to the top of the git repository that holds them or the home folder, or None.
+
+    A file (or its folder) another user owns is never used, as git's safe.directory: the lookup
+    stops there with a warning added to `warnings`.  An `anthology.toml` that is not a regular
+    file (a FIFO, a dangling link, a folder) is a ProjectError: never skipped, never opened."""
     folders = []
     for p in paths:
         full = Path(os.path.abspath(p))
@@ -125,20 +130,81 @@ def find(paths: Iterable[str | Path]) -> Path | None:
         start = Path(os.path.commonpath(folders))
     except ValueError:                    # paths on different drives share no folder
         return None
+    home = _identity(os.path.expanduser("~"))
     for folder in (start, *start.parents):
         candidate = folder / FILE_NAME
-        if candidate.is_file():
+        entry = _entry(candidate)
+        if entry is not None:
+            foreign = _foreign(candidate, entry)
+            if foreign:
+                if warnings is not None:
+                    warnings.append(Diagnostic("warning", code="project-owner", message=foreign, path=shown(candidate)))
+                return None
+            _regular(candidate, entry)
             return candidate
-        if (folder / ".git").exists():
+        if (folder / ".git").exists() or (home is not None and _identity(folder) == home):
             return None
     return None
+
+
+_PACKAGE = Path(__file__).resolve().parent      # the bundled sample's file: as trusted as this code
+_KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+
+
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _entry(candidate: Path) -> os.stat_result | None:
+    """The candidate's own status (a link not followed), None when there is none."""
+    try:
+        return os.lstat(candidate)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise _unusable(candidate, f"cannot be looked at ({e.strerror})") from None
+
+
+def _foreign(candidate: Path, entry: os.stat_result) -> str | None:
+    """Why `candidate` must not be used (it or its folder is another user's), or None."""
+    if not hasattr(os, "geteuid") or candidate.parent.resolve().is_relative_to(_PACKAGE):
+        return None
+    me = os.geteuid()
+    folder = os.stat(candidate.parent)
+    whose = ("it", entry.st_uid) if entry.st_uid != me else ("its folder", folder.st_uid)
+    if whose[1] == me:
+        return None
+    return (f"not used: {whose[0]} belongs to another user (uid {whose[1]}, not {me}), and a project file "
+            f"sets the book's words and where it is written; to use it anyway give --project {shown(candidate)}")
+
+
+def _regular(candidate: Path, entry: os.stat_result) -> None:
+    """ProjectError unless `candidate` is a regular file (or a link to one): checked without opening it."""
+    if stat.S_ISLNK(entry.st_mode):
+        try:
+            entry = os.stat(candidate)
+        except OSError:
+            raise _unusable(candidate, "is a link to nothing (dangling)") from None
+    if not stat.S_ISREG(entry.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(entry.st_mode), "not a regular file")
+        raise _unusable(candidate, f"is {kind}, not a regular file")
+
+
+def _unusable(path: Path, why: str) -> ProjectError:
+    return ProjectError([Diagnostic("error", "project-syntax", f"the project file {why}: make it a file, or "
+                                    "give --project FILE or --no-project", path=shown(path))])
 
 
 def load(path: Path) -> Project:
     """The project `path` describes; ProjectError with every problem when it has any."""
     name = shown(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = _read(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) else "not UTF-8"
         raise ProjectError([Diagnostic("error", "project-syntax", f"cannot read the project file: {reason}",
@@ -155,6 +221,21 @@ def load(path: Path) -> Project:
     if problems:
         raise ProjectError(sorted(problems, key=lambda d: (d.position.line, d.position.col) if d.position else (0, 0)))
     return replace(Project(), path=path, **values)
+
+
+MAX_FILE = 1 << 20          # bytes: a project file is a few lines
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes; opened without blocking and checked to be a regular file of at most
+    MAX_FILE bytes first (ProjectError otherwise), so that a FIFO put in its place cannot hang us."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        _regular(path, info)
+        if info.st_size > MAX_FILE:
+            raise _unusable(path, f"is {info.st_size:,} bytes, over the limit of {MAX_FILE:,}")
+        return f.read(MAX_FILE + 1)
 
 
 def _syntax_position(message: str, text: str) -> tuple[int, int, str]:
@@ -215,6 +296,42 @@ def _suggest(key: str, valid: Sequence[str]) -> str:
     return f'; did you mean "{close[0]}"?' if close else ""
 
 
+# The longest each string may be, in characters: room for any real title, name or address, and
+# a bound on what the covers, title pages and metadata are asked to hold.
+LIMITS = {"title": 200, "subtitle": 200, "author": 200, "source_name": 200, "series": 200,
+          "language": 100, "paper": 100, "math": 100, "licence": 2000, "source_url": 2000,
+          "cover": 1000, "outputs": 1000}
+MAX_SERIES = 1000          # names in `series`
+# What XML 1.0 cannot hold (the EPUB would be refused) and the other control characters: every C0
+# control but tab and newline, DEL, C1, lone surrogates and the noncharacters.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+                        + "".join(chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000))
+                        + "]")
+
+
+def text_problem(value: str, limit: int | None = None) -> str | None:
+    """Why `value` cannot stand in the book (a control character, a noncharacter, over `limit`
+    characters), or None."""
+    bad = _FORBIDDEN.search(value)
+    if bad:
+        return (f"holds the control character or noncharacter U+{ord(bad.group()):04X} (character "
+                f"{bad.start() + 1:,}), which a book cannot hold: remove it")
+    if limit is not None and len(value) > limit:
+        return f"is {len(value):,} characters long; the limit is {limit:,}"
+    return None
+
+
+def _clip(value: object, most: int = 60) -> object:
+    """A value shortened for a message: its first `most` characters, or items."""
+    if isinstance(value, str) and len(value) > most:
+        return value[:most] + "…"
+    if isinstance(value, list) and len(value) > 5:
+        return [_clip(v) for v in value[:5]] + ["…"]
+    if isinstance(value, list):
+        return [_clip(v) for v in value]
+    return value
+
+
 def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[Diagnostic]) -> dict[str, Any]:
     """The Project fields the file sets, each checked; a problem is added to `problems`."""
     from pipeline.emit import EMITTERS  # here: the emitters' module imports this one
@@ -249,7 +366,7 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
         at = ("book", key)
 
         def bad(message: str) -> None:
-            error("project-value", f"{key} = {_toml(value)}: {message}", *at)  # noqa: B023 - used at once
+            error("project-value", f"{key} = {_toml(_clip(value))}: {message}", *at)  # noqa: B023 - used at once
         if key == "others":
             if isinstance(value, bool):
                 values[key] = value
@@ -258,6 +375,10 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
         elif key == "series":
             if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
                 bad('must be a list of series names, e.g. ["最小熵原理", "低秩近似之路"]')
+            elif len(value) > MAX_SERIES:
+                bad(f"names {len(value):,} series; the limit is {MAX_SERIES:,}")
+            elif problem := next(filter(None, (text_problem(v, LIMITS["series"]) for v in value)), None):
+                bad(f"a series name {problem}")
             elif len(set(value)) < len(value):
                 bad("names a series twice")
             else:
@@ -265,6 +386,8 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
                 values["series_lines"] = tuple(where.items(("book", "series"), value))
         elif not isinstance(value, str):
             bad(f"must be a string, not {_kind(value)}")
+        elif problem := text_problem(value, LIMITS[key]):
+            bad(problem)
         elif key == "paper" and value not in PAPERS:
             bad(f"valid choices: {', '.join(PAPERS)}")
         elif key == "math" and value not in maths:
@@ -277,7 +400,7 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
             bad("must not be empty")
         elif key == "cover":
             cover = folder / value
-            if not value.strip() or not cover.is_file():
+            if not value.strip() or not cover.exists():
                 bad(f"no such image file ({cover}); remove the key for the drawn cover")
             elif problem := _cover_problem(cover):
                 bad(problem)
@@ -293,8 +416,10 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
         if key not in EMITTERS:
             unknown(key, "outputs", list(EMITTERS))
         elif not isinstance(value, str) or not value.strip():
-            error("project-value", f"{key} = {_toml(value)}: must be a file or folder name, relative to "
+            error("project-value", f"{key} = {_toml(_clip(value))}: must be a file or folder name, relative to "
                   f"{FILE_NAME}'s folder", "outputs", key)
+        elif problem := text_problem(value, LIMITS["outputs"]):
+            error("project-value", f"{key} = {_toml(_clip(value))}: {problem}", "outputs", key)
         else:
             values.setdefault("outputs", {})[key] = value
     return values
@@ -320,7 +445,9 @@ def _toml(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + _FORBIDDEN.sub(lambda m: f"\\u{ord(m.group()):04X}" if ord(m.group()) < 0x10000
+                                    else f"\\U{ord(m.group()):08X}", quoted) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dict):

@@ -67,7 +67,8 @@ def test_a_pipe_gets_one_plain_line_per_stage_and_stdout_is_unchanged():
     result = anthology("list", SEEDS)
     assert result.returncode == 0
     assert stage_lines(result.stderr) == [("read", "39 posts"), ("extract", "39 posts")]
-    assert result.stderr.count("\n") == 2                        # nothing else: the sample has no warning
+    assert result.stderr.count("\n") == 3                        # and the project file's: the sample has no warning
+    assert "anthology: project file " in result.stderr
     assert result.stdout == run_cli("list", SEEDS)[1]
 
 
@@ -83,7 +84,8 @@ def test_quiet_prints_only_the_diagnostics_and_the_summary(tmp_path):
 
 def test_a_caller_with_its_own_streams_gets_no_progress():
     status, out, err = run_cli("list", SEEDS)
-    assert status == 0 and err == "" and stage_lines(out) == []
+    assert status == 0 and stage_lines(out) == stage_lines(err) == []
+    assert err.startswith("anthology: project file ") and err.endswith("anthology.toml\n") and err.count("\n") == 1
 
 
 @pytest.mark.engine
