@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from pipeline import progress
+from pipeline import lifeline, progress
 from pipeline.assemble import Collection
 from pipeline.emit.pdf_merge import CROSS_PART as CROSS_PART
 from pipeline.emit.pdf_tags import finish_part
@@ -185,7 +185,7 @@ class Typesetter:
         if self._pool is None:
             context = multiprocessing.get_context("spawn")       # workers hold only what they typeset
             self._pool = concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=context,
-                                                                initializer=_ignore_interrupts)
+                                                                initializer=_worker_setup, initargs=(os.getpid(),))
         return self._pool
 
     def job(self, name: str, text: str, stylesheets: list[str], extra_css: str = NO_NUMBERS) -> Job:
@@ -238,9 +238,11 @@ class Typesetter:
             yield futures[future], future.result()
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C is the command's to handle (it stops the workers); a worker never prints a traceback."""
+def _worker_setup(parent: int) -> None:
+    """Ctrl-C is the command's to handle (it stops the workers); a worker never prints a traceback.
+    A command that is killed outright (`kill -9`) takes its workers with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lifeline.die_with_parent(parent)
 
 
 def default_jobs() -> int:
