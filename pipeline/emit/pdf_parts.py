@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from pipeline import lifeline, progress
+from pipeline import cachelimit, lifeline, progress
 from pipeline.assemble import Collection
+from pipeline.cache import used
 from pipeline.emit.pdf_merge import CROSS_PART as CROSS_PART
 from pipeline.emit.pdf_tags import finish_part
 from pipeline.fileio import atomic_write_bytes
@@ -197,16 +198,26 @@ class Typesetter:
     def _cached(self, key: str) -> Path | None:
         return self.cache / key[:2] / f"{key}.pdf" if self.cache else None
 
+    def _from_cache(self, job: Job) -> bool:
+        """The job's PDF copied from the cache, if it is there (and marked as used)."""
+        cached = self._cached(job.key)
+        if cached is None:
+            return False
+        try:
+            data = cached.read_bytes()          # not is_file() first: a prune may remove it in between
+        except OSError:
+            return False
+        used(cached)
+        job.pdf.write_bytes(data)
+        return True
+
     def run(self, jobs: list[Job], stage: str = "typeset", unit: str = "parts") -> dict[str, str]:
         """Typeset `jobs`; returns the failures, name → what WeasyPrint said.  Each job's PDF is
         at its `pdf` path afterwards unless it failed."""
         (self.work / "typeset").mkdir(exist_ok=True)
         pending = []
         for job in jobs:
-            cached = self._cached(job.key)
-            if cached is not None and cached.is_file():
-                job.pdf.write_bytes(cached.read_bytes())
-            else:
+            if not self._from_cache(job):
                 pending.append(job)
         failed: dict[str, str] = {}
         with progress.task(stage, total=len(pending), unit=unit) as advance:
@@ -218,9 +229,11 @@ class Typesetter:
                 cached = self._cached(job.key)
                 if cached is not None:
                     try:
-                        atomic_write_bytes(cached, job.pdf.read_bytes(), clean=False)
+                        data = job.pdf.read_bytes()
+                        atomic_write_bytes(cached, data, clean=False)
                     except OSError:                # a cache that cannot be written only costs time
-                        pass
+                        continue
+                    cachelimit.note_written(len(data))
         return failed
 
     def _typeset(self, jobs: list[Job], advance: Callable[[int], None]) -> Iterable[tuple[Job, str | None]]:
