@@ -16,6 +16,7 @@ and write of `usage.json`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -163,7 +164,8 @@ def prune(root: Path, target: int) -> tuple[int, int]:
     and the temporaries of ended processes: (entries removed, bytes freed)."""
     usage = measure(root)
     for path in usage.stale:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
     entries = sorted((e for kind in usage.entries.values() for e in kind), key=lambda e: e.used)
     size, removed, freed = usage.size, 0, 0
     for entry in entries:
@@ -173,6 +175,8 @@ def prune(root: Path, target: int) -> tuple[int, int]:
             entry.path.unlink()
         except FileNotFoundError:       # another run pruned it
             pass
+        except OSError:                 # not ours to remove after all (a read-only folder): kept
+            continue
         size -= entry.size
         removed, freed = removed + 1, freed + entry.size
     return removed, freed

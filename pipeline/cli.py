@@ -444,6 +444,7 @@ def _cache_parser(cache: argparse.ArgumentParser) -> None:
     for p in (info, prune):
         p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                        help="the cache folder (default: $ANTHOLOGY_CACHE or ~/.cache/kexue-anthology)")
+        p.add_argument("-q", "--quiet", action="store_true", help="prune: print nothing")
 
 
 def cmd_cache(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
@@ -462,7 +463,8 @@ def cmd_cache(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Te
     if args.action == "prune":
         target = 0 if args.all else args.limit if args.limit is not None else limit
         removed, freed = cachelimit.prune(root, target) if root.is_dir() else (0, 0)
-        print(f"removed {removed} entries ({cachelimit.format_size(freed)}) from {root}", file=out)
+        if not args.quiet:
+            print(f"removed {removed} entries ({cachelimit.format_size(freed)}) from {root}", file=out)
         return 0
     out.write(cachelimit.describe(root, limit, found))
     return 0
