@@ -2,7 +2,8 @@
 
 Entries are written to a temporary file and renamed into place, so two runs at once never
 see half an entry; an entry that does not parse (truncated, damaged) counts as missing and
-is redone."""
+is redone.  A hit marks its entry as used (its modification time): the cache is pruned least
+recently used first (pipeline/cachelimit.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pipeline import cachelimit
 from pipeline.fileio import atomic_write_bytes
 
 
@@ -24,6 +26,14 @@ def default_cache_dir() -> Path:
 
 def key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def used(path: Path) -> None:
+    """Mark a cache entry as just used (read-only caches and vanished entries aside)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
 
 
 class Cache:
@@ -50,10 +60,13 @@ class Cache:
     def get_bytes(self, k: str) -> bytes | None:
         if self.root is None:
             return None
+        path = self.root / k[:2] / f"{k}{self.suffix}"
         try:
-            return (self.root / k[:2] / f"{k}{self.suffix}").read_bytes()
+            data = path.read_bytes()
         except OSError:
             return None
+        used(path)
+        return data
 
     def put_bytes(self, k: str, data: bytes) -> None:
         """Store `data`, whole or not at all (atomic rename); a cache that cannot be written (full
@@ -63,7 +76,8 @@ class Cache:
         try:
             atomic_write_bytes(self.root / k[:2] / f"{k}{self.suffix}", data, clean=False)
         except OSError:
-            pass
+            return
+        cachelimit.note_written(len(data))
 
 
 class BlobCache(Cache):

@@ -8,8 +8,9 @@
     anthology serve      [PATH…] [--port N] [--open] [--math mathml|svg]
     anthology init       [DIR]
     anthology completion bash|zsh|fish
+    anthology cache      info|prune [--cache-dir DIR] [--limit SIZE | --all]
 
-Every command that reads posts takes --series, -q, --cache-dir/--no-cache/--timeout and
+Every command that reads posts takes --series, -q, --cache-dir/--no-cache/--cache-limit/--timeout and
 --project FILE/--no-project.  Bare `anthology` prints the usage and the commands (exit 0).
 With no PATH the bundled sample (pipeline/sample) is read.  The project file (anthology.toml,
 pipeline/project.py) found above the PATHs gives the book's settings; flags override it.
@@ -26,6 +27,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 import select
@@ -39,7 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TextIO
 
-from pipeline import __version__, changed, completion, progress, project
+from pipeline import __version__, cachelimit, changed, completion, progress, project
 from pipeline.cache import default_cache_dir
 from pipeline.diagnostics import Diagnostic
 from pipeline.emit import EMITTERS, BuildOptions, Emitter
@@ -106,6 +108,10 @@ with none, 科学空间's own.  See README.md, "The project file".""",
     "init": """examples:
   anthology init                              ./anthology.toml
   anthology init posts/                       posts/anthology.toml""",
+    "cache": """examples:
+  anthology cache info                        where the cache is, its size by kind, its limit
+  anthology cache prune --limit 500MB         least recently used entries removed down to 500 MB
+  anthology cache prune --all                 every entry removed (MathJax's npm packages stay)""",
     "completion": """examples:
   anthology completion bash > ~/.local/share/bash-completion/completions/anthology
   anthology completion zsh > ~/.zfunc/_anthology      (with fpath+=~/.zfunc before compinit)
@@ -148,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "~/.cache/kexue-anthology)" + unused)
         p.add_argument("--no-cache", action="store_true",
                        help="check and draw everything again, store nothing" + unused)
+        p.add_argument("--cache-limit", type=_size, metavar="SIZE",
+                       help="the cache folder's size limit, least recently used entries removed first (default: "
+                            "the project file's [cache] limit, else 2 GiB; e.g. 500MB)" + unused)
         p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                        help="seconds of processor time MathJax may spend checking one formula (drawing gets three "
                             "times as much; a formula over its limit is tried once more with three times it)"
@@ -232,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "options, to be sourced by the shell.")
     comp.add_argument("shell", choices=completion.SHELLS)
     quiet(comp)
+    _cache_parser(parser_of(sub, "cache", "show the cache folder's size, or prune it",
+                            description="Show where the cache is and what it holds (info), or remove its least\n"
+                                        "recently used entries (prune). Only the tool's own entries are ever removed."))
     return parser
 
 
@@ -468,6 +480,71 @@ def _engine(args: argparse.Namespace) -> EngineOptions:
     return EngineOptions(cache_dir=cache_dir, timeout=args.timeout)
 
 
+def _size(text: str) -> int:
+    try:
+        return cachelimit.parse_size(text)
+    except cachelimit.SizeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _within_cache_limit(command: Command) -> Command:
+    """The command, then its cache folder pruned when over its limit (--cache-limit, else the
+    project file's, else the default; pipeline/cachelimit.py)."""
+    @functools.wraps(command)
+    def run_then_prune(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
+        status = command(args, run, out, err)
+        root = _engine(args).cache_dir
+        if root is not None:
+            cachelimit.after_run(root, _cache_limit(args.cache_limit, run.project))
+        return status
+    return run_then_prune
+
+
+def _cache_limit(given: int | None, settings: Project) -> int:
+    for limit in (given, settings.cache_limit):
+        if limit is not None:
+            return limit
+    return cachelimit.DEFAULT_LIMIT
+
+
+def _cache_parser(cache: argparse.ArgumentParser) -> None:
+    actions = cache.add_subparsers(dest="action", required=True, metavar="info|prune", parser_class=Parser)
+    info = actions.add_parser("info", help="where the cache is, its size and entries by kind, its limit")
+    prune = actions.add_parser("prune", help="remove the least recently used entries down to the limit")
+    which = prune.add_mutually_exclusive_group()
+    which.add_argument("--limit", type=_size, metavar="SIZE",
+                       help="prune down to SIZE (default: the limit of the project file found from the working "
+                            "folder, else 2 GiB)")
+    which.add_argument("--all", action="store_true", help="remove every entry")
+    for p in (info, prune):
+        p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                       help="the cache folder (default: $ANTHOLOGY_CACHE or ~/.cache/kexue-anthology)")
+        p.add_argument("-q", "--quiet", action="store_true", help="prune: print nothing")
+
+
+def cmd_cache(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
+    """`cache info` and `cache prune`; the limit comes from the project file found from the working folder."""
+    root = args.cache_dir or default_cache_dir()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--cache-dir {root}: that is a file, not a folder")
+    found = project.find(["."])
+    try:
+        settings = project.load(found) if found else Project()
+    except ProjectError as e:
+        for problem in e.problems:
+            print(problem.format(), file=err)
+        raise UsageError("the project file has errors; nothing was done") from None
+    limit = _cache_limit(None, settings)
+    if args.action == "prune":
+        target = 0 if args.all else args.limit if args.limit is not None else limit
+        removed, freed = cachelimit.prune(root, target) if root.is_dir() else (0, 0)
+        if not args.quiet:
+            print(f"removed {removed} entries ({cachelimit.format_size(freed)}) from {root}", file=out)
+        return 0
+    out.write(cachelimit.describe(root, limit, found))
+    return 0
+
+
 @dataclass
 class Summary:
     """A run's counts: `check`'s summary line and its JSON `summary`."""
@@ -482,6 +559,7 @@ class Summary:
                    errors=run.diagnostics.errors, warnings=run.diagnostics.warnings)
 
 
+@_within_cache_limit
 def cmd_check(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     run.engine = _engine(args)
     started = time.perf_counter()
@@ -559,6 +637,7 @@ def cmd_import(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> 
     return _finish(run, err)
 
 
+@_within_cache_limit
 def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     """Everything is read, checked, numbered and drawn before anything is written."""
     run.engine = _engine(args)
@@ -622,6 +701,7 @@ def _check_name(path: Path) -> None:
                                 f"most {most}; choose a shorter one")
 
 
+@_within_cache_limit
 def cmd_serve(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     from pipeline.serve import PortTaken, Settings, serve  # loaded only here: the server and its watcher
     if not 0 <= args.port <= 65535:
@@ -662,4 +742,4 @@ COMMANDS: dict[str, Command] = {"check": cmd_check, "build": cmd_build, "list": 
                                 "serve": cmd_serve}
 # Commands that read no posts: no run, no project file, no progress.
 LocalCommand = Callable[[argparse.Namespace, argparse.ArgumentParser, TextIO, TextIO], int]
-LOCAL_COMMANDS: dict[str, LocalCommand] = {"init": cmd_init, "completion": cmd_completion}
+LOCAL_COMMANDS: dict[str, LocalCommand] = {"init": cmd_init, "completion": cmd_completion, "cache": cmd_cache}

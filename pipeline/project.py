@@ -8,6 +8,7 @@ override it.  With no file the blog's own defaults hold (`Project()`).
     [book]                      title, subtitle, author, language, source_name, source_url,
                                 licence, series, others, paper, math, cover
     [outputs]                   html, epub, pdf: where `build FORMAT` writes without --out
+    [cache]                     limit: the cache folder's size limit ("500 MB"; default 2 GiB)
 
 Every problem of a file is reported, each at its line (`anthology.toml:3:1: error: unknown
 key "titel" in [book]; did you mean "title"? … [project-key]`), and none is acted on: a
@@ -50,6 +51,7 @@ class Project:
     math: str | None = None                # None: each format's default
     cover: Path | None = None              # an image; None: the drawn cover
     outputs: dict[str, str] = field(default_factory=dict)    # format → file or folder name
+    cache_limit: int | None = None         # bytes; None: pipeline.cachelimit.DEFAULT_LIMIT
     path: Path | None = None               # the anthology.toml read, None for the defaults
     series_lines: tuple[tuple[int, int], ...] = ()    # line and column of each name in `series`
 
@@ -98,7 +100,7 @@ class ProjectError(Exception):
 # The keys of each table, with what a value must be (checked in `_check`).
 BOOK_KEYS = ("title", "subtitle", "author", "language", "source_name", "source_url", "licence",
              "series", "others", "paper", "math", "cover")
-TABLES = ("book", "outputs")
+TABLES = ("book", "outputs", "cache")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _BARE_KEY = r'(?:[A-Za-z0-9_-]+|"[^"\n]*"|\'[^\'\n]*\')'
 _HEADER = re.compile(r"^[ \t]*\[[ \t]*(" + _BARE_KEY + r"(?:[ \t]*\.[ \t]*" + _BARE_KEY + r")*)[ \t]*\]")
@@ -422,6 +424,28 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
             error("project-value", f"{key} = {_toml(_clip(value))}: {problem}", "outputs", key)
         else:
             values.setdefault("outputs", {})[key] = value
+    values.update(_check_cache(data, where, problems))
+    return values
+
+
+def _check_cache(data: dict[str, Any], where: _Locator, problems: list[Diagnostic]) -> dict[str, Any]:
+    """[cache] limit: a size ("500 MB", "2 GiB") or a number of bytes."""
+    from pipeline.cachelimit import parse_size
+    table = data.get("cache") if isinstance(data.get("cache"), dict) else {}
+    assert isinstance(table, dict)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key != "limit":
+            problems.append(Diagnostic("error", "project-key", f'unknown key "{key}" in [cache]'
+                                       f'{_suggest(key, ["limit"])} valid keys: limit', where("cache", key)))
+            continue
+        try:
+            if isinstance(value, bool) or not isinstance(value, (str, int)) or isinstance(value, int) and value < 0:
+                raise ValueError('must be a size, e.g. "500 MB" or "2 GiB"')
+            values["cache_limit"] = parse_size(value) if isinstance(value, str) else value
+        except ValueError as e:          # SizeError too
+            problems.append(Diagnostic("error", "project-value", f"limit = {_toml(value)}: {e}",
+                                       where("cache", key)))
     return values
 
 
@@ -482,6 +506,9 @@ paper = {_toml(d.paper)}                      # the PDF's paper: a4, a5 or b5
 
 [outputs]                           # where `build FORMAT` writes without --out, relative to this file
 {outputs}
+
+[cache]
+# limit = "2 GiB"                   # the cache folder's size (least recently used entries go first)
 '''
 
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from pipeline import progress
+from pipeline import cachelimit, lifeline, progress
 from pipeline.assemble import Collection
+from pipeline.cache import used
 from pipeline.emit.pdf_merge import CROSS_PART as CROSS_PART
 from pipeline.emit.pdf_tags import finish_part
 from pipeline.fileio import atomic_write_bytes
@@ -185,7 +186,7 @@ class Typesetter:
         if self._pool is None:
             context = multiprocessing.get_context("spawn")       # workers hold only what they typeset
             self._pool = concurrent.futures.ProcessPoolExecutor(self.jobs, mp_context=context,
-                                                                initializer=_ignore_interrupts)
+                                                                initializer=_worker_setup, initargs=(os.getpid(),))
         return self._pool
 
     def job(self, name: str, text: str, stylesheets: list[str], extra_css: str = NO_NUMBERS) -> Job:
@@ -197,16 +198,26 @@ class Typesetter:
     def _cached(self, key: str) -> Path | None:
         return self.cache / key[:2] / f"{key}.pdf" if self.cache else None
 
+    def _from_cache(self, job: Job) -> bool:
+        """The job's PDF copied from the cache, if it is there (and marked as used)."""
+        cached = self._cached(job.key)
+        if cached is None:
+            return False
+        try:
+            data = cached.read_bytes()          # not is_file() first: a prune may remove it in between
+        except OSError:
+            return False
+        used(cached)
+        job.pdf.write_bytes(data)
+        return True
+
     def run(self, jobs: list[Job], stage: str = "typeset", unit: str = "parts") -> dict[str, str]:
         """Typeset `jobs`; returns the failures, name → what WeasyPrint said.  Each job's PDF is
         at its `pdf` path afterwards unless it failed."""
         (self.work / "typeset").mkdir(exist_ok=True)
         pending = []
         for job in jobs:
-            cached = self._cached(job.key)
-            if cached is not None and cached.is_file():
-                job.pdf.write_bytes(cached.read_bytes())
-            else:
+            if not self._from_cache(job):
                 pending.append(job)
         failed: dict[str, str] = {}
         with progress.task(stage, total=len(pending), unit=unit) as advance:
@@ -218,9 +229,11 @@ class Typesetter:
                 cached = self._cached(job.key)
                 if cached is not None:
                     try:
-                        atomic_write_bytes(cached, job.pdf.read_bytes(), clean=False)
+                        data = job.pdf.read_bytes()
+                        atomic_write_bytes(cached, data, clean=False)
                     except OSError:                # a cache that cannot be written only costs time
-                        pass
+                        continue
+                    cachelimit.note_written(len(data))
         return failed
 
     def _typeset(self, jobs: list[Job], advance: Callable[[int], None]) -> Iterable[tuple[Job, str | None]]:
@@ -238,9 +251,11 @@ class Typesetter:
             yield futures[future], future.result()
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C is the command's to handle (it stops the workers); a worker never prints a traceback."""
+def _worker_setup(parent: int) -> None:
+    """Ctrl-C is the command's to handle (it stops the workers); a worker never prints a traceback.
+    A command that is killed outright (`kill -9`) takes its workers with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lifeline.die_with_parent(parent)
 
 
 def default_jobs() -> int:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from pipeline import lifeline
+
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.js"
 ENGINE_FILES = ("worker.js", "blog-ext.js", "package-lock.json")
@@ -183,8 +185,8 @@ class Worker:
     def start(self) -> None:
         self._stop_if_interrupted()
         node = node_program()
-        self.process = subprocess.Popen(
-            [node, str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.process = subprocess.Popen(      # tied: a killed command leaves no worker behind
+            lifeline.tied([node, str(WORKER)]), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", bufsize=1, env=node_env(self.env))
         self.answers: queue.Queue[object] = queue.Queue()
         self.stderr: deque[str] = deque(maxlen=20)
