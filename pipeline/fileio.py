@@ -232,14 +232,15 @@ class LockTimeout(Exception):
 def output_lock(path: Path, waiting: Callable[[], None], timeout: float) -> Iterator[None]:
     """Hold `.NAME.lock` beside `path` (flock; the kernel lets go of it when the process
     dies).  When another process holds it, `waiting()` is called once and the lock is waited
-    for up to `timeout` seconds (then LockTimeout).  Folders made for it and left empty are
-    removed again."""
+    for up to `timeout` seconds (then LockTimeout).  Once held, the temporaries of killed runs
+    beside `path` are removed.  Folders made for the lock and left empty are removed again."""
     path = Path(os.path.abspath(path))
     made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.parent / f".{path.name}.lock"
     fd = _take(lock, waiting, timeout)
     try:
+        remove_stale(path.parent, _prefix(path))     # what a killed build of `path` left, even if none is written
         yield
     finally:
         lock.unlink(missing_ok=True)   # before letting go: one waiting on this file then takes a new one

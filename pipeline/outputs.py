@@ -45,7 +45,8 @@ def check_target(target: Path, folder: bool, inputs: Iterable[str | Path], force
     for name in inputs:
         named = Path(os.path.abspath(name))
         if _inside(named, where) or _inside(named.resolve(), where.resolve()):
-            raise OutputRefused(f"--out {target}: it holds the input {name}, which the build would replace; "
+            what = "it is" if named == where or named.resolve() == where.resolve() else "it holds"
+            raise OutputRefused(f"--out {target}: {what} the input {name}, which the build would replace; "
                                 "a build never replaces what it reads, not even with --force")
     if not os.path.lexists(where):
         return
