@@ -554,7 +554,8 @@ def _locked(path: Path, err: TextIO) -> Iterator[None]:
         raise OutputRefused(f"--out {path}: another build has been writing it for {LOCK_WAIT / 60:.0f} minutes; "
                             "try again when it has finished") from None
     except OSError as e:
-        raise OutputRefused(f"--out {path}: cannot write there ({e.strerror or e})") from None
+        raise OutputRefused(f"--out {path}: cannot write there ({e.strerror or e}"
+                            f"{f': {e.filename}' if e.filename else ''})") from None
     with held:
         yield
 

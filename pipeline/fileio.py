@@ -234,7 +234,7 @@ def output_lock(path: Path, waiting: Callable[[], None], timeout: float) -> Iter
     dies).  When another process holds it, `waiting()` is called once and the lock is waited
     for up to `timeout` seconds (then LockTimeout).  Once held, the temporaries of killed runs
     beside `path` are removed.  Folders made for the lock and left empty are removed again."""
-    path = Path(os.path.abspath(path))
+    path = Path(os.path.realpath(path))            # a link named as the output: what it names is written
     made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.parent / f".{path.name}.lock"

@@ -328,3 +328,18 @@ def test_ctrl_c_during_a_rebuild_says_truly_whether_anything_was_written(two_bui
             # the signal came after the command ended (-2: while Python was exiting): it was written
             assert process.returncode in (0, -signal.SIGINT) and after != before, err
         assert "Traceback" not in err
+
+
+@pytest.mark.engine
+@pytest.mark.pandoc
+def test_an_out_named_through_a_link_keeps_the_link_and_replaces_the_site_it_names(tmp_path, cache_dir):
+    posts = collection(tmp_path / "posts", 1)
+    site, linked = tmp_path / "site", tmp_path / "linked"
+    assert run_cli("build", "html", posts, "--out", site, "--cache-dir", cache_dir, "--no-project")[0] == 0
+    linked.symlink_to(site, target_is_directory=True)
+    page = next(iter(sorted((site / "posts").iterdir())))
+    page.write_text("damaged\n")
+    assert run_cli("build", "html", posts, "--out", linked, "--cache-dir", cache_dir, "--no-project")[0] == 0
+    assert linked.is_symlink() and page.read_text() != "damaged\n"
+    check_links(site)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -134,7 +134,11 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
     the whole old site or the whole new one whenever the process dies; the live folder is never
     changed file by file.  A file of the old site whose bytes are the same is hard-linked into
     the new one (it keeps its inode and time); when nothing changed, nothing is written.  No
-    symbolic link in the old site is followed: the new site is made fresh, without them."""
+    symbolic link in the old site is followed: the new site is made fresh, without them.  An
+    `out` that is itself a link to a folder (`--out` named so) is kept: the folder it names is
+    replaced."""
+    if out.is_symlink() and out.is_dir():
+        out = out.resolve()
     old = _old_files(out)
     same = {path for path, data in files.items() if old.get(path) == "file" and _holds(out / path, data)}
     wanted = set(files) | {parent.as_posix() for path in files for parent in Path(path).parents
