@@ -35,18 +35,18 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn, TextIO
 
-from pipeline import __version__, cachelimit, changed, completion, progress, project
+from pipeline import __version__, cachelimit, changed, completion, fileio, progress, project
 from pipeline.cache import default_cache_dir
 from pipeline.diagnostics import Diagnostic
 from pipeline.emit import EMITTERS, BuildOptions, Emitter
 from pipeline.emit.common import SetupError, slug
-from pipeline.fileio import atomic_write_bytes
+from pipeline.fileio import LockTimeout, atomic_write_bytes, output_lock
 from pipeline.importer import planned_markdown, write_markdown
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.mathjax.options import EngineOptions
@@ -304,6 +304,7 @@ def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int
     default = Path(".") if getattr(args, "changed", None) is not None else SAMPLE    # --changed: this repository
     run = Run(paths=[str(p) for p in (args.paths or [default])], series=getattr(args, "series", None))
     before = progress.use(_reporter(args, err) if own_stderr else None)
+    fileio.committed.clear()
     try:
         _check_environment(args)
         run.project = _project(args, run.paths, err)
@@ -317,7 +318,9 @@ def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int
         print(f"anthology: error: {e}", file=err)
         return 2
     except KeyboardInterrupt:
-        print("anthology: interrupted; nothing was written", file=err)
+        done = _written(run)
+        print(f"anthology: interrupted; {', '.join(done)} written already, whole" if done else
+              "anthology: interrupted; nothing was written", file=err)
         return 130
     except BrokenPipeError:
         if _closed(out) or _closed(err):   # our reader went away; else a pipe of the tool's own broke
@@ -655,14 +658,24 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     named = None if args.series else settings.output(emitter.name)
     target = args.out or named or default_target(emitter.default_out, slug(title))
     written = emitter.outputs(target, options)
-    for path in written:
+    places = [(path, emitter.writes_folder) for path in written] + [(f, True) for f in emitter.other_outputs(options)]
+    for path, folder in places:                  # the plain mistakes, before a lock file is made
         _check_name(path)
-        check_target(path, folder=emitter.writes_folder, inputs=run.paths, force=args.force)
-    for folder in emitter.other_outputs(options):
-        _check_name(folder)
-        check_target(folder, folder=True, inputs=run.paths, force=args.force)
+        check_target(path, folder=folder, inputs=run.paths, force=True)
     run.build = BuildRequest(emitter, target, options)
-    run_stages(run, "read")
+    with contextlib.ExitStack() as locks:
+        for path, _ in sorted(places, key=lambda place: os.path.abspath(place[0])):
+            locks.enter_context(_locked(path, err))
+        run_stages(run, "read")
+        inputs: list[str | Path] = [*run.paths, *run.inputs, *(p for p in (settings.path, settings.cover) if p)]
+        for path, folder in places:
+            check_target(path, folder=folder, inputs=inputs, force=args.force)
+        return _build_read(args, run, written, started, out, err)
+
+
+def _build_read(args: argparse.Namespace, run: Run, written: list[Path], started: float,
+                out: TextIO, err: TextIO) -> int:
+    """The build after its posts were read and its outputs checked (and locked)."""
     if not run.posts:
         print("anthology: error: no posts were read, nothing to build", file=err)
         return _finish(run, err) or 1
@@ -699,6 +712,37 @@ def _check_name(path: Path) -> None:
         if size > most:
             raise OutputRefused(f"--out {path}: a name in it is {size} bytes long, and one there may have at "
                                 f"most {most}; choose a shorter one")
+
+
+LOCK_WAIT = 900.0      # seconds a build waits for another writing the same output
+
+
+@contextlib.contextmanager
+def _locked(path: Path, err: TextIO) -> Iterator[None]:
+    """No other build writes `path` while this one reads, checks and writes it."""
+    def waiting() -> None:
+        print(f"anthology: waiting for another build writing {path}…", file=err, flush=True)
+    held = contextlib.ExitStack()
+    try:
+        held.enter_context(output_lock(path, waiting, LOCK_WAIT))
+    except LockTimeout:
+        raise OutputRefused(f"--out {path}: another build has been writing it for {LOCK_WAIT / 60:.0f} minutes; "
+                            "try again when it has finished") from None
+    except OSError as e:
+        raise OutputRefused(f"--out {path}: cannot write there ({e.strerror or e}"
+                            f"{f': {e.filename}' if e.filename else ''})") from None
+    with held:
+        yield
+
+
+def _written(run: Run) -> list[str]:
+    """The build's outputs put in place so far (all of them whole, fileio.committed)."""
+    if run.build is None:
+        return []
+    build = run.build
+    outputs = {os.path.abspath(p) for p in [*build.emitter.outputs(build.target, build.options),
+                                            *build.emitter.other_outputs(build.options)]}
+    return [str(p) for p in fileio.committed if os.path.abspath(p) in outputs]
 
 
 @_within_cache_limit

@@ -3,17 +3,35 @@ into place; on failure the temporary is removed and the target left as it was.
 
 Temporaries carry the writing process's id (`.NAME.PID.xxxx.tmp`, `anthology-PID-…` in the
 system's temporary folder), so that what a killed run left behind is recognised as ours and
-removed by the next run, while those of a run still going are left alone."""
+removed by the next run, while those of a run still going are left alone.
+
+A folder is replaced whole: the new one is made beside it and the two are exchanged in one
+step (Linux's renameat2 with RENAME_EXCHANGE), so that whenever the process dies the path holds
+the whole old folder or the whole new one.  Ctrl-C is held back while a replacement is made,
+and `committed` names what was replaced, so that an interrupted command can tell the truth.
+`output_lock` keeps two builds from writing one output at once."""
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import os
 import re
 import shutil
+import signal
+import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+
+# What this process has put in place so far (atomic_file, atomic_dir): an interrupted command
+# names it instead of saying that nothing was written.  The command clears it when it starts.
+committed: list[Path] = []
 
 
 def _umask() -> int:
@@ -98,7 +116,9 @@ def atomic_file(path: Path, clean: bool = True) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
+        with held_interrupts():
+            os.replace(tmp, path)
+            committed.append(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -106,7 +126,8 @@ def atomic_file(path: Path, clean: bool = True) -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
-    """A fresh directory beside `path`; when the block succeeds it replaces `path`."""
+    """A fresh directory beside `path`; when the block succeeds it replaces `path` (whatever
+    is there: a folder, or a symbolic link, which is replaced, not followed) in one step."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(path.parent, _prefix(path))
@@ -114,16 +135,148 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     try:
         yield work
         os.chmod(work, dir_mode())
-        old = None
-        if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=_mine(path), suffix=".old"))
-            os.replace(path, old / "x")
-        os.replace(work, path)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(work)
         raise
+    old = None
+    try:
+        with held_interrupts():
+            try:
+                old = _replace_dir(work, path)
+            except BaseException:
+                _remove(work)
+                raise
+            committed.append(path)
+    finally:
+        if old is not None:
+            _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _replace_dir(work: Path, path: Path) -> Path | None:
+    """Put `work` at `path`; where the old one went (a temporary to remove), None if there was none."""
+    if not os.path.lexists(path):
+        os.rename(work, path)
+        return None
+    if exchange(work, path):
+        return work                    # `work`'s name holds the old folder now, a temporary of ours
+    # No exchange here: two renames, with a moment between them when `path` is missing.
+    old = Path(tempfile.mkdtemp(dir=path.parent, prefix=_mine(path), suffix=".old"))
+    os.replace(path, old / "x")
+    os.replace(work, path)
+    return old
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the paths `a` and `b` atomically (renameat2, Linux 3.15+, glibc 2.28+); False
+    where that is not available (another system, an old C library, a file system without it)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+@contextmanager
+def held_interrupts() -> Iterator[None]:
+    """Ctrl-C (SIGINT) during the block takes effect when it ends: what the block puts in
+    place is put there whole, and recorded, before the command is interrupted."""
+    if threading.current_thread() is not threading.main_thread() or _holding:
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    before = signal.signal(signal.SIGINT, hold)
+    _holding.append(True)
+    try:
+        yield
+    finally:
+        _holding.pop()
+        signal.signal(signal.SIGINT, before)
+    if caught and callable(before):
+        before(signal.SIGINT, None)
+    elif caught and before == signal.SIG_DFL:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+_holding: list[bool] = []
+
+
+class LockTimeout(Exception):
+    """Another build held an output's lock for longer than we wait."""
+
+
+@contextmanager
+def output_lock(path: Path, waiting: Callable[[], None], timeout: float) -> Iterator[None]:
+    """Hold `.NAME.lock` beside `path` (flock; the kernel lets go of it when the process
+    dies).  When another process holds it, `waiting()` is called once and the lock is waited
+    for up to `timeout` seconds (then LockTimeout).  Once held, the temporaries of killed runs
+    beside `path` are removed.  Folders made for the lock and left empty are removed again."""
+    path = Path(os.path.realpath(path))            # a link named as the output: what it names is written
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = path.parent / f".{path.name}.lock"
+    fd = _take(lock, waiting, timeout)
+    try:
+        remove_stale(path.parent, _prefix(path))     # what a killed build of `path` left, even if none is written
+        yield
+    finally:
+        lock.unlink(missing_ok=True)   # before letting go: one waiting on this file then takes a new one
+        os.close(fd)
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _take(lock: Path, waiting: Callable[[], None], timeout: float) -> int:
+    deadline = None
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, file_mode())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if deadline is None:
+                waiting()
+                deadline = time.monotonic() + timeout
+            elif time.monotonic() > deadline:
+                raise LockTimeout(str(lock)) from None
+            time.sleep(0.1)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.stat(lock, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)                   # the holder removed this one as it let go: take the new one
 
 
 def atomic_write_bytes(path: Path, data: bytes, clean: bool = True) -> None:

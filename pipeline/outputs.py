@@ -4,7 +4,8 @@ The tool never deletes or overwrites what it did not write.  A site is a folder 
 a stamp file (`STAMP`); a PDF carries `kexue-anthology` as its creator, an EPUB as its zip
 comment (`MARK`).  An existing target without its mark, unless empty, is refused with exit
 status 2 and a hint at `--force`; a target that is the working directory (or holds it), or
-that is or holds an input, is refused even with `--force`.  With no `--out` a build writes
+that is or holds an input (a PATH, or any file read from a folder PATH, the project file, the
+cover), is refused even with `--force`.  With no `--out` a build writes
 into `./out/` under the working directory.
 """
 
@@ -32,17 +33,21 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_target(target: Path, folder: bool, inputs: Iterable[str], force: bool) -> None:
+def check_target(target: Path, folder: bool, inputs: Iterable[str | Path], force: bool) -> None:
     """Raise OutputRefused when writing `target` (a folder when `folder`) could destroy
-    something the tool did not write."""
+    something the tool did not write.  `inputs`: the PATHs named and every file the build read
+    (each post file, the project file, the cover), however they were named (relative, through
+    a symbolic link: both the name and what it resolves to are compared)."""
     where = Path(os.path.abspath(target))
     if _inside(Path.cwd().resolve(), where.resolve()):
         raise OutputRefused(f"--out {target}: that is the working directory or holds it; "
                             "name a folder of its own (default: ./out/…)")
     for name in inputs:
-        source = Path(os.path.abspath(name)).resolve()
-        if _inside(source, where.resolve()):
-            raise OutputRefused(f"--out {target}: it holds the input {name}, which the build would replace")
+        named = Path(os.path.abspath(name))
+        if _inside(named, where) or _inside(named.resolve(), where.resolve()):
+            what = "it is" if named == where or named.resolve() == where.resolve() else "it holds"
+            raise OutputRefused(f"--out {target}: {what} the input {name}, which the build would replace; "
+                                "a build never replaces what it reads, not even with --force")
     if not os.path.lexists(where):
         return
     if folder and not where.is_dir():

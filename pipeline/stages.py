@@ -56,6 +56,7 @@ class Run:
     partial: bool = False                  # only some files were named (check --changed): no warning
                                            # for a series of the project none of them holds
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    inputs: list[Path] = field(default_factory=list)     # the files the read stage read
     posts: list[Post] = field(default_factory=list)
     engine: EngineOptions = field(default_factory=EngineOptions)
     stats: RunStats = field(default_factory=RunStats)
@@ -68,7 +69,8 @@ class Run:
 
 
 def _read(run: Run) -> None:
-    posts = read.read(run.paths, run.diagnostics)
+    run.inputs = read.input_files(run.paths, run.diagnostics)
+    posts = read.read_files(run.inputs, run.diagnostics)
     if run.series:
         run.posts = select(posts, run.series, run.diagnostics)
     else:

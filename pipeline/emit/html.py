@@ -13,8 +13,9 @@ Math is MathML (default) or inline SVG (`--math svg`), from the shared math laye
 contents, permalinks and earlier/later links (pipeline/emit/navigation.py).
 
 A rebuild takes each post's text from the cache when nothing it is made of changed
-(pipeline.assemble.bodies) and writes only the files whose bytes changed (`write_tree`): the
-folder ends as a build from scratch into an empty one leaves it.
+(pipeline.assemble.bodies) and writes only the files whose bytes changed (`write_tree`, the
+others are hard-linked from the old site), into a new folder that replaces the old one whole:
+the folder ends as a build from scratch into an empty one leaves it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pipeline.emit.base import Emitter
 from pipeline.emit.common import TEMPLATES, BuildOptions, environment, math_font, slug, slugs
 from pipeline.emit.navigation import by_date, by_tag, contents, post_permalinks
 from pipeline.emit.search import search_files
-from pipeline.fileio import atomic_dir, atomic_write_bytes
+from pipeline.fileio import atomic_dir
 from pipeline.mathhtml import MathHTML, formula_anchor
 from pipeline.model import Post, rejected
 from pipeline.outputs import STAMP
@@ -131,46 +132,59 @@ def _environment(cache_dir: Path | None) -> jinja2.Environment:
 
 
 def write_tree(out: Path, files: dict[str, bytes]) -> None:
-    """The site `files` (path → bytes) at `out`.  A site an earlier build wrote (it has the
-    stamp) is brought up to date in place: a file whose bytes changed is replaced (atomically),
-    one that did not is left untouched, and files and folders the site no longer has are
-    removed, so the folder ends as a build into an empty one would leave it.  Anything else
-    is built beside it and swapped in whole."""
-    if (out / STAMP).is_file():
-        try:
-            for path, data in files.items():
-                if not _holds(out / path, data):
-                    atomic_write_bytes(out / path, data)
-            _prune(out, set(files))
-            return
-        except OSError:            # a folder where a file goes, or the like: the whole site anew
-            pass
+    """The site `files` (path → bytes) at `out`, replaced whole: the new site is made beside
+    the old one and exchanged with it in one step (fileio.atomic_dir), so that the folder holds
+    the whole old site or the whole new one whenever the process dies; the live folder is never
+    changed file by file.  A file of the old site whose bytes are the same is hard-linked into
+    the new one (it keeps its inode and time); when nothing changed, nothing is written.  No
+    symbolic link in the old site is followed: the new site is made fresh, without them.  An
+    `out` that is itself a link to a folder (`--out` named so) is kept: the folder it names is
+    replaced."""
+    if out.is_symlink() and out.is_dir():
+        out = out.resolve()
+    old = _old_files(out)
+    same = {path for path, data in files.items() if old.get(path) == "file" and _holds(out / path, data)}
+    wanted = set(files) | {parent.as_posix() for path in files for parent in Path(path).parents
+                           if parent != Path(".")}
+    if len(same) == len(files) and set(old) == wanted:
+        return
     with atomic_dir(out) as site:
         for path, data in files.items():
             (site / path).parent.mkdir(parents=True, exist_ok=True)
-            (site / path).write_bytes(data)
+            if path not in same or not _link(out / path, site / path):
+                (site / path).write_bytes(data)
+
+
+def _old_files(out: Path) -> dict[str, str]:
+    """What is below `out` (relative path → "file", "folder" or "other"), without following a
+    symbolic link: the files below a linked folder are not there."""
+    if out.is_symlink() or not out.is_dir():
+        return {}
+    found: dict[str, str] = {}
+    for folder, dirs, names in os.walk(out):
+        here = Path(folder)
+        for path in (here / name for name in (*dirs, *names)):
+            kind = "other" if path.is_symlink() else "folder" if path.is_dir() else \
+                "file" if path.is_file() else "other"
+            found[path.relative_to(out).as_posix()] = kind
+    return found
 
 
 def _holds(path: Path, data: bytes) -> bool:
     try:
-        return not path.is_symlink() and path.stat().st_size == len(data) and path.read_bytes() == data
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return False
+    with os.fdopen(fd, "rb") as f:
+        return os.fstat(fd).st_size == len(data) and f.read(len(data) + 1) == data
 
 
-def _prune(out: Path, keep: set[str]) -> None:
-    """Remove what is below `out` and not in `keep` (paths relative to it), deepest first."""
-    for folder, dirs, names in os.walk(out, topdown=False):
-        here = Path(folder)
-        for name in names:
-            if (here / name).relative_to(out).as_posix() not in keep:
-                (here / name).unlink()
-        for name in dirs:
-            sub = here / name
-            if sub.is_symlink():
-                sub.unlink()
-            elif not any(sub.iterdir()):
-                sub.rmdir()
+def _link(source: Path, target: Path) -> bool:
+    try:
+        os.link(source, target, follow_symlinks=False)
+        return True
+    except OSError:                # a file system without hard links: the bytes are written
+        return False
 
 
 def source_names(sources: list[str]) -> Callable[[str], str]:

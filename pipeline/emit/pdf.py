@@ -41,7 +41,7 @@ from pipeline.emit import cjk_justify, pdf_parts
 from pipeline.emit.base import Emitter
 from pipeline.emit.common import TEMPLATES, BuildOptions, build_date, cjk_serif, environment
 from pipeline.emit.pdf_merge import NumberPage, Piece, destinations, merge, page_layout
-from pipeline.fileio import atomic_file, scratch_dir
+from pipeline.fileio import atomic_dir, atomic_file, held_interrupts, scratch_dir
 from pipeline.mathhtml import MathHTML, svg_files
 from pipeline.model import Post
 from pipeline.outputs import STAMP, OutputRefused
@@ -193,19 +193,24 @@ class PDFEmitter(Emitter):
                 numbers = _number_files(book, typesetter, max(v.pages for v in volumes))
             with contextlib.ExitStack() as opened:
                 number_page = _number_page(numbers, opened)
+                # every volume into a temporary first, then all put in place at once
+                files = opened.enter_context(contextlib.ExitStack())
                 with progress.task("merge", total=len(volumes), unit="books") as advance:
                     for volume in volumes:
                         elsewhere = {name: (other.path.name, *place) for other in volumes if other is not volume
                                      for name, place in other.anchors.items()}
                         pieces = [Piece(t.pdf, starts_right=t.part.starts_right, nested=t.part.nested)
                                   for t in volume.parts]
-                        with atomic_file(volume.path) as target:
-                            merge(Piece(volume.front, numbered=False), pieces, number_page, target, elsewhere)
+                        target = files.enter_context(atomic_file(volume.path))
+                        merge(Piece(volume.front, numbered=False), pieces, number_page, target, elsewhere)
                         advance(1)
-            if options.keep_build:
-                (tmp / "book.html").write_text(book.whole(), encoding="utf-8")
-                (tmp / STAMP).write_text("written by `anthology build pdf --keep-build`\n", encoding="utf-8")
-                shutil.copytree(tmp, options.keep_build, dirs_exist_ok=True)
+                if options.keep_build:
+                    (tmp / "book.html").write_text(book.whole(), encoding="utf-8")
+                    (tmp / STAMP).write_text("written by `anthology build pdf --keep-build`\n", encoding="utf-8")
+                    kept = files.enter_context(atomic_dir(options.keep_build))
+                    shutil.copytree(tmp, kept, dirs_exist_ok=True)
+                with held_interrupts():
+                    files.close()
         return targets[0]
 
 

@@ -187,8 +187,13 @@ def merge(posts: list[Post]) -> list[Post]:
 
 
 def read(paths: Iterable[str], diagnostics: Diagnostics) -> list[Post]:
+    return read_files(input_files(paths, diagnostics), diagnostics)
+
+
+def read_files(files: Iterable[Path], diagnostics: Diagnostics) -> list[Post]:
+    """The posts of `files` (those `input_files` found), merged, with their series."""
     posts: list[Post] = []
-    for path in input_files(paths, diagnostics):
+    for path in files:
         posts.extend(read_file(path, diagnostics))
     posts = merge(posts)
     for post in posts:
