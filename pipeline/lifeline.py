@@ -13,6 +13,7 @@ code that started it).  Elsewhere than Linux these do nothing.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 
@@ -44,8 +45,9 @@ def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
 
 
 def tied(argv: list[str]) -> list[str]:
-    """The command line that runs `argv` (its program an absolute path) as a process that is
-    killed when this one ends."""
-    if not supported() or not sys.executable:
+    """The command line that runs `argv` (its program a path, or a name found on PATH) as a
+    process that is killed when this one ends."""
+    program = shutil.which(argv[0]) if argv else None
+    if not supported() or not sys.executable or program is None:
         return argv
-    return [sys.executable, "-I", "-S", "-c", _LAUNCH, str(os.getpid()), *argv]
+    return [sys.executable, "-I", "-S", "-c", _LAUNCH, str(os.getpid()), os.path.abspath(program), *argv[1:]]

@@ -26,6 +26,8 @@ from typing import Any
 
 import pypandoc
 
+from pipeline import lifeline
+
 # One post's conversion may take this much; a conversion of many posts at once (the site's
 # HTML, the EPUB) a little more for each further post.  The corpus's whole EPUB (131 posts)
 # takes 6 s of CPU and peaks at 700 MB; its HTML 0.7 s.
@@ -111,7 +113,8 @@ def _spawn(command: list[str], text: str | None, cwd: Path | None, env: dict[str
            limits: Limits) -> str:
     # The limits are set on the running child (prlimit), not in a preexec_fn, which is unsafe
     # while other threads run (the MathJax client's); pandoc's first milliseconds go unlimited.
-    with subprocess.Popen(command, stdin=subprocess.DEVNULL if text is None else subprocess.PIPE,
+    # tied: pandoc ends with the command, even when the command is killed (pipeline/lifeline.py)
+    with subprocess.Popen(lifeline.tied(command), stdin=subprocess.DEVNULL if text is None else subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
                           errors="replace", cwd=cwd, env=env) as process:
         _limit(process.pid, limits)

@@ -133,6 +133,31 @@ def test_kill_9_of_build_pdf_leaves_no_typesetting_worker(tmp_path):
     _assert_gone(below)
 
 
+@needs_proc
+@pytest.mark.pandoc
+def test_kill_9_while_pandoc_runs_leaves_no_pandoc(tmp_path):
+    # pandoc running a filter that never ends (until its processor-time limit): only its tie to
+    # the command ends it at once
+    spin = tmp_path / "never.lua"
+    spin.write_text("while true do end\n")
+    code = f"from pipeline import pandoc; pandoc.run(['--lua-filter', {str(spin)!r}, '--from=markdown'], 'x')"
+    command = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            below = _descendants(command.pid)
+            if any("never.lua" in _command_line(p) for p in below):
+                break
+            assert command.poll() is None and time.monotonic() < deadline, "pandoc was not seen running"
+            time.sleep(0.05)
+        command.send_signal(signal.SIGKILL)
+    finally:
+        command.kill()
+        command.wait()
+    _assert_gone(below)
+
+
 # --- the cache's limit ---------------------------------------------------------------------
 
 from pipeline.cache import BlobCache, Cache, key  # noqa: E402
