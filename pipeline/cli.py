@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, cast
 
 from pipeline import __version__, cachelimit, changed, completion, fileio, progress, project
 from pipeline.cache import default_cache_dir
@@ -60,6 +60,37 @@ SAMPLE = Path(__file__).resolve().parent / "sample"     # the bundled sample, pa
 
 class UsageError(Exception):
     pass
+
+
+class OutputUnwritable(Exception):
+    """The command's own output cannot be written (a full disk, /dev/full): no fault of the tool."""
+
+
+class _Guarded:
+    """The command's standard output, whose failed writes (other than a closed pipe, which
+    `main` ends quietly) are raised as OutputUnwritable instead of a fault of the tool."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputUnwritable(e.strerror or str(e)) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputUnwritable(e.strerror or str(e)) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class Parser(argparse.ArgumentParser):
@@ -260,9 +291,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         return status
     except BrokenPipeError:
         return _pipe_closed(streams)
-    except OSError as e:               # the output itself cannot be written (a full disk, /dev/full)
+    except (OSError, OutputUnwritable) as e:   # the output itself cannot be written (a full disk, /dev/full)
+        reason = e.strerror or e if isinstance(e, OSError) else e
         with contextlib.suppress(OSError):
-            print(f"anthology: error: the output cannot be written: {e.strerror or e}", file=streams[1])
+            print(f"anthology: error: the output cannot be written: {reason}", file=streams[1])
         return 2
 
 
@@ -281,7 +313,7 @@ def _fill_closed_streams() -> None:
 
 def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int:
     own_stderr = err is None
-    out = out or sys.stdout
+    out = cast(TextIO, _Guarded(out or sys.stdout))
     err = err or sys.stderr
     parser = build_parser()
     try:
@@ -316,6 +348,9 @@ def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int
         return 2
     except (EngineUnavailable, SetupError, UsageError, OutputRefused, NoSuchSeries, changed.GitError) as e:
         print(f"anthology: error: {e}", file=err)
+        return 2
+    except OutputUnwritable as e:
+        print(f"anthology: error: the output cannot be written: {e}", file=err)
         return 2
     except KeyboardInterrupt:
         done = _written(run)

@@ -170,7 +170,8 @@ def test_output_and_errors_nobody_reads_end_quietly(tmp_path):
     assert not list(tmp_path.rglob("anthology-crash-*"))
 
 
-@pytest.mark.parametrize("shell", ["list >&-", "list <&- >&- 2>&-", "completion bash >&-", "completion zsh >/dev/full"])
+@pytest.mark.parametrize("shell", ["list >&-", "list <&- >&- 2>&-", "completion bash >&-", "completion zsh >/dev/full",
+                                   "list >/dev/full", "list --format json >/dev/full", "--help >/dev/full"])
 def test_closed_or_full_standard_streams_give_no_traceback(tmp_path, shell):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ANTHOLOGY_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
     result = subprocess.run(["sh", "-c", f"{sys.executable} -m pipeline {shell} -q"], capture_output=True, text=True,
