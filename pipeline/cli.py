@@ -415,7 +415,7 @@ def _project(args: argparse.Namespace, paths: list[str], err: TextIO | None = No
     if found and not quiet:
         print(f"anthology: project file {project.shown(found)}", file=err or sys.stderr)
     flags = {name: getattr(args, name, None) for name in ("subtitle", "author", "paper")}
-    for name in ("title", "subtitle", "author"):
+    for name in ("title", "subtitle", "author", "series"):
         value = getattr(args, name, None)
         if value is not None and (problem := project.text_problem(value)):
             raise UsageError(f"--{name}: {problem}")

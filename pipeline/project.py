@@ -177,9 +177,14 @@ def _foreign(candidate: Path, entry: os.stat_result) -> str | None:
     if not hasattr(os, "geteuid") or candidate.parent.resolve().is_relative_to(_PACKAGE):
         return None
     me = os.geteuid()
-    folder = os.stat(candidate.parent)
-    whose = ("it", entry.st_uid) if entry.st_uid != me else ("its folder", folder.st_uid)
-    if whose[1] == me:
+    owners = [("it", entry.st_uid), ("its folder", os.stat(candidate.parent).st_uid)]
+    if stat.S_ISLNK(entry.st_mode):
+        try:
+            owners.append(("the file it links to", os.stat(candidate).st_uid))
+        except OSError:                   # dangling: _regular names it
+            pass
+    whose = next((owner for owner in owners if owner[1] != me), None)
+    if whose is None:
         return None
     return (f"not used: {whose[0]} belongs to another user (uid {whose[1]}, not {me}), and a project file "
             f"sets the book's words and where it is written; to use it anyway give --project {shown(candidate)}")

@@ -98,6 +98,17 @@ def test_another_users_file_is_not_used_and_is_named(home, tmp_path):
 
 
 @as_root
+def test_a_link_to_another_users_file_is_not_used(home, tmp_path):
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text(PLANTED, encoding="utf-8")
+    os.chown(elsewhere, NOBODY, NOBODY)
+    (home / "posts" / "anthology.toml").symlink_to(elsewhere)      # the link is ours, what it names is not
+    warnings: list = []
+    assert project.find([home / "posts"], warnings) is None
+    assert "the file it links to belongs to another user" in warnings[0].message
+
+
+@as_root
 def test_a_file_in_another_users_folder_is_not_used(home):
     folder = home / "posts"
     (folder / "anthology.toml").write_text(PLANTED, encoding="utf-8")
@@ -200,6 +211,9 @@ def test_a_control_character_in_a_flag_is_a_usage_error(home):
     status, _, err = run_cli("build", "html", home / "posts", "--title", "好\x01书", "--out", home / "site")
     assert status == 2 and "anthology: error: --title: holds the control character or noncharacter U+0001" in err
     assert not (home / "site").exists()
+    status, _, err = run_cli("build", "epub", home / "posts", "--series", "熵\ufffe", "--out", home / "b.epub")
+    assert status == 2 and "anthology: error: --series: holds the control character or noncharacter U+FFFE" in err
+    assert not (home / "b.epub").exists()
 
 
 # --- the cover --------------------------------------------------------------------------------------
