@@ -76,8 +76,12 @@ epub: setup
 # One series as its own books (EPUB and PDF): make series SERIES=最小熵原理 [CONTENT=../shared/corpus]
 series: setup
 	@test -n "$(SERIES)" || { echo "usage: make series SERIES=NAME [CONTENT=…]"; exit 2; }
-	$(BIN)/anthology build epub $(CONTENT) --series "$(SERIES)" --out "out/$(SERIES).epub" --force
-	$(BIN)/anthology build pdf $(CONTENT) --series "$(SERIES)" --out "out/$(SERIES).pdf" --force
+	@# the tool names the files (out/NAME.epub, .pdf; a long or odd name bounded); both are built, then
+	@# the target fails if either had errors
+	@status=0; \
+	$(BIN)/anthology build epub $(CONTENT) --series "$(SERIES)" --force || status=$$?; \
+	$(BIN)/anthology build pdf $(CONTENT) --series "$(SERIES)" --force || status=$$?; \
+	exit $$status
 
 test: setup system test-system
 	$(BIN)/python -m pytest -q -rs
