@@ -221,7 +221,11 @@ def test_a_site_rebuild_killed_at_random_moments_leaves_the_old_site_or_the_new(
     window = min(windows)                            # the kills land across it (the writes are at its end)
     rng = random.Random(21)
     alive, outcomes = 0, []
-    for _ in range(20):
+    # 20 kills that land while the build runs: a kill after the build ended counts as a try only,
+    # so a machine faster or slower than when the window was measured changes the time, not the test
+    for _ in range(60):
+        if alive == 20:
+            break
         now = which(site, refs)
         assert now is not None
         process, began = start_until_emit(command(sources["b" if now == "a" else "a"], site, cache))
@@ -236,7 +240,7 @@ def test_a_site_rebuild_killed_at_random_moments_leaves_the_old_site_or_the_new(
         assert (site / STAMP).is_file() and not (site / "posts").is_symlink()
         check_links(site)
         outcomes.append(outcome)
-    assert alive >= 8, f"only {alive} of 20 kills landed while the build ran (emit took {window:.2f} s)"
+    assert alive == 20, f"only {alive} of {len(outcomes)} kills landed while the build ran (emit took {window:.2f} s)"
     # the next build cleans up what the killed ones left beside the site
     assert subprocess.run(command(sources["a"], site, cache), env=environment(), capture_output=True,
                           timeout=120).returncode == 0
