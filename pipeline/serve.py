@@ -44,8 +44,8 @@ from pipeline.emit.common import SetupError
 from pipeline.fileio import scratch_dir
 from pipeline.mathjax.client import EngineUnavailable
 from pipeline.mathjax.options import EngineOptions
-from pipeline.outputs import STAMP
 from pipeline.project import DEFAULT_TITLE, Project
+from pipeline.read import built_here
 from pipeline.stages import BuildRequest, NoSuchSeries, Run, run_stages
 
 EVENTS = "/__anthology/events"
@@ -265,7 +265,7 @@ class Handler(SimpleHTTPRequestHandler):
             self.close_connection = True
         except Exception as e:  # noqa: BLE001 - one request must never stop the server
             self.close_connection = True
-            self.live.say(f"anthology serve: internal error answering {self.requestline[:200]!r}: "
+            self.live.say(f"anthology serve: internal error answering {getattr(self, 'requestline', '')[:200]!r}: "
                           f"{type(e).__name__}: {str(e)[:200]}")
             if not self.answered:
                 try:
@@ -335,7 +335,8 @@ def serve(settings: Settings, port: int, open_browser: bool, out: TextIO, err: T
     the exception being handled to a log file and returns its path."""
     with _interruptible(), scratch_dir("serve") as scratch:
         def say(line: str) -> None:
-            print(line, file=err, flush=True)
+            err.write(line + "\n")           # in one piece: the server's threads say things too
+            err.flush()
 
         live = Live(scratch / "site", say)
         try:
@@ -440,11 +441,13 @@ class Watcher:
     the next one (the changes of that time come as one batch).  The watch never ends
     silently: a failure is one line (`say`) and the watch starts again — looking every
     POLL_INTERVAL seconds after three failures in a row — and a build follows, since what
-    changed meanwhile is not known."""
+    changed meanwhile is not known.  What it has to say is said by `next`, in the thread that
+    builds, so that it never lands inside a line of the build's."""
 
     def __init__(self, paths: list[str], ignore: Iterable[Path | None],
                  say: Callable[[str], None] = lambda line: None) -> None:
-        self.sources = Sources(paths, ignore, say)
+        self.notes: queue.Queue[str] = queue.Queue()
+        self.sources = Sources(paths, ignore, self.notes.put)
         self.say = say
         self.changes: queue.Queue[set[str]] = queue.Queue()
         self.stop = threading.Event()
@@ -458,7 +461,13 @@ class Watcher:
         self.thread.start()
 
     def _run(self) -> None:
-        failures = 0
+        try:
+            self._watch()
+        except BaseException:  # noqa: BLE001 - the thread ends, without a traceback: `next` says so and starts another
+            pass
+
+    def _watch(self) -> None:
+        failures, said = 0, ""
         while not self.stop.is_set():
             started = time.monotonic()
             try:
@@ -466,22 +475,28 @@ class Watcher:
                     self.changes.put(batch)
                 return
             except Exception as e:  # noqa: BLE001 - whatever it was, the watch must go on
-                failures = failures + 1 if time.monotonic() - started < 10 else 1
-                self._again(f"failed ({type(e).__name__}: {str(e)[:200]})", fall_back=failures >= 3)
-                self.stop.wait(POLL_INTERVAL)
+                if time.monotonic() - started >= 10:
+                    failures, said = 0, ""
+                failures += 1
+                what = f"failed ({type(e).__name__}: {str(e)[:200]})"
+                if what != said or failures == 3:         # a failure that stays is said once, not built for again
+                    self._again(what, fall_back=failures >= 3)
+                said = what
+                self.stop.wait(min(POLL_INTERVAL * 2 ** (failures - 1), 5.0))
 
     def _again(self, what: str, fall_back: bool) -> None:
         """Said once; the watch goes on (by looking if `fall_back`); a build follows."""
         self.polling = self.polling or fall_back
         how = f"looking every {POLL_INTERVAL} s instead" if self.polling else "watching again"
-        self.say(f"watch: the watch of the sources {what}; {how}")
+        self.notes.put(f"watch: the watch of the sources {what}; {how}")
         self.changes.put({str(r) for r in self.sources.roots})
 
     def next(self) -> set[str]:
         """The files changed since the last call, once there are any."""
         while True:
+            self._tell()
             try:
-                changed = self.changes.get(timeout=1.0)
+                changed = self.changes.get(timeout=POLL_INTERVAL)
                 break
             except queue.Empty:
                 if not self.thread.is_alive() and not self.stop.is_set():
@@ -490,14 +505,19 @@ class Watcher:
                     self.thread.start()
         while not self.changes.empty():
             changed |= self.changes.get_nowait()
+        self._tell()
         return changed
+
+    def _tell(self) -> None:
+        while not self.notes.empty():
+            self.say(self.notes.get_nowait())
 
     def close(self) -> None:
         self.stop.set()
         self.thread.join(timeout=2.0)
 
 
-Stamp = tuple[int, int, int]           # a file's inode, modification time and size
+Stamp = tuple[int, int, int, int]      # a file's inode, modification and change times, size (a copy keeps no ctime)
 Identity = tuple[int, int] | None      # a folder's device and inode (None: not there)
 A_FILE: Identity = (0, 0)              # a file's: only that it is there (an editor may save by renaming over it)
 _EDITOR_LITTER = re.compile(r"(~|\.sw.|\.py[cod]|\.___jb_\w+___)$|^(#.*#|\.#.*|flycheck_.*|4913)$")
@@ -571,7 +591,7 @@ class Sources:
                     self._link(Path(path))
 
     def _enters(self, folder: Path) -> bool:
-        if folder.name.startswith(".") or folder in self.skipped or (folder / STAMP).exists():
+        if folder.name.startswith(".") or folder in self.skipped or built_here(folder):
             return False
         if folder.is_symlink():
             self._link(folder)
@@ -613,7 +633,7 @@ def _stamp(name: str) -> Stamp | None:
         info = os.stat(name)
     except (OSError, ValueError):
         return None
-    return info.st_ino, info.st_mtime_ns, info.st_size
+    return info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size
 
 
 def watch(paths: list[str], ignore: Iterable[Path | None] = (), stop: threading.Event | None = None,
