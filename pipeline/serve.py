@@ -585,6 +585,8 @@ class Sources:
             dirs[:] = [d for d in sorted(dirs) if self._enters(Path(here, d))]
             for name in names:
                 path = os.path.join(here, name)
+                if not self.wanted(path):
+                    continue
                 if stamp := _stamp(path):
                     look.stamps[path] = stamp
                 elif os.path.islink(path):
