@@ -13,6 +13,7 @@ import re
 import stat
 import unicodedata
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from pipeline.diagnostics import Diagnostics
@@ -54,15 +55,27 @@ def input_files(paths: Iterable[str], diagnostics: Diagnostics) -> list[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            for root, dirs, names in os.walk(path):
+            for root, dirs, names in os.walk(path, onerror=partial(_unreadable_folder, diagnostics)):
                 # Hidden folders, and sites a build wrote here (./out/site), hold no posts.
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(root) / d / STAMP).exists())
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not built_here(Path(root) / d))
                 files.extend(_regular(Path(root) / name, diagnostics) for name in sorted(names) if holds_posts(name))
         elif path.exists() or path.is_symlink():
             files.append(_regular(path, diagnostics))
         else:
             diagnostics.input_error(str(path), "no such file or folder", code="missing")
     return [f for f in files if f is not None]
+
+
+def built_here(folder: Path) -> bool:
+    """Whether `folder` holds a site a build wrote (False when it cannot be looked into)."""
+    try:
+        return (folder / STAMP).exists()
+    except OSError:
+        return False
+
+
+def _unreadable_folder(diagnostics: Diagnostics, e: OSError) -> None:
+    diagnostics.input_error(str(e.filename), f"cannot read the folder: {e.strerror or e}")
 
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
