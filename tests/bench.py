@@ -36,13 +36,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.diagnostics import Diagnostics
-from pipeline.extract import extract
-from pipeline.mathjax.client import WORKER, node_program
-from pipeline.mathjax.options import EngineOptions
-from pipeline.model import drawable
-from pipeline.read import read
-from pipeline.stages import Run, run_stages
+from kexue_anthology.check.extract import extract
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.core.model import drawable
+from kexue_anthology.formulas.mathjax.client import WORKER, node_program
+from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.read import read
+from kexue_anthology.stages import Run, run_stages
+
 from tests.bench_collection import copies_for, edited, make_collection, sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +72,7 @@ def check_bench() -> bool:
         out = subprocess.run([node, str(WORKER)], input=lines, capture_output=True, text=True, check=True)
         assert out.stdout.count("\n") == formulas + 1
 
-    command = [sys.executable, "-m", "pipeline", "check", str(CORPUS)]
+    command = [sys.executable, "-m", "kexue_anthology", "check", str(CORPUS)]
 
     def check(cache: str):
         subprocess.run(command + ["--cache-dir", cache], capture_output=True, check=False)
@@ -148,7 +149,7 @@ def measured(command: list[str]) -> tuple[float, float]:
     return time.perf_counter() - t, usage.ru_maxrss / 1024
 
 
-WEASYPRINT_ALONE = ("import sys; from pathlib import Path; from pipeline.emit.pdf import write_pdf; "
+WEASYPRINT_ALONE = ("import sys; from pathlib import Path; from kexue_anthology.formats.pdf.emitter import write_pdf; "
                     "write_pdf(Path(sys.argv[1]), Path(sys.argv[2]), b'bench')")
 
 
@@ -157,7 +158,7 @@ def pdf_bench() -> bool:
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         for name, extra, repeat in (("最小熵原理", ["--series", "最小熵原理"], 2), ("corpus", [], 1)):
-            build = [sys.executable, "-m", "pipeline", "build", "pdf", str(CORPUS), *extra,
+            build = [sys.executable, "-m", "kexue_anthology", "build", "pdf", str(CORPUS), *extra,
                      "--cache-dir", str(work / "cache"), "--out", str(work / f"{name}.pdf"),
                      "--keep-build", str(work / name)]
             measured(build)                                   # drawings into the cache
@@ -181,7 +182,7 @@ SAMPLE_EVERY = 0.2
 
 
 def anthology(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline", *args]
+    return [sys.executable, "-m", "kexue_anthology", *args]
 
 
 def timed(command: list[str]) -> float:

@@ -1,6 +1,6 @@
 """A big collection for `make bench`: every post available, copied under distinct ids.
 
-The seeds (`pipeline/sample`, listing pages) and `../shared/corpus` (scraped Markdown and plain
+The seeds (`sample`, listing pages) and `../shared/corpus` (scraped Markdown and plain
 text) give about 160 posts; `make_collection` copies all of them `k` times into a folder so that
 the whole-blog figures (≈600 posts) can be measured.  Copy 0 is the files as they are; copy c > 0
 rewrites, in every file, what the readers take a post's identity from:
@@ -23,12 +23,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.read import frontmatter, listing, plaintext, scraped
-from pipeline.read.listing import BY_LINE
-from pipeline.read.scraped import END_MARKERS, HEADING
+from kexue_anthology.read import frontmatter, listing, plaintext, scraped
+from kexue_anthology.read.listing import BY_LINE
+from kexue_anthology.read.scraped import END_MARKERS, HEADING
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT / "pipeline" / "sample"
+SEEDS = ROOT / "pipeline" / "kexue_anthology" / "sample"
 CORPUS = ROOT.parent / "shared" / "corpus"
 ID_SHIFT = 1_000_000                                  # above any archive id of the blog (≈11,000)
 ARCHIVE_ID = re.compile(r"(?<=/archives/)\d{1,9}(?!\d)|(?<=kexuefm-)\d{1,9}(?!\d)")
@@ -53,7 +53,7 @@ def shifted(number: str, copy: int) -> str:
 
 def copied_text(text: str, copy: int) -> str:
     """`text` (one file of posts) as copy number `copy`: other ids, other titles, the rest as it is.
-    The form is told as the readers tell it (`pipeline.read.READERS`, in their order)."""
+    The form is told as the readers tell it (`kexue_anthology.read.READERS`, in their order)."""
     if copy == 0:
         return text
     text = ARCHIVE_ID.sub(lambda m: shifted(m.group(), copy), text)

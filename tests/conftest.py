@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-SEEDS = ROOT / "pipeline" / "sample"
+SEEDS = ROOT / "pipeline" / "kexue_anthology" / "sample"
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 ORACLE = SHARED / "tools" / "mathjax2-oracle"

@@ -9,7 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pipeline.cli import main
+from kexue_anthology.cli.main import main
+
 from tests.conftest import DATA
 
 EPUBCHECK = Path("/usr/share/java/epubcheck.jar")

@@ -7,9 +7,10 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from pipeline.diagnostics import Diagnostics
-from pipeline.extract import extract
-from pipeline.read import read
+from kexue_anthology.check.extract import extract
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.read import read
+
 from tests.bench_collection import SEEDS, copies_for, edited, make_collection
 
 # Scraped Markdown (the whole 最小熵原理 series, links between its parts) and plain text.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "pipeline" / "sample"
+SAMPLE = ROOT / "pipeline" / "kexue_anthology" / "sample"
 
 
 # --- workers -------------------------------------------------------------------------------
@@ -72,8 +72,8 @@ def _kill_when(argv: list[str], ready, tmp_path: Path,
                env: dict[str, str] | None = None) -> tuple[dict[int, str], list[str]]:
     """Start the command, wait until `ready(descendants)`, kill -9 it; the processes it had
     below it then, and their command lines."""
-    env = dict(env or os.environ, PYTHONPATH=str(ROOT), ANTHOLOGY_CACHE=str(tmp_path / "cache"))
-    command = subprocess.Popen([sys.executable, "-m", "pipeline", *argv], cwd=tmp_path, env=env,
+    env = dict(env or os.environ, PYTHONPATH=str(ROOT / "pipeline"), ANTHOLOGY_CACHE=str(tmp_path / "cache"))
+    command = subprocess.Popen([sys.executable, "-m", "kexue_anthology", *argv], cwd=tmp_path, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -141,7 +141,7 @@ def test_kill_9_while_pandoc_runs_leaves_no_pandoc(tmp_path):
     spin = tmp_path / "never.lua"
     spin.write_text("while true do end\n")
     code = f"from pipeline import pandoc; pandoc.run(['--lua-filter', {str(spin)!r}, '--from=markdown'], 'x')"
-    command = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    command = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT / "pipeline")),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -160,8 +160,9 @@ def test_kill_9_while_pandoc_runs_leaves_no_pandoc(tmp_path):
 
 # --- the cache's limit ---------------------------------------------------------------------
 
-from pipeline.cache import BlobCache, Cache, key  # noqa: E402
-from pipeline.cachelimit import parse_size  # noqa: E402
+from kexue_anthology.core.cache import BlobCache, Cache, key  # noqa: E402
+from kexue_anthology.core.cachelimit import parse_size  # noqa: E402
+
 from tests.helpers import run_cli  # noqa: E402
 
 DAY = 86400.0

@@ -11,10 +11,10 @@ import json
 import re
 
 import pytest
+from kexue_anthology.check.extract import extract
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.read import read
 
-from pipeline.diagnostics import Diagnostics
-from pipeline.extract import extract
-from pipeline.read import read
 from tests.conftest import DATA
 from tests.helpers import EXPECTED_MARK as MARK
 from tests.helpers import check_json

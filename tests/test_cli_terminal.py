@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from kexue_anthology.cli import completion
+from kexue_anthology.cli.main import build_parser
 
-from pipeline import completion
-from pipeline.cli import build_parser
 from tests.helpers import run_cli
 from tests.test_project import posts
 
@@ -132,7 +132,7 @@ def test_changed_outside_a_repository_or_with_an_unknown_revision_is_a_usage_err
 
 
 def test_changed_files_are_the_edited_and_the_untracked_within_the_paths(repo):
-    from pipeline.changed import changed_files
+    from kexue_anthology.cli.changed import changed_files
     (repo / "9202.md").write_text((repo / "9202.md").read_text(encoding="utf-8") + "\n又一段。\n", encoding="utf-8")
     posts(repo, ("9204", "第四篇", None, None))
     (repo / "ignored.md").write_text("x", encoding="utf-8")

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kexue_anthology.check.extract import extract
+from kexue_anthology.check.locate import fault, fault_index
+from kexue_anthology.check.suggest import KnownNames, distance, hint, known_names, nearest
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.core.error_codes import CODES
+from kexue_anthology.formulas.mathjax.client import Request, Worker
+from kexue_anthology.read import read
 
-from pipeline.diagnostics import Diagnostics
-from pipeline.error_codes import CODES
-from pipeline.extract import extract
-from pipeline.locate import fault, fault_index
-from pipeline.mathjax.client import Request, Worker
-from pipeline.read import read
-from pipeline.suggest import KnownNames, distance, hint, known_names, nearest
 from tests.conftest import DATA, ROOT
 from tests.helpers import check_json, run_cli
 

@@ -7,13 +7,13 @@ import html
 import re
 
 import pytest
+from kexue_anthology.check.extract import extract
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.documents import pandoc_ast
+from kexue_anthology.documents.document import build, fallback, too_deep
+from kexue_anthology.documents.pandoc_ast import walk
+from kexue_anthology.read import read
 
-from pipeline import pandoc_ast
-from pipeline.diagnostics import Diagnostics
-from pipeline.document import build, fallback, too_deep
-from pipeline.extract import extract
-from pipeline.pandoc_ast import walk
-from pipeline.read import read
 from tests.conftest import SEEDS
 from tests.helpers import case_source
 

@@ -6,10 +6,10 @@ import json
 import os
 
 import pytest
+from kexue_anthology.formulas.mathjax.client import Request, Worker
+from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.stages import Run, run_stages
 
-from pipeline.mathjax.client import Request, Worker
-from pipeline.mathjax.options import EngineOptions
-from pipeline.stages import Run, run_stages
 from tests.helpers import check_json, run_cli
 
 pytestmark = pytest.mark.engine

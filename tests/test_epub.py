@@ -10,9 +10,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.read import read
 
-from pipeline.diagnostics import Diagnostics
-from pipeline.read import read
 from tests.conftest import SEEDS
 from tests.helpers import epubcheck, run_cli
 
@@ -137,7 +137,8 @@ def test_empty_attributes_never_reach_the_book(tmp_path, math):
 def test_the_suite_checks_every_book_it_builds(tmp_path, monkeypatch):
     """run_cli (tests/helpers.py) puts every EPUB a `build epub` writes through epubcheck: a
     book with a link to a missing file fails the test that built it."""
-    from pipeline.emit import epub
+    from kexue_anthology.formats.epub import emitter as epub
+
     from tests.helpers import epubcheck_command
     if epubcheck_command(tmp_path) is None:
         pytest.skip("needs epubcheck (Debian: apt-get install epubcheck, with java)")

@@ -1,6 +1,6 @@
 """The accessible EPUB: EPUB Accessibility 1.1 metadata true of the book in each math mode, alt
 text on every image and formula, the title page and contents, and every book-level word taken
-from the project (pipeline.project) — each book through epubcheck."""
+from the project (kexue_anthology.config.project) — each book through epubcheck."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from kexue_anthology.config.project import Project
+from kexue_anthology.formats.common import BuildOptions, SetupError
+from kexue_anthology.formats.epub.emitter import EMITTER
+from kexue_anthology.stages import BuildRequest, Run, run_stages
 from PIL import Image
 
-from pipeline.emit.common import BuildOptions, SetupError
-from pipeline.emit.epub import EMITTER
-from pipeline.project import Project
-from pipeline.stages import BuildRequest, Run, run_stages
 from tests.helpers import epubcheck, run_cli
 
 pytestmark = [pytest.mark.engine, pytest.mark.pandoc]
@@ -34,7 +34,7 @@ $$\\begin{equation}a^2+b^2=c^2\\label{eq:p}\\end{equation}$$
 由 $\\eqref{eq:p}$ 可知。
 """
 
-# a formula with a link inside is drawn as SVG even in MathML mode (pipeline/mathhtml.py); an
+# a formula with a link inside is drawn as SVG even in MathML mode (formulas/mathhtml.py); an
 # image of the blog is not fetched: a placeholder with its caption stands in its place
 LINKED = PLAIN.replace("id: 'a1'", "id: 'a2'").replace("title: 勾股定理", "title: 图与链接") + """
 于是 $y=\\eqref{eq:p}+1$，如图 ![损失曲线随步数下降](https://example.org/loss.png) 所示。

@@ -22,9 +22,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from pipeline.model import Formula
-from pipeline.stages import Run, run_stages
+from kexue_anthology.core.model import Formula
+from kexue_anthology.stages import Run, run_stages
 
 EXAMPLES = int(os.environ.get("ANTHOLOGY_FUZZ_EXAMPLES", "150"))
 

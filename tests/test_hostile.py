@@ -80,7 +80,7 @@ def test_every_output_is_written_with_each_problem_on_its_line(posts, tmp_path, 
 
 
 def test_the_empty_drawing_of_definitions_is_zero_width(posts, tmp_path):
-    from pipeline.stages import Run, run_stages
+    from kexue_anthology.stages import Run, run_stages
 
     run = Run(paths=[str(posts / "odd.md")])
     run_stages(run, "render")
@@ -94,7 +94,8 @@ def test_the_empty_drawing_of_definitions_is_zero_width(posts, tmp_path):
 def test_a_post_weasyprint_fails_on_is_left_out_and_the_book_is_written(tmp_path, monkeypatch):
     """WeasyPrint failing on one post (injected: it raises on a marker word) costs that post
     only: a diagnostic on its title, a marked page in its place, every other post typeset."""
-    from pipeline.emit import pdf, pdf_parts
+    from kexue_anthology.formats.pdf import emitter as pdf
+    from kexue_anthology.formats.pdf import parts as pdf_parts
 
     real = pdf.write_pdf
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from kexue_anthology.check.extract import extract
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.read import read
 
-from pipeline.diagnostics import Diagnostics
-from pipeline.extract import extract
-from pipeline.read import read
 from tests.conftest import DATA, SEEDS
 from tests.helpers import case_source, run_cli
 

@@ -8,10 +8,9 @@ import html
 import re
 
 import pytest
-
-from pipeline.diagnostics import Diagnostics
-from pipeline.extract import extract
-from pipeline.read import read
+from kexue_anthology.check.extract import extract
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.read import read
 
 pytestmark = pytest.mark.corpus
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 import time
 
 import pytest
+from kexue_anthology.check.extract import extract
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.core.sourcetext import SourceFile
+from kexue_anthology.documents import pandoc_ast
+from kexue_anthology.documents.document import build
+from kexue_anthology.documents.pandoc_ast import walk
+from kexue_anthology.read import read
+from kexue_anthology.read.markup import unescape
+from kexue_anthology.read.scraped import headless
 
-from pipeline import pandoc_ast
-from pipeline.diagnostics import Diagnostics
-from pipeline.document import build
-from pipeline.extract import extract
-from pipeline.pandoc_ast import walk
-from pipeline.read import read
-from pipeline.read.markup import unescape
-from pipeline.read.scraped import headless
-from pipeline.sourcetext import SourceFile
 from tests.helpers import case_source
 
 

@@ -1,4 +1,4 @@
-"""MathJax's MathML as MathML Core draws it (pipeline.mathcore) and the alt text of formulas."""
+"""MathJax's MathML as MathML Core draws it (kexue_anthology.formulas.mathcore) and the alt text of formulas."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import re
 import unicodedata
 
 import pytest
+from kexue_anthology.formulas.formula_text import alt_text
+from kexue_anthology.formulas.mathcore import STYLED, core_mathml
+from kexue_anthology.formulas.mathhtml import MathHTML
+from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.formulas.safemarkup import safe_markup
+from kexue_anthology.stages import Run, run_stages
 
-from pipeline.formula_text import alt_text
-from pipeline.mathcore import STYLED, core_mathml
-from pipeline.mathhtml import MathHTML
-from pipeline.mathjax.options import EngineOptions
-from pipeline.safemarkup import safe_markup
-from pipeline.stages import Run, run_stages
 from tests.conftest import DATA
 
 M = '<math xmlns="http://www.w3.org/1998/Math/MathML">'

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from kexue_anthology.documents.pandoc_ast import Attr, Span, Str
+from kexue_anthology.formulas.mathhtml import FIT_FROM, MathHTML, _swap
 
-from pipeline.mathhtml import FIT_FROM, MathHTML, _swap
-from pipeline.pandoc_ast import Attr, Span, Str
 from tests.test_render import rendered, write_post
 
 pytestmark = pytest.mark.engine

@@ -10,9 +10,9 @@ import subprocess
 from collections import Counter
 
 import pytest
+from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.stages import Run, run_stages
 
-from pipeline.mathjax.options import EngineOptions
-from pipeline.stages import Run, run_stages
 from tests.helpers import run_cli
 from tests.test_html import chromium
 
@@ -101,7 +101,7 @@ document.getElementById('f').addEventListener('load', () => {{
 
 
 def test_aligned_rows_align_at_their_ampersands_in_chromium(tmp_path):
-    """MathML Core ignores `columnalign`: after pipeline.mathcore the right-aligned first column
+    """MathML Core ignores `columnalign`: after kexue_anthology.formulas.mathcore the right-aligned first column
     of `aligned` ends at one x in every row and the second column starts at one x."""
     browser = chromium()
     (tmp_path / "a.md").write_text(ALIGNED, encoding="utf-8")

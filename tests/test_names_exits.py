@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from kexue_anthology.formats.common import NAME_BYTES, slug, slugs
 
-from pipeline.emit.common import NAME_BYTES, slug, slugs
 from tests.conftest import ROOT
 from tests.helpers import run_cli
 from tests.test_project import posts
@@ -141,12 +141,12 @@ def test_init_into_a_read_only_mount_is_one_line(tmp_path):
 def _closed_pipe_run(tmp_path: Path, *argv: str, stderr_too: bool = False) -> tuple[int, str]:
     """The real command with its stdout (and with `stderr_too` its stderr) a pipe nobody reads:
     (exit status, what it said on stderr when that is still open)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ANTHOLOGY_CACHE": str(tmp_path / "cache"),
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "pipeline"), "ANTHOLOGY_CACHE": str(tmp_path / "cache"),
            "TMPDIR": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
     read, write = os.pipe()
     os.close(read)                        # the reader is gone before the first byte is written
     try:
-        result = subprocess.run([sys.executable, "-m", "pipeline", *argv], stdout=write,
+        result = subprocess.run([sys.executable, "-m", "kexue_anthology", *argv], stdout=write,
                                 stderr=write if stderr_too else subprocess.PIPE, text=True, env=env,
                                 cwd=tmp_path, timeout=120)
     finally:
@@ -173,8 +173,8 @@ def test_output_and_errors_nobody_reads_end_quietly(tmp_path):
 @pytest.mark.parametrize("shell", ["list >&-", "list <&- >&- 2>&-", "completion bash >&-", "completion zsh >/dev/full",
                                    "list >/dev/full", "list --format json >/dev/full", "--help >/dev/full"])
 def test_closed_or_full_standard_streams_give_no_traceback(tmp_path, shell):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ANTHOLOGY_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
-    result = subprocess.run(["sh", "-c", f"{sys.executable} -m pipeline {shell} -q"], capture_output=True, text=True,
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "pipeline"), "ANTHOLOGY_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
+    result = subprocess.run(["sh", "-c", f"{sys.executable} -m kexue_anthology {shell} -q"], capture_output=True, text=True,
                             env=env, timeout=120, cwd=tmp_path)
     full = "/dev/full" in shell
     assert result.returncode == (2 if full else 0), result.stderr
@@ -183,8 +183,8 @@ def test_closed_or_full_standard_streams_give_no_traceback(tmp_path, shell):
 
 
 def test_a_pipe_into_head_gives_no_traceback(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ANTHOLOGY_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
-    command = f"{sys.executable} -m pipeline completion fish | head -c1; {sys.executable} -m pipeline list | head -c1"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "pipeline"), "ANTHOLOGY_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
+    command = f"{sys.executable} -m kexue_anthology completion fish | head -c1; {sys.executable} -m kexue_anthology list | head -c1"
     result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env, timeout=120)
     assert result.stdout.startswith("#") and len(result.stdout) == 2
     assert result.stderr.count("Traceback") == 0 and "Exception ignored" not in result.stderr

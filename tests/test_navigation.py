@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from kexue_anthology.documents.pandoc_ast import Header
+from kexue_anthology.formats.html.navigation import Entry, contents
 
-from pipeline.emit.navigation import Entry, contents
-from pipeline.pandoc_ast import Header
 from tests.helpers import run_cli
 from tests.test_html import ID, check_links, chromium
 

@@ -6,9 +6,9 @@ import json
 import subprocess
 
 import pytest
+from kexue_anthology.check.number import number_post
+from kexue_anthology.stages import Run, run_stages
 
-from pipeline.number import number_post
-from pipeline.stages import Run, run_stages
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.engine

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
+from kexue_anthology.core import fileio
+from kexue_anthology.core.outputs import STAMP
 from PIL import Image
 
-from pipeline import fileio
-from pipeline.outputs import STAMP
 from tests.conftest import DATA, ROOT, SEEDS
 from tests.helpers import run_cli
 from tests.test_html import check_links
@@ -168,12 +168,12 @@ def collection(folder: Path, copies: int, edited: bool = False) -> Path:
 
 
 def command(source: Path, site: Path, cache: Path) -> list[str]:
-    return [PYTHON, "-m", "pipeline", "build", "html", str(source), "--out", str(site), "--cache-dir", str(cache),
+    return [PYTHON, "-m", "kexue_anthology", "build", "html", str(source), "--out", str(site), "--cache-dir", str(cache),
             "--no-project"]
 
 
 def environment() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(ROOT), TERM="dumb", CI="1")
+    return dict(os.environ, PYTHONPATH=str(ROOT / "pipeline"), TERM="dumb", CI="1")
 
 
 @pytest.fixture(scope="module")

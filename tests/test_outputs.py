@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from kexue_anthology import stages
+from kexue_anthology.core.outputs import STAMP
 
-from pipeline import stages
-from pipeline.outputs import STAMP
 from tests.conftest import ROOT, SEEDS
 from tests.helpers import run_cli
 

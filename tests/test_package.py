@@ -47,8 +47,18 @@ def test_pip_install_then_build_the_sample_from_any_folder(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "NODE_PATH")}
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", ANTHOLOGY_CACHE=str(tmp_path / "cache"))
 
-    where = _run([python, "-c", "import pipeline; print(pipeline.__file__)"], cwd=elsewhere, env=env).stdout.strip()
+    where = _run([python, "-c", "import kexue_anthology; print(kexue_anthology.__file__)"], cwd=elsewhere,
+                 env=env).stdout.strip()
     assert Path(where).is_relative_to(venv), f"the package imported from {where}, not from the fresh venv"
+    # one distinctive top-level name installed: neither the source root `pipeline` nor the tests
+    site = Path(where).parent.parent
+    installed = sorted(p.name for p in site.iterdir() if p.is_dir() and not p.name.endswith((".dist-info", "__pycache__"))
+                       and p.name not in ("_distutils_hack", "pip", "setuptools", "pkg_resources"))
+    assert "kexue_anthology" in installed and "pipeline" not in installed and "tests" not in installed, installed
+    for name in ("pipeline", "tests"):
+        found = _run([python, "-c", f"import importlib.util; print(importlib.util.find_spec({name!r}))"], cwd=elsewhere,
+                     env=env).stdout.strip()
+        assert found == "None", f"{name} is importable from the fresh venv: {found}"
 
     _run([anthology, "build", "html"], cwd=elsewhere, env=env)
     site = elsewhere / "out" / "site"
@@ -62,7 +72,7 @@ def test_pip_install_then_build_the_sample_from_any_folder(tmp_path):
 
     # The worker's npm packages were installed on first use into the cache folder, not into the package.
     assert list((tmp_path / "cache" / "mathjax").glob("*/node_modules/mathjax-node/package.json"))
-    assert not (Path(where).parent / "mathjax" / "node_modules").exists()
+    assert not (Path(where).parent / "formulas" / "mathjax" / "node_modules").exists()
     assert sorted(p.name for p in elsewhere.iterdir()) == ["out"]
 
 
@@ -70,8 +80,8 @@ IMPORT_ALL = """
 import importlib, json, os, pkgutil, sys
 os.umask(0o027)
 before = dict(os.environ)
-import pipeline
-names = [m.name for m in pkgutil.walk_packages(pipeline.__path__, "pipeline.")
+import kexue_anthology
+names = [m.name for m in pkgutil.walk_packages(kexue_anthology.__path__, "kexue_anthology.")
          if ".node_modules" not in m.name and not m.name.endswith("__main__")]
 for name in names:
     importlib.import_module(name)
@@ -80,12 +90,12 @@ print(json.dumps({"umask": os.umask(0), "environ": dict(os.environ) == before, "
 
 
 def test_importing_the_package_has_no_side_effects(tmp_path):
-    """No umask, environment, folder or file changed by importing any module of pipeline/."""
+    """No umask, environment, folder or file changed by importing any module of the package."""
     home, cwd = tmp_path / "home", tmp_path / "cwd"
     home.mkdir()
     cwd.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("ANTHOLOGY_CACHE", "XDG_CACHE_HOME")}
-    env.update(HOME=str(home), PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    env.update(HOME=str(home), PYTHONPATH=str(ROOT / "pipeline"), PYTHONDONTWRITEBYTECODE="1")
     result = _run([sys.executable, "-c", IMPORT_ALL], cwd=cwd, env=env)
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["umask"] == 0o027 and found["environ"] and found["modules"] > 20, found

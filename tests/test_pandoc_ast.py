@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline.pandoc_ast import (
+from kexue_anthology.documents.pandoc_ast import (
     Attr,
     Header,
     Link,

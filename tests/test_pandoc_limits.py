@@ -9,11 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
+from kexue_anthology.check.extract import extract
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.documents import document, pandoc, pandoc_ast
+from kexue_anthology.read import read
 
-from pipeline import document, pandoc, pandoc_ast
-from pipeline.diagnostics import Diagnostics
-from pipeline.extract import extract
-from pipeline.read import read
 from tests.helpers import run_cli
 
 NORMAL = "正常的文章，**粗体**，公式 $a+b$ 与\n\n$$c=d$$\n\n结束。\n"
@@ -160,8 +160,8 @@ def test_a_missing_pandoc_is_a_setup_error(monkeypatch, tmp_path):
 
 
 def test_backtick_runs_of_many_lengths_are_refused_before_pandoc(tmp_path):
-    from pipeline.document import too_deep
-    from pipeline.stages import Run, run_stages
+    from kexue_anthology.documents.document import too_deep
+    from kexue_anthology.stages import Run, run_stages
 
     path = tmp_path / "ticks.md"
     path.write_text("---\ntitle: t\nid: '7'\n---\n前文\n\n" + " ".join("`" * n for n in range(1, 3001))

@@ -13,9 +13,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from kexue_anthology.formats.pdf.emitter import LocalFetcher
 from PIL import Image, ImageChops
 
-from pipeline.emit.pdf import LocalFetcher
 from tests.conftest import DATA
 from tests.helpers import run_cli
 
@@ -192,7 +192,7 @@ def test_no_cjk_font_stops_the_build(tmp_path):
     conf = tmp_path / "fonts.conf"
     conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
                     f"<cachedir>{tmp_path / 'fc'}</cachedir></fontconfig>")
-    result = subprocess.run([sys.executable, "-m", "pipeline", "build", "pdf", "--out", str(tmp_path / "x.pdf"),
+    result = subprocess.run([sys.executable, "-m", "kexue_anthology", "build", "pdf", "--out", str(tmp_path / "x.pdf"),
                              "--cache-dir", str(tmp_path / "cache")],
                             env=dict(os.environ, FONTCONFIG_FILE=str(conf)), capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parent.parent)

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from kexue_anthology.collection.assemble import Collection, Series
+from kexue_anthology.core.model import Post
+from kexue_anthology.core.sourcetext import Position, SourceFile
+from kexue_anthology.formats.pdf import parts as pdf_parts
+from kexue_anthology.formats.pdf.fonts import _glyphs
+from kexue_anthology.formats.pdf.merge import CROSS_PART, page_layout
 
-from pipeline.assemble import Collection, Series
-from pipeline.emit import pdf_parts
-from pipeline.emit.pdf_fonts import _glyphs
-from pipeline.emit.pdf_merge import CROSS_PART, page_layout
-from pipeline.model import Post
-from pipeline.sourcetext import Position, SourceFile
 from tests.helpers import run_cli
 
-SAMPLE = Path(__file__).resolve().parent.parent / "pipeline" / "sample"
+SAMPLE = Path(__file__).resolve().parent.parent / "pipeline" / "kexue_anthology" / "sample"
 
 
 def post(n: int, series: str | None = None) -> Post:
@@ -126,7 +126,7 @@ def fonts(pdf: Path) -> list[str]:
 def sample_books(tmp_path_factory):
     if not shutil.which("pdftotext") or not shutil.which("pdffonts"):
         pytest.skip("needs poppler-utils (pdftotext, pdffonts)")
-    from pipeline.emit.pdf import write_pdf
+    from kexue_anthology.formats.pdf.emitter import write_pdf
     work = tmp_path_factory.mktemp("parts")
     status, _, err = run_cli("build", "pdf", "--jobs", "2", "--out", work / "parts.pdf", "--cache-dir",
                              work / "cache", "--keep-build", work / "build")

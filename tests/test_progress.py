@@ -13,9 +13,9 @@ import subprocess
 import sys
 
 import pytest
+from kexue_anthology.core import progress
 from rich.console import Console
 
-from pipeline import progress
 from tests.conftest import ROOT, SEEDS
 from tests.helpers import case_source, run_cli
 
@@ -29,14 +29,14 @@ def environment(**changes: str | None) -> dict[str, str]:
 
 
 def anthology(*args: object, **env: str | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=ROOT, env=environment(**env),
+    return subprocess.run([sys.executable, "-m", "kexue_anthology", *map(str, args)], cwd=ROOT, env=environment(**env),
                           capture_output=True, text=True, timeout=600, check=False)
 
 
 def on_terminal(*args: object, **env: str | None) -> tuple[int, str, str]:
     """The command with its stderr on a pseudo-terminal: status, stdout, what the terminal got."""
     master, slave = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "pipeline", *map(str, args)], cwd=ROOT, stdin=subprocess.DEVNULL,
+    process = subprocess.Popen([sys.executable, "-m", "kexue_anthology", *map(str, args)], cwd=ROOT, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=slave, env=environment(**env))
     os.close(slave)
     shown = b""
@@ -154,7 +154,7 @@ def test_the_rich_display_shows_each_stage_its_count_and_nested_tasks():
 
 
 def test_reporting_changes_nothing_the_stages_make():
-    from pipeline.stages import Run, run_stages
+    from kexue_anthology.stages import Run, run_stages
     quiet = run_stages(Run(paths=[str(SEEDS)]), "extract")
     before = progress.use(progress.Plain(io.StringIO()))
     try:

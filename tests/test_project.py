@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from kexue_anthology.config import project
+from kexue_anthology.config.project import DEFAULT_TITLE, Project, ProjectError
 from PIL import Image
 
-from pipeline import project
-from pipeline.project import DEFAULT_TITLE, Project, ProjectError
 from tests.conftest import SEEDS
 from tests.helpers import run_cli
 
@@ -161,7 +161,7 @@ def test_a_bad_project_file_stops_every_command_before_any_work(tmp_path):
 
 
 def test_flags_override_the_file(tmp_path):
-    from pipeline.cli import _project, build_parser
+    from kexue_anthology.cli.main import _project, build_parser
     folder = content(tmp_path, '[book]\ntitle = "测试文集"\nauthor = "张三"\npaper = "a5"\nsubtitle = "副"\n')
     parse = build_parser().parse_args
 

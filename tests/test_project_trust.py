@@ -18,11 +18,11 @@ import zlib
 from pathlib import Path
 
 import pytest
+from kexue_anthology.config import project
+from kexue_anthology.config.project import ProjectError
+from kexue_anthology.formats.common import SetupError
 from PIL import Image
 
-from pipeline import project
-from pipeline.emit.common import SetupError
-from pipeline.project import ProjectError
 from tests.conftest import ROOT
 from tests.helpers import run_cli
 from tests.test_project import posts
@@ -55,8 +55,8 @@ def load_problems(path: Path) -> list[str]:
 
 def cli(*argv: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """The command in a process of its own, so that a hang is a failed test, not a stuck run."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, argv)], capture_output=True, text=True,
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "pipeline")}
+    return subprocess.run([sys.executable, "-m", "kexue_anthology", *map(str, argv)], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT)
 
 
@@ -219,7 +219,7 @@ def test_a_control_character_in_a_flag_is_a_usage_error(home):
 # --- the cover --------------------------------------------------------------------------------------
 
 def test_a_cover_over_the_size_limit_is_an_error_at_its_line_before_any_work(home):
-    from pipeline.emit.cover import MAX_BYTES
+    from kexue_anthology.formats.cover import MAX_BYTES
     big = home / "posts" / "cover.png"
     Image.new("RGB", (16, 24), "white").save(big)
     with big.open("ab") as f:
@@ -232,7 +232,7 @@ def test_a_cover_over_the_size_limit_is_an_error_at_its_line_before_any_work(hom
 
 
 def test_a_cover_over_the_pixel_limit_is_refused_from_its_header(tmp_path):
-    from pipeline.emit.cover import MAX_PIXELS, cover_image
+    from kexue_anthology.formats.cover import MAX_PIXELS, cover_image
     wide = tmp_path / "wide.png"
     Image.new("1", (10_000, 4_001)).save(wide)                    # 40,010,000 pixels, a small file
     started = time.monotonic()
@@ -256,9 +256,9 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def test_the_drawn_cover_takes_a_bounded_time_for_any_title(tmp_path):
-    from pipeline.emit.cover import SIZE, draw_cover
+    from kexue_anthology.formats.cover import SIZE, draw_cover
     try:
-        from pipeline.emit.common import cjk_serif_font
+        from kexue_anthology.formats.common import cjk_serif_font
         cjk_serif_font()
     except SetupError as e:
         pytest.skip(f"needs a CJK serif font: {e}")

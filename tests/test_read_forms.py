@@ -5,8 +5,8 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from kexue_anthology.read.series import chinese_number, normalize_title, parse_series
 
-from pipeline.series import chinese_number, normalize_title, parse_series
 from tests.helpers import case_source, check_json, run_cli
 
 LISTING = case_source("listing_glued.txt")

@@ -12,9 +12,8 @@ import socket
 from pathlib import Path
 
 import pytest
-
-from pipeline.extract import MAX_FILE_BYTES, MAX_FORMULA_CHARS, MAX_FORMULAS
-from pipeline.stages import Run, run_stages
+from kexue_anthology.check.extract import MAX_FILE_BYTES, MAX_FORMULA_CHARS, MAX_FORMULAS
+from kexue_anthology.stages import Run, run_stages
 
 GOOD = "---\ntitle: 好文章\ndate: 2020-01-01\nid: \"100\"\n---\n公式$x$。\n"
 
@@ -199,7 +198,7 @@ def test_front_matter_that_is_not_a_mapping_or_not_yaml(tmp_path, good, front, w
 
 
 def test_an_unexpected_exception_is_one_files_error(tmp_path, good, monkeypatch):
-    from pipeline.read import READERS, frontmatter
+    from kexue_anthology.read import READERS, frontmatter
 
     def boom(source, diagnostics):
         if "炸" in source.text:

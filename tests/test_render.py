@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from kexue_anthology.core.model import drawable
+from kexue_anthology.formulas.formula_text import plain_text
+from kexue_anthology.formulas.mathhtml import MathHTML
+from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.stages import Run, run_stages
 
-from pipeline.formula_text import plain_text
-from pipeline.mathhtml import MathHTML
-from pipeline.mathjax.options import EngineOptions
-from pipeline.model import drawable
-from pipeline.stages import Run, run_stages
 from tests.conftest import DATA, ROOT
 
 

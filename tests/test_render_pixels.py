@@ -8,9 +8,9 @@ import shutil
 import subprocess
 
 import pytest
+from kexue_anthology.formulas.mathhtml import MathHTML
 from PIL import Image, ImageChops
 
-from pipeline.mathhtml import MathHTML
 from tests.conftest import DATA
 from tests.test_render import rendered, write_post
 

@@ -1,4 +1,4 @@
-"""The sanitizer of formula markup (pipeline.safemarkup): hostile CSS and attributes go, what
+"""The sanitizer of formula markup (kexue_anthology.formulas.safemarkup): hostile CSS and attributes go, what
 MathJax writes for ordinary formulas stays byte for byte."""
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-
-from pipeline.safemarkup import safe_markup, safe_style
+from kexue_anthology.formulas.safemarkup import safe_markup, safe_style
 
 HOSTILE_STYLES = [
     "background:url(http://127.0.0.1:9/x.png)",
@@ -165,10 +164,10 @@ def test_hostile_svg():
 @pytest.mark.engine
 def test_mathjax_draws_hostile_formulas_safely():
     """What MathJax itself makes of \\style, \\bbox, \\class, \\cssId, \\href, \\color, \\mmlToken,
-    and huge kerns, through our render stage (pipeline.render.finish) and the sanitizer."""
-    pytest.importorskip("pipeline.mathjax.client")
-    from pipeline.mathjax.client import EngineUnavailable, Request, Worker
-    from pipeline.mathjax.drawing import finish
+    and huge kerns, through our render stage (kexue_anthology.formulas.render.finish) and the sanitizer."""
+    pytest.importorskip("kexue_anthology.formulas.mathjax.client")
+    from kexue_anthology.formulas.mathjax.client import EngineUnavailable, Request, Worker
+    from kexue_anthology.formulas.mathjax.drawing import finish
     hostile = [r"\style{background:url(http://127.0.0.1:9/a.png);color:red}{x}",
                r"\bbox[red,5px,border:2px solid blue;background:url(http://127.0.0.1:9/b.png)]{x}",
                r"\class{eq-tag}{x}\cssId{post-123}{y}", r"\href{javascript:alert(1)}{x}",

@@ -1,4 +1,4 @@
-"""The site's offline search (pipeline/emit/search.py, templates/html/search.js): how the index
+"""The site's offline search (formats/html/search.py, templates/html/search.js): how the index
 cuts text into terms, what it holds, how Chromium ranks and shows results from file://, and
 that no page but search.html carries a script."""
 
@@ -13,12 +13,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
-from pipeline.assemble import Collection
-from pipeline.emit.common import TEMPLATES
-from pipeline.emit.search import INDEX_FILE, SCRIPT_FILE, build_index, index_script, plain_text, terms
-from pipeline.model import Formula, Post
-from pipeline.sourcetext import Position, SourceFile
+from kexue_anthology.collection.assemble import Collection
+from kexue_anthology.core.model import Formula, Post
+from kexue_anthology.core.sourcetext import Position, SourceFile
+from kexue_anthology.formats.common import TEMPLATES
+from kexue_anthology.formats.html.search import INDEX_FILE, SCRIPT_FILE, build_index, index_script, plain_text, terms
 
 
 def post(id: str, title: str, series: str | None = None, date: str = "2020-01-01",

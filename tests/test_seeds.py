@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from kexue_anthology.check.extract import extract
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.read import read
 
-from pipeline.diagnostics import Diagnostics
-from pipeline.extract import extract
-from pipeline.read import read
 from tests.conftest import SEEDS
 from tests.helpers import check_json, run_cli
 

@@ -52,7 +52,7 @@ class Process:
     def __init__(self, *argv: str) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("CI", None)
-        self.popen = subprocess.Popen([sys.executable, "-m", "pipeline", *argv], cwd=ROOT, env=env,
+        self.popen = subprocess.Popen([sys.executable, "-m", "kexue_anthology", *argv], cwd=ROOT, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
         self.out: list[str] = []
@@ -221,7 +221,7 @@ def test_serve_refuses_a_port_in_use(posts, tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = subprocess.run([sys.executable, "-m", "pipeline", "serve", str(posts), "--port", str(port)],
+        run = subprocess.run([sys.executable, "-m", "kexue_anthology", "serve", str(posts), "--port", str(port)],
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert f"--port {port}" in run.stderr and "Traceback" not in run.stderr
@@ -263,9 +263,9 @@ def test_a_failing_rebuild_is_one_line_and_keeps_the_last_good_site(posts, tmp_p
     terminal and a banner on the pages; the site of the last good build stays as it was."""
     import io
 
-    from pipeline.mathjax.client import Worker
-    from pipeline.mathjax.options import EngineOptions
-    from pipeline.serve import Live, Settings, _build, inject
+    from kexue_anthology.cli.serve import Live, Settings, _build, inject
+    from kexue_anthology.formulas.mathjax.client import Worker
+    from kexue_anthology.formulas.mathjax.options import EngineOptions
 
     engine = EngineOptions(cache_dir=tmp_path / "cache")
     live = Live(tmp_path / "site")
@@ -291,7 +291,7 @@ def test_a_failing_rebuild_is_one_line_and_keeps_the_last_good_site(posts, tmp_p
 
 @pytest.mark.parametrize("how", ["watchfiles", "polling"])
 def test_the_watcher_sees_saves_in_place_and_by_rename_and_skips_the_cache(how, tmp_path):
-    from pipeline import serve
+    from kexue_anthology.cli import serve
 
     folder = tmp_path / "posts"
     cache = folder / "cache"

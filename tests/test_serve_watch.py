@@ -44,9 +44,9 @@ class Serve(Process):
     """`anthology serve` in a process of its own, optionally started through `prefix` (setpriv)."""
 
     def __init__(self, *argv: str, prefix: tuple[str, ...] = ()) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT / "pipeline"))
         env.pop("CI", None)
-        self.popen = subprocess.Popen([*prefix, sys.executable, "-m", "pipeline", "serve", *argv], cwd=ROOT,
+        self.popen = subprocess.Popen([*prefix, sys.executable, "-m", "kexue_anthology", "serve", *argv], cwd=ROOT,
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       start_new_session=True, preexec_fn=_ctrl_c_as_in_a_terminal)
         self.out: list[str] = []
@@ -176,7 +176,7 @@ def kill_thread(thread: threading.Thread, exception: type[BaseException]) -> Non
 def test_a_failed_or_ended_watch_is_said_and_watching_goes_on(fault, posts):
     """An exception inside the watching thread is said and the watch starts again; a thread that
     ended (SystemExit ends it) is noticed, said and started again.  Either way a build follows."""
-    from pipeline.serve import Watcher
+    from kexue_anthology.cli.serve import Watcher
 
     said: list[str] = []
     watcher = Watcher([str(posts)], ignore=[], say=said.append)
@@ -202,7 +202,7 @@ def test_a_failed_or_ended_watch_is_said_and_watching_goes_on(fault, posts):
 def test_the_watch_follows_its_folder_replaced_moved_away_and_back(polling, tmp_path, posts):
     """The watch alone, with the system's notifications and by looking: each change after the
     folder was replaced or came back is seen, and each event is said once."""
-    from pipeline.serve import Watcher
+    from kexue_anthology.cli.serve import Watcher
 
     said: list[str] = []
     watcher = Watcher([str(posts)], ignore=[], say=said.append)
@@ -294,7 +294,7 @@ def ask(port: int, request: bytes) -> bytes:
 def test_hostile_request_paths_are_answered_and_the_server_goes_on(tmp_path, capfd):
     from functools import partial
 
-    from pipeline.serve import Handler, Live, Server
+    from kexue_anthology.cli.serve import Handler, Live, Server
 
     site = tmp_path / "site"
     (site / "posts").mkdir(parents=True)

@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from kexue_anthology.formats.html.emitter import source_names
 
-from pipeline.emit.html import source_names
 from tests.helpers import run_cli
 from tests.test_html import chromium
 

@@ -1,7 +1,0 @@
-"""`python -m pipeline` runs the `anthology` command."""
-
-import sys
-
-from pipeline.cli import main
-
-sys.exit(main())

@@ -1,0 +1,1 @@
+"""The command line: the `anthology` command, `serve`, shell completion, `check --changed`, `import`."""

@@ -1,0 +1,1 @@
+"""The book's settings: the project file, `anthology.toml`."""

@@ -1,0 +1,522 @@
+"""The project file, `anthology.toml`: a content folder's book settings.
+
+Found by walking up from the inputs (like pyproject.toml): the first `anthology.toml` in the
+inputs' common folder or above it, stopping at a git repository's top (the folder holding
+`.git`) or the file system's root.  Every command reads it, and the command line's flags
+override it.  With no file the blog's own defaults hold (`Project()`).
+
+    [book]                      title, subtitle, author, language, source_name, source_url,
+                                licence, series, others, paper, math, cover
+    [outputs]                   html, epub, pdf: where `build FORMAT` writes without --out
+    [cache]                     limit: the cache folder's size limit ("500 MB"; default 2 GiB)
+
+Every problem of a file is reported, each at its line (`anthology.toml:3:1: error: unknown
+key "titel" in [book]; did you mean "title"? … [project-key]`), and none is acted on: a
+command given a bad project file stops before any work (ProjectError).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from kexue_anthology import PACKAGE
+from kexue_anthology.core.diagnostics import Diagnostic
+from kexue_anthology.core.sourcetext import Position
+
+DEFAULT_TITLE = "科学空间文集"
+FILE_NAME = "anthology.toml"
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a book says about itself and how it is built.  The defaults are 科学空间's."""
+    title: str | None = None               # None: the series' name with --series, else DEFAULT_TITLE
+    subtitle: str | None = None
+    author: str = "苏剑林"
+    language: str = "zh-Hans"              # BCP 47, for the outputs' lang / dc:language / /Lang
+    source_name: str = "科学空间"           # the site the posts come from
+    source_url: str = "https://kexue.fm"
+    licence: str = "文章版权归原作者所有（科学空间 kexue.fm）"
+    series: tuple[str, ...] | None = None  # which series go in, in this order (None: all, by date)
+    others: bool = True                    # whether posts of no series go in (「其他文章」)
+    paper: str = "a4"                      # pdf: a4, a5, b5
+    math: str | None = None                # None: each format's default
+    cover: Path | None = None              # an image; None: the drawn cover
+    outputs: dict[str, str] = field(default_factory=dict)    # format → file or folder name
+    cache_limit: int | None = None         # bytes; None: kexue_anthology.core.cachelimit.DEFAULT_LIMIT
+    path: Path | None = None               # the anthology.toml read, None for the defaults
+    series_lines: tuple[tuple[int, int], ...] = ()    # line and column of each name in `series`
+
+    @property
+    def host(self) -> str:
+        """The source's address without its scheme: kexue.fm."""
+        return self.source_url.split("://", 1)[-1].rstrip("/")
+
+    @property
+    def source(self) -> str:
+        """The source as the books print it: 「科学空间 · kexue.fm」."""
+        return " · ".join(x for x in (self.source_name, self.host) if x)
+
+    @property
+    def credit(self) -> str:
+        """The source as a sentence names it: 「科学空间（kexue.fm）」."""
+        if self.source_name and self.host:
+            return f"{self.source_name}（{self.host}）"
+        return self.source_name or self.host
+
+    def description(self, posts: int) -> str:
+        """What the book holds, for its metadata: 「39 篇文章，选自科学空间（kexue.fm）」."""
+        return f"{posts} 篇文章" + (f"，选自{self.credit}" if self.credit else "")
+
+    def output(self, fmt: str) -> Path | None:
+        """Where `build fmt` writes without --out: the file's `[outputs]` entry, relative to its folder."""
+        name = self.outputs.get(fmt)
+        if name is None:
+            return None
+        base = self.path.parent if self.path else Path.cwd()
+        return base / name
+
+    def position(self, line: int, col: int = 1) -> Position:
+        """A place in the project file, for a diagnostic."""
+        return Position(shown(self.path) if self.path else FILE_NAME, line, col)
+
+
+class ProjectError(Exception):
+    """A project file that cannot be used: every problem found, as diagnostics."""
+
+    def __init__(self, problems: list[Diagnostic]) -> None:
+        super().__init__("\n".join(p.format() for p in problems))
+        self.problems = problems
+
+
+# The keys of each table, with what a value must be (checked in `_check`).
+BOOK_KEYS = ("title", "subtitle", "author", "language", "source_name", "source_url", "licence",
+             "series", "others", "paper", "math", "cover")
+TABLES = ("book", "outputs", "cache")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_BARE_KEY = r'(?:[A-Za-z0-9_-]+|"[^"\n]*"|\'[^\'\n]*\')'
+_HEADER = re.compile(r"^[ \t]*\[[ \t]*(" + _BARE_KEY + r"(?:[ \t]*\.[ \t]*" + _BARE_KEY + r")*)[ \t]*\]")
+_KEY = re.compile(r"^[ \t]*(" + _BARE_KEY + r")[ \t]*[=.]")
+
+
+def shown(path: Path) -> str:
+    """A path as diagnostics name it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def find(paths: Iterable[str | Path], warnings: list[Diagnostic] | None = None) -> Path | None:
+    """The project file that governs `paths`: the first `anthology.toml` in their common folder
+    or above it, up to the top of the git repository that holds them or the home folder, or None.
+
+    A file (or its folder) another user owns is never used, as git's safe.directory: the lookup
+    stops there with a warning added to `warnings`.  An `anthology.toml` that is not a regular
+    file (a FIFO, a dangling link, a folder) is a ProjectError: never skipped, never opened."""
+    folders = []
+    for p in paths:
+        full = Path(os.path.abspath(p))
+        folders.append(str(full if full.is_dir() else full.parent))
+    if not folders:
+        return None
+    try:
+        start = Path(os.path.commonpath(folders))
+    except ValueError:                    # paths on different drives share no folder
+        return None
+    home = _identity(os.path.expanduser("~"))
+    for folder in (start, *start.parents):
+        candidate = folder / FILE_NAME
+        entry = _entry(candidate)
+        if entry is not None:
+            foreign = _foreign(candidate, entry)
+            if foreign:
+                if warnings is not None:
+                    warnings.append(Diagnostic("warning", code="project-owner", message=foreign, path=shown(candidate)))
+                return None
+            _regular(candidate, entry)
+            return candidate
+        if (folder / ".git").exists() or (home is not None and _identity(folder) == home):
+            return None
+    return None
+
+
+_PACKAGE = PACKAGE      # the bundled sample's file: as trusted as this code
+_KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+
+
+def _identity(path: str | Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _entry(candidate: Path) -> os.stat_result | None:
+    """The candidate's own status (a link not followed), None when there is none."""
+    try:
+        return os.lstat(candidate)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise _unusable(candidate, f"cannot be looked at ({e.strerror})") from None
+
+
+def _foreign(candidate: Path, entry: os.stat_result) -> str | None:
+    """Why `candidate` must not be used (it or its folder is another user's), or None."""
+    if not hasattr(os, "geteuid") or candidate.parent.resolve().is_relative_to(_PACKAGE):
+        return None
+    me = os.geteuid()
+    owners = [("it", entry.st_uid), ("its folder", os.stat(candidate.parent).st_uid)]
+    if stat.S_ISLNK(entry.st_mode):
+        try:
+            owners.append(("the file it links to", os.stat(candidate).st_uid))
+        except OSError:                   # dangling: _regular names it
+            pass
+    whose = next((owner for owner in owners if owner[1] != me), None)
+    if whose is None:
+        return None
+    return (f"not used: {whose[0]} belongs to another user (uid {whose[1]}, not {me}), and a project file "
+            f"sets the book's words and where it is written; to use it anyway give --project {shown(candidate)}")
+
+
+def _regular(candidate: Path, entry: os.stat_result) -> None:
+    """ProjectError unless `candidate` is a regular file (or a link to one): checked without opening it."""
+    if stat.S_ISLNK(entry.st_mode):
+        try:
+            entry = os.stat(candidate)
+        except OSError:
+            raise _unusable(candidate, "is a link to nothing (dangling)") from None
+    if not stat.S_ISREG(entry.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(entry.st_mode), "not a regular file")
+        raise _unusable(candidate, f"is {kind}, not a regular file")
+
+
+def _unusable(path: Path, why: str) -> ProjectError:
+    return ProjectError([Diagnostic("error", "project-syntax", f"the project file {why}: make it a file, or "
+                                    "give --project FILE or --no-project", path=shown(path))])
+
+
+def load(path: Path) -> Project:
+    """The project `path` describes; ProjectError with every problem when it has any."""
+    name = shown(path)
+    try:
+        text = _read(path).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "not UTF-8"
+        raise ProjectError([Diagnostic("error", "project-syntax", f"cannot read the project file: {reason}",
+                                       path=name)]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line, col, message = _syntax_position(str(e), text)
+        raise ProjectError([Diagnostic("error", "project-syntax", f"not valid TOML: {message}",
+                                       Position(name, line, col))]) from None
+    problems: list[Diagnostic] = []
+    where = _Locator(text, name)
+    values = _check(data, where, path.parent, problems)
+    if problems:
+        raise ProjectError(sorted(problems, key=lambda d: (d.position.line, d.position.col) if d.position else (0, 0)))
+    return replace(Project(), path=path, **values)
+
+
+MAX_FILE = 1 << 20          # bytes: a project file is a few lines
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes; opened without blocking and checked to be a regular file of at most
+    MAX_FILE bytes first (ProjectError otherwise), so that a FIFO put in its place cannot hang us."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        _regular(path, info)
+        if info.st_size > MAX_FILE:
+            raise _unusable(path, f"is {info.st_size:,} bytes, over the limit of {MAX_FILE:,}")
+        return f.read(MAX_FILE + 1)
+
+
+def _syntax_position(message: str, text: str) -> tuple[int, int, str]:
+    """tomllib puts the place in its message: `… (at line 3, column 7)` or `(at end of document)`."""
+    found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
+    if found:
+        return int(found.group(1)), int(found.group(2)), message[:found.start()]
+    lines = text.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1, re.sub(r"\s*\(at end of document\)$", " at the end of the file", message)
+
+
+class _Locator:
+    """Where a table or key stands in the file: tomllib gives no positions, so the text is
+    scanned — a table's header, then `key =` below it."""
+
+    def __init__(self, text: str, name: str) -> None:
+        self.name = name
+        self.lines = text.splitlines()
+        self.places: dict[tuple[str, ...], tuple[int, int]] = {}
+        table: tuple[str, ...] = ()
+        for number, line in enumerate(self.lines, 1):
+            header = _HEADER.match(line)
+            if header:
+                table = tuple(_unquote(k) for k in re.split(r"[ \t]*\.[ \t]*", header.group(1)))
+                self.places.setdefault(table, (number, line.index("[") + 1))
+                continue
+            key = _KEY.match(line)
+            if key:
+                self.places.setdefault((*table, _unquote(key.group(1))), (number, line.index(key.group(1)) + 1))
+
+    def items(self, keys: tuple[str, ...], names: list[str]) -> list[tuple[int, int]]:
+        """Line and column of each string of the list at `keys`, which may span lines."""
+        start = self(*keys)
+        line, col = start.line, start.col
+        found = []
+        for name in names:
+            for n in range(line, len(self.lines) + 1):
+                at = max(self.lines[n - 1].find(q, col - 1 if n == line else 0) for q in (f'"{name}"', f"'{name}'"))
+                if at >= 0:
+                    line, col = n, at + 1
+                    break
+            found.append((line, col))
+        return found
+
+    def __call__(self, *keys: str) -> Position:
+        for n in range(len(keys), 0, -1):
+            if keys[:n] in self.places:
+                return Position(self.name, *self.places[keys[:n]])
+        return Position(self.name, 1, 1)
+
+
+def _unquote(key: str) -> str:
+    return key[1:-1] if key[:1] in "\"'" else key
+
+
+def _suggest(key: str, valid: Sequence[str]) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+    return f'; did you mean "{close[0]}"?' if close else ""
+
+
+# The longest each string may be, in characters: room for any real title, name or address, and
+# a bound on what the covers, title pages and metadata are asked to hold.
+LIMITS = {"title": 200, "subtitle": 200, "author": 200, "source_name": 200, "series": 200,
+          "language": 100, "paper": 100, "math": 100, "licence": 2000, "source_url": 2000,
+          "cover": 1000, "outputs": 1000}
+MAX_SERIES = 1000          # names in `series`
+# What XML 1.0 cannot hold (the EPUB would be refused) and the other control characters: every C0
+# control but tab and newline, DEL, C1, lone surrogates and the noncharacters.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+                        + "".join(chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000))
+                        + "]")
+
+
+def text_problem(value: str, limit: int | None = None) -> str | None:
+    """Why `value` cannot stand in the book (a control character, a noncharacter, over `limit`
+    characters), or None."""
+    bad = _FORBIDDEN.search(value)
+    if bad:
+        return (f"holds the control character or noncharacter U+{ord(bad.group()):04X} (character "
+                f"{bad.start() + 1:,}), which a book cannot hold: remove it")
+    if limit is not None and len(value) > limit:
+        return f"is {len(value):,} characters long; the limit is {limit:,}"
+    return None
+
+
+def _clip(value: object, most: int = 60) -> object:
+    """A value shortened for a message: its first `most` characters, or items."""
+    if isinstance(value, str) and len(value) > most:
+        return value[:most] + "…"
+    if isinstance(value, list) and len(value) > 5:
+        return [_clip(v) for v in value[:5]] + ["…"]
+    if isinstance(value, list):
+        return [_clip(v) for v in value]
+    return value
+
+
+def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[Diagnostic]) -> dict[str, Any]:
+    """The Project fields the file sets, each checked; a problem is added to `problems`."""
+    from kexue_anthology.formats import EMITTERS  # here: the emitters' module imports this one
+    from kexue_anthology.formats.pdf.emitter import PAPERS
+
+    def error(code: str, message: str, *keys: str) -> None:
+        problems.append(Diagnostic("error", code, message, where(*keys)))
+
+    def unknown(key: str, table: str | None, valid: Sequence[str]) -> None:
+        if table is None:
+            error("project-key", f'unknown table "{key}"{_suggest(key, valid)} valid tables: '
+                  + ", ".join(f"[{t}]" for t in valid), key)
+        else:
+            error("project-key", f'unknown key "{key}" in [{table}]{_suggest(key, valid)} valid keys: '
+                  + ", ".join(valid), table, key)
+
+    values: dict[str, Any] = {}
+    for key in data:
+        if key not in TABLES and key in BOOK_KEYS and not isinstance(data[key], dict):
+            error("project-key", f'"{key}" belongs in [book]: write it below a [book] line', key)
+        elif key not in TABLES:
+            unknown(key, None, TABLES)
+        elif not isinstance(data[key], dict):
+            error("project-value", f"{key} must be a table ([{key}] and its keys below it)", key)
+    book = data.get("book") if isinstance(data.get("book"), dict) else {}
+    assert isinstance(book, dict)
+    maths = sorted({m for e in EMITTERS.values() for m in e.math_choices})
+    for key, value in book.items():
+        if key not in BOOK_KEYS:
+            unknown(key, "book", BOOK_KEYS)
+            continue
+        at = ("book", key)
+
+        def bad(message: str) -> None:
+            error("project-value", f"{key} = {_toml(_clip(value))}: {message}", *at)  # noqa: B023 - used at once
+        if key == "others":
+            if isinstance(value, bool):
+                values[key] = value
+            else:
+                bad("must be true or false")
+        elif key == "series":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+                bad('must be a list of series names, e.g. ["最小熵原理", "低秩近似之路"]')
+            elif len(value) > MAX_SERIES:
+                bad(f"names {len(value):,} series; the limit is {MAX_SERIES:,}")
+            elif problem := next(filter(None, (text_problem(v, LIMITS["series"]) for v in value)), None):
+                bad(f"a series name {problem}")
+            elif len(set(value)) < len(value):
+                bad("names a series twice")
+            else:
+                values[key] = tuple(v.strip() for v in value)
+                values["series_lines"] = tuple(where.items(("book", "series"), value))
+        elif not isinstance(value, str):
+            bad(f"must be a string, not {_kind(value)}")
+        elif problem := text_problem(value, LIMITS[key]):
+            bad(problem)
+        elif key == "paper" and value not in PAPERS:
+            bad(f"valid choices: {', '.join(PAPERS)}")
+        elif key == "math" and value not in maths:
+            bad(f"valid choices: {', '.join(maths)} (a format that offers only one uses its own)")
+        elif key == "language" and not _LANGUAGE.match(value):
+            bad("must be a BCP 47 language tag, e.g. zh-Hans, zh-Hant, en")
+        elif key == "source_url" and value and not re.match(r"^https?://[^\s/]+", value):
+            bad("must be a web address (http:// or https://), or empty")
+        elif key in ("title", "author") and not value.strip():
+            bad("must not be empty")
+        elif key == "cover":
+            cover = folder / value
+            if not value.strip() or not cover.exists():
+                bad(f"no such image file ({cover}); remove the key for the drawn cover")
+            elif problem := _cover_problem(cover):
+                bad(problem)
+            else:
+                values[key] = cover.resolve()
+        else:
+            values[key] = value.strip() if key != "licence" else value
+    if "subtitle" in values and not values["subtitle"]:
+        values["subtitle"] = None
+    outputs = data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
+    assert isinstance(outputs, dict)
+    for key, value in outputs.items():
+        if key not in EMITTERS:
+            unknown(key, "outputs", list(EMITTERS))
+        elif not isinstance(value, str) or not value.strip():
+            error("project-value", f"{key} = {_toml(_clip(value))}: must be a file or folder name, relative to "
+                  f"{FILE_NAME}'s folder", "outputs", key)
+        elif problem := text_problem(value, LIMITS["outputs"]):
+            error("project-value", f"{key} = {_toml(_clip(value))}: {problem}", "outputs", key)
+        else:
+            values.setdefault("outputs", {})[key] = value
+    values.update(_check_cache(data, where, problems))
+    return values
+
+
+def _check_cache(data: dict[str, Any], where: _Locator, problems: list[Diagnostic]) -> dict[str, Any]:
+    """[cache] limit: a size ("500 MB", "2 GiB") or a number of bytes."""
+    from kexue_anthology.core.cachelimit import parse_size
+    table = data.get("cache") if isinstance(data.get("cache"), dict) else {}
+    assert isinstance(table, dict)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key != "limit":
+            problems.append(Diagnostic("error", "project-key", f'unknown key "{key}" in [cache]'
+                                       f'{_suggest(key, ["limit"])} valid keys: limit', where("cache", key)))
+            continue
+        try:
+            if isinstance(value, bool) or not isinstance(value, (str, int)) or isinstance(value, int) and value < 0:
+                raise ValueError('must be a size, e.g. "500 MB" or "2 GiB"')
+            values["cache_limit"] = parse_size(value) if isinstance(value, str) else value
+        except ValueError as e:          # SizeError too
+            problems.append(Diagnostic("error", "project-value", f"limit = {_toml(value)}: {e}",
+                                       where("cache", key)))
+    return values
+
+
+def _cover_problem(path: Path) -> str | None:
+    """Why the EPUB could not take `path` as its cover (not a whole PNG or JPEG), or None."""
+    from kexue_anthology.formats.common import SetupError  # here: the emitters' modules import this one
+    from kexue_anthology.formats.cover import cover_image
+    try:
+        cover_image(path)
+    except SetupError as e:
+        return str(e)
+    return None
+
+
+def _kind(value: object) -> str:
+    names = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "a table"}
+    return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        return '"' + _FORBIDDEN.sub(lambda m: f"\\u{ord(m.group()):04X}" if ord(m.group()) < 0x10000
+                                    else f"\\U{ord(m.group()):08X}", quoted) + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{…}"
+    return str(value)
+
+
+def template() -> str:
+    """The commented project file `anthology init` writes: every key with its default (those
+    without one commented out), so that it loads back to `Project()`."""
+    d = Project()
+    from kexue_anthology.formats import EMITTERS
+    outputs = "\n".join(f'# {e.name} = "out/{e.default_out.format(name="book")}"' for e in EMITTERS.values())
+    return f'''# anthology.toml: the book this content folder makes (kexue-anthology, `anthology --help`).
+# Every command run on the posts here (check, list, build, serve) reads it; their flags
+# (--title, --subtitle, --author, --paper, --math, --out) override it, --no-project ignores it.
+# A key left out, or commented out as below, keeps the default shown.
+
+[book]
+# title = "{DEFAULT_TITLE}"          # the book's title (with --series: the series' name)
+# subtitle = "…"                    # under the title on the title page and the cover
+author = {_toml(d.author)}                  # on the title page, the cover, the metadata, the site's footer
+language = {_toml(d.language)}             # BCP 47: zh-Hans, zh-Hant, en, …
+source_name = {_toml(d.source_name)}          # the site the posts come from
+source_url = {_toml(d.source_url)}   # its address ("" for none)
+licence = {_toml(d.licence)}
+# series = ["最小熵原理", "低秩近似之路"]   # only these series, in this order (left out: all, by date)
+others = {_toml(d.others)}                     # posts of no series go in too (「其他文章」)
+paper = {_toml(d.paper)}                      # the PDF's paper: a4, a5 or b5
+# math = "svg"                      # mathml or svg (left out: each format's own default; PDF is always svg)
+# cover = "cover.png"               # an image, relative to this file (left out: the drawn cover)
+
+[outputs]                           # where `build FORMAT` writes without --out, relative to this file
+{outputs}
+
+[cache]
+# limit = "2 GiB"                   # the cache folder's size (least recently used entries go first)
+'''
+
+
+def settings_of(project: Project) -> dict[str, object]:
+    """The project's settings as a plain mapping (no path): for comparing and showing."""
+    return {f.name: getattr(project, f.name) for f in fields(project) if f.name not in ("path", "series_lines")}

@@ -1,0 +1,1 @@
+"""The EPUB: its emitter."""

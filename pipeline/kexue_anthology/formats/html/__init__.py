@@ -1,0 +1,1 @@
+"""The static site: its emitter, navigation and offline search."""

@@ -1,0 +1,213 @@
+"""The HTML collection: a static site that opens from the file system, math without JavaScript.
+
+    index.html              posts by date (newest first, by year) and the series with their parts
+    series/NAME.html        one page per series, parts in order (kexue_anthology.formats.common.slugs names them)
+    posts/ID.html           one page per post: title, date, readers, series navigation, the text
+    errors.html             the formulas MathJax rejects, each linked to where it stands
+    tags.html               the blog's tags with their posts (when the posts have tags)
+    search.html             offline search (formats/html/search.py: assets/search-index.js, search.js);
+                            the only page with a script
+    assets/                 site.css, math.css and, when installed, a math font (OpenType MATH)
+
+Math is MathML (default) or inline SVG (`--math svg`), from the shared math layer.  Posts carry
+contents, permalinks and earlier/later links (formats/html/navigation.py).
+
+A rebuild takes each post's text from the cache when nothing it is made of changed
+(kexue_anthology.collection.assemble.bodies) and writes only the files whose bytes changed (`write_tree`, the
+others are hard-linked from the old site), into a new folder that replaces the old one whole:
+the folder ends as a build from scratch into an empty one leaves it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+from kexue_anthology.collection.assemble import Collection, bodies
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.core.fileio import atomic_dir
+from kexue_anthology.core.model import Post, rejected
+from kexue_anthology.core.outputs import STAMP
+from kexue_anthology.formats.base import Emitter
+from kexue_anthology.formats.common import TEMPLATES, BuildOptions, environment, math_font, slug, slugs
+from kexue_anthology.formats.html.navigation import by_date, by_tag, contents, post_permalinks
+from kexue_anthology.formats.html.search import search_files
+from kexue_anthology.formulas.mathhtml import MathHTML, formula_anchor
+
+
+def post_file(post: Post) -> str:
+    return f"posts/{slug(post.id)}.html"
+
+
+def series_files(collection: Collection) -> Callable[[str], str]:
+    """Each series' page, named once for the whole collection: no two series share one."""
+    names = slugs(series.name for series in collection.series)
+    return lambda name: f"series/{names[name]}.html"
+
+
+def href(path: str) -> str:
+    return quote(path, safe="/#.-_~")
+
+
+def page_link(post: Post, fragment: str) -> str:
+    """Where a link from one post's page to another post goes."""
+    return "../" + href(post_file(post)) + fragment
+
+
+class HTMLEmitter(Emitter):
+    name = "html"
+    help = "a static site that opens from the file system"
+    default_out = "site"
+    writes_folder = True
+    keeps_heading_ids = True              # a page per post: the blog's `#小节` links work
+    svg_embedding = "inline"
+    math_choices = ("mathml", "svg")
+
+    def write(self, collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
+        env = _environment(options.cache_dir)
+        font = math_font()
+        mode = self.math_mode(options.math)
+        if font is None and mode == "mathml":
+            diagnostics.warning("no-math-font", "no font with OpenType math tables is installed (Debian: "
+                                "fonts-lmodern); the MathML is drawn with the reader's own math fonts")
+        texts = bodies(collection, MathHTML(mode=mode), page_link, heading_ids=self.keeps_heading_ids,
+                       cache_dir=options.cache_dir)
+        broken = [(post, f) for post in collection.posts for f in post.formulas if rejected(f)]
+        series_file = series_files(collection)
+        common = dict(collection=collection, project=options.project, href=href, post_file=post_file,
+                      series_file=series_file, broken=broken, tags=by_tag(collection.posts))
+        files: dict[str, bytes] = {}
+
+        def page(path: str, template: str, **values: object) -> None:
+            root = "../" * path.count("/")
+            files[path] = env.get_template(template).render(root=root, **common, **values).encode("utf-8")
+
+        page("index.html", "html/index.html", years=_by_year(collection.posts))
+        for series in collection.series:
+            page(series_file(series.name), "html/series.html", series=series)
+        dated = by_date(collection)
+        for post in collection.posts:
+            previous, following = collection.neighbours(post)
+            earlier, later = dated[post.id]
+            page(post_file(post), "html/post.html", post=post, series=collection.series_of(post),
+                 previous=previous, following=following, earlier=earlier, later=later,
+                 contents=contents(collection.asts[post.id]) if post.id in collection.asts else [],
+                 body=Markup(post_permalinks(collection, post, texts.get(post.id, ""))))
+        if common["tags"]:
+            page("tags.html", "html/tags.html")
+        page("errors.html", "html/errors.html", anchor=formula_anchor,
+             source=source_names([p.path for p in collection.posts]))
+        page("search.html", "html/search.html")
+        files.update(search_files(collection, texts, lambda post: href(post_file(post)), options.cache_dir))
+        if font:
+            files[f"assets/{font.name}"] = font.read_bytes()
+        files["assets/site.css"] = env.get_template("html/site.css").render(
+            math_font=font.name if font else None).encode("utf-8")
+        files["assets/math.css"] = (TEMPLATES / "math.css").read_bytes()
+        files[STAMP] = b"written by `anthology build html`; a later build may replace this folder\n"
+        write_tree(out, files)
+        return out
+
+
+EMITTER = HTMLEmitter()
+
+
+def _environment(cache_dir: Path | None) -> jinja2.Environment:
+    """The templates' environment; with a cache folder the compiled templates are kept there
+    (jinja's bytecode cache, checked against each template's source)."""
+    env = environment()
+    if cache_dir:
+        folder = cache_dir / "templates"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:            # a cache that cannot be written only costs time
+            return env
+        env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(folder))
+    return env
+
+
+def write_tree(out: Path, files: dict[str, bytes]) -> None:
+    """The site `files` (path → bytes) at `out`, replaced whole: the new site is made beside
+    the old one and exchanged with it in one step (fileio.atomic_dir), so that the folder holds
+    the whole old site or the whole new one whenever the process dies; the live folder is never
+    changed file by file.  A file of the old site whose bytes are the same is hard-linked into
+    the new one (it keeps its inode and time); when nothing changed, nothing is written.  No
+    symbolic link in the old site is followed: the new site is made fresh, without them.  An
+    `out` that is itself a link to a folder (`--out` named so) is kept: the folder it names is
+    replaced."""
+    if out.is_symlink() and out.is_dir():
+        out = out.resolve()
+    old = _old_files(out)
+    same = {path for path, data in files.items() if old.get(path) == "file" and _holds(out / path, data)}
+    wanted = set(files) | {parent.as_posix() for path in files for parent in Path(path).parents
+                           if parent != Path(".")}
+    if len(same) == len(files) and set(old) == wanted:
+        return
+    with atomic_dir(out) as site:
+        for path, data in files.items():
+            (site / path).parent.mkdir(parents=True, exist_ok=True)
+            if path not in same or not _link(out / path, site / path):
+                (site / path).write_bytes(data)
+
+
+def _old_files(out: Path) -> dict[str, str]:
+    """What is below `out` (relative path → "file", "folder" or "other"), without following a
+    symbolic link: the files below a linked folder are not there."""
+    if out.is_symlink() or not out.is_dir():
+        return {}
+    found: dict[str, str] = {}
+    for folder, dirs, names in os.walk(out):
+        here = Path(folder)
+        for path in (here / name for name in (*dirs, *names)):
+            kind = "other" if path.is_symlink() else "folder" if path.is_dir() else \
+                "file" if path.is_file() else "other"
+            found[path.relative_to(out).as_posix()] = kind
+    return found
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as f:
+        return os.fstat(fd).st_size == len(data) and f.read(len(data) + 1) == data
+
+
+def _link(source: Path, target: Path) -> bool:
+    try:
+        os.link(source, target, follow_symlinks=False)
+        return True
+    except OSError:                # a file system without hard links: the bytes are written
+        return False
+
+
+def source_names(sources: list[str]) -> Callable[[str], str]:
+    """A source's name as the reader knows it: relative to the content folder (the common
+    parent of the `sources`), never the build machine's absolute path."""
+    folders = [os.path.dirname(os.path.abspath(path)) for path in sources]
+    try:
+        base = os.path.commonpath(folders) if folders else os.getcwd()
+    except ValueError:                    # sources on different drives
+        base = ""
+
+    def name(path: str) -> str:
+        full = os.path.abspath(path)
+        try:
+            inside = bool(base) and os.path.commonpath([base, full]) == base
+        except ValueError:
+            inside = False
+        return Path(os.path.relpath(full, base) if inside else os.path.basename(full)).as_posix()
+    return name
+
+
+def _by_year(posts: list[Post]) -> list[tuple[str, list[Post]]]:
+    years: dict[str, list[Post]] = {}
+    for post in sorted(posts, key=lambda p: (p.date or "", p.title), reverse=True):
+        years.setdefault((post.date or "----")[:4], []).append(post)
+    return list(years.items())

@@ -1,0 +1,161 @@
+"""The site's offline search: an index written as a script (`assets/search-index.js`) that
+search.html loads with a <script src> — a page opened from file:// may not fetch JSON, but it
+may run a script beside it (mdBook's way) — and the page's own script (`assets/search.js`).
+
+The index holds, per post, its title (math as plain text), date, series, tags, address relative
+to the site root and its text: the page's words with inline formulas as their TeX and display
+formulas dropped (they are long and hardly searched by word), no HTML.  Beside the posts stands
+an inverted index of terms — every CJK character bigram (a lone CJK character is its own term)
+and every lowercased Latin word or number — each with the posts that hold it, so the page
+narrows a query to the posts that can hold it before it looks for the exact words in their text.
+No segmenter is needed at build time: bigrams find any word a segmenter would, and more.  The
+browser looks for each CJK run of the query as written, and cuts one found nowhere into words
+with Intl.Segmenter (or into the same bigrams without it).
+
+Same posts in, same bytes out: posts in the collection's order, terms sorted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from html import unescape
+from operator import sub
+from pathlib import Path
+from typing import Any
+
+from kexue_anthology.collection.assemble import Collection
+from kexue_anthology.core.cache import BlobCache
+from kexue_anthology.core.model import Post
+from kexue_anthology.formats.common import TEMPLATES
+from kexue_anthology.formulas.formula_text import alt_text, plain_title
+
+INDEX_FILE = "assets/search-index.js"
+SCRIPT_FILE = "assets/search.js"
+
+# CJK ideographs (the unified blocks and their extensions in the BMP, compatibility ideographs);
+# search.js uses the same classes, so a query is cut as the text was.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_BIGRAMS = re.compile(f"(?=([{_CJK}]{{2}}))")                   # overlapping: 最小熵 → 最小, 小熵
+_LONE = re.compile(f"(?<![{_CJK}])[{_CJK}](?![{_CJK}])")
+_LATIN = re.compile("[0-9a-z\u00c0-\u024f\u0370-\u03ff]+")
+
+_BLOCK_TAG = re.compile(r"</?(?:p|div|li|ul|ol|blockquote|pre|h[1-6]|tr|td|th|table|br|hr|dt|dd|figure|"
+                        r"figcaption|section)\b[^>]*>", re.I)
+_ANY_TAG = re.compile(r"<[^>]*>")
+_SPAN = re.compile(r"<(/?)span\b[^>]*>")
+# A formula (its MathML or SVG, equation numbers) and a web image's stand-in (its address): not words.
+_NOT_WORDS = re.compile(r'<span class="(?:(math [^"]*)"(?: data-formula="(\d+)")?|image-placeholder")[^>]*>')
+
+
+def terms(text: str) -> set[str]:
+    """The index terms of `text`: its CJK character bigrams, each CJK character that stands
+    alone, and its Latin words and numbers, lowercased (regular expressions, so that the whole
+    blog is cut in well under a second)."""
+    low = text.lower()
+    return set(_BIGRAMS.findall(low)) | set(_LONE.findall(low)) | set(_LATIN.findall(low))
+
+
+def _words(html: str) -> str:
+    return unescape(_ANY_TAG.sub("", _BLOCK_TAG.sub(" ", html)))
+
+
+_PLAIN: dict[bytes, str] = {}     # a rebuild in the same process (serve) reads each page once
+
+
+def plain_text(html: str, post: Post) -> str:
+    """The text of a post's rendered body (markup the site's own, kexue_anthology.formulas.safemarkup): a
+    formula becomes its TeX (inline) or nothing (display), blocks are parted by a space,
+    whitespace is collapsed.  Regular expressions, not an HTML parser: the pages are ours, and
+    a parser takes seconds over the MathML of the whole blog."""
+    key = hashlib.sha256(html.encode() + b"\0" + post.id.encode()).digest()
+    if key in _PLAIN:
+        return _PLAIN[key]
+    parts: list[str] = []
+    at = 0
+    while (found := _NOT_WORDS.search(html, at)) is not None:
+        parts.append(_words(html[at:found.start()]))
+        depth, at = 1, len(html)
+        for tag in _SPAN.finditer(html, found.end()):
+            depth += -1 if tag.group(1) else 1
+            if not depth:
+                at = tag.end()
+                break
+        classes, number = (found.group(1) or "").split(), found.group(2)
+        formula = post.formulas[int(number)] if number and int(number) < len(post.formulas) else None
+        parts.append(f" {alt_text(formula.tex)} " if formula and "inline" in classes else " ")
+    parts.append(_words(html[at:]))
+    if len(_PLAIN) > 4096:
+        _PLAIN.clear()
+    _PLAIN[key] = text = " ".join("".join(parts).split())
+    return text
+
+
+def build_index(collection: Collection, texts: dict[str, str], url: Callable[[Post], str]) -> dict[str, Any]:
+    """The index as data: `docs`, one list [title, date, series, tags, url, text] per post in
+    the collection's order, and `terms`, sorted, each with the numbers of the posts that hold
+    it (in its title, series, tags or text), ascending."""
+    docs: list[list[object]] = []
+    postings: defaultdict[str, list[int]] = defaultdict(list)
+    for number, post in enumerate(collection.posts):
+        title = plain_title(post.title)
+        text = plain_text(texts.get(post.id, ""), post)
+        docs.append([title, post.date or "", post.series or "", list(post.tags), url(post), text])
+        for term in terms(" ".join([title, post.series or "", " ".join(post.tags), text])):
+            postings[term].append(number)
+    return {"docs": docs, "terms": dict(sorted(postings.items()))}
+
+
+def index_script(index: dict[str, Any]) -> bytes:
+    """The index as a script that sets `window.KX_SEARCH` to {docs, terms}: `docs` as JSON in a
+    string given to JSON.parse, `terms` as one string of lines `\nTERM D,D,…` (sorted; the
+    posts as differences, 3, 7, 8 → 3, 4, 1, in base 36) that the page searches with indexOf.
+    Both are string literals because a browser reads a long string far faster than it parses
+    the same data written as JavaScript objects and arrays."""
+    digits = [_base36(n) for n in range(len(index["docs"]) + 1)]      # every difference there can be
+    lines = "".join(f"\n{term} {','.join(map(digits.__getitem__, map(sub, numbers, [0, *numbers[:-1]])))}"
+                    for term, numbers in index["terms"].items())
+    docs = json.dumps(index["docs"], ensure_ascii=False, separators=(",", ":"))
+    return ("/* kexue-anthology search index: written by `anthology build html` */\n"
+            f"window.KX_SEARCH={{docs:JSON.parse({_js_string(docs)}),terms:{_js_string(lines + chr(10))}}};\n"
+            ).encode()
+
+
+def _js_string(text: str) -> str:
+    """`text` as a JavaScript string literal (JSON's, with U+2028/2029 escaped for older engines)."""
+    return json.dumps(text, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, d = divmod(n, 36)
+        out = digits[d] + out
+        if not n:
+            return out
+
+
+INDEX_VERSION = "1"     # of the index's form: bump on a change to this module
+
+
+def search_files(collection: Collection, texts: dict[str, str], url: Callable[[Post], str],
+                 cache_dir: Path | None = None) -> dict[str, bytes]:
+    """The files search adds to the site (path → bytes): the index and the search page's script.
+    With a cache folder, an index is made again only when a post's page text, title, date,
+    series, tags, address or formulas changed (a rebuild with nothing changed reads it back)."""
+    digest = hashlib.sha256(INDEX_VERSION.encode())
+    for post in collection.posts:
+        digest.update(json.dumps([post.id, post.title, post.date, post.series, post.tags, url(post),
+                                  [f.tex for f in post.formulas]], ensure_ascii=False).encode())
+        digest.update(hashlib.sha256(texts.get(post.id, "").encode()).digest())
+    cache = BlobCache(cache_dir, "search")
+    index = cache.get_bytes(digest.hexdigest())
+    if index is None:
+        index = index_script(build_index(collection, texts, url))
+        cache.put_bytes(digest.hexdigest(), index)
+    return {INDEX_FILE: index,
+            SCRIPT_FILE: (TEMPLATES / "html" / "search.js").read_bytes()}

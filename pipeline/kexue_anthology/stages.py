@@ -1,0 +1,254 @@
+r"""The stages, in order, in one place.  Each takes the run and adds what it makes.
+
+    read      → posts from every input form, those of `--series`, else of the project's
+                series (kexue_anthology.read, kexue_anthology.config.project)
+    extract   → the math fragments of each post with positions (kexue_anthology.check.extract)
+    validate  → each fragment through the blog's MathJax (kexue_anthology.check.validate)
+    number    → equation numbers, anchors, resolved \ref/\eqref (kexue_anthology.check.number)
+    render    → each distinct formula drawn once: SVG and MathML (kexue_anthology.formulas.render)
+    document  → each post as a pandoc document, formulas in place (kexue_anthology.documents.document)
+    assemble  → the collection: order, series, links (kexue_anthology.collection.assemble)
+    emit      → the output, by the emitter the build names (kexue_anthology.formats)
+
+Commands run a prefix of this list: `anthology list` stops after extract, `check` after
+validate, `build` goes on to emit.  Everything is gathered and checked before any output is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kexue_anthology import read
+from kexue_anthology.check import extract, number, validate
+from kexue_anthology.collection.assemble import Collection, assemble
+from kexue_anthology.config.project import DEFAULT_TITLE, Project
+from kexue_anthology.core import progress
+from kexue_anthology.core.cache import Cache
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.core.model import Post
+from kexue_anthology.documents import document
+from kexue_anthology.documents.pandoc_ast import Document
+from kexue_anthology.formats import BuildOptions, Emitter
+from kexue_anthology.formulas import render
+from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.read.series import normalize_title
+
+
+@dataclass
+class RunStats:
+    """What the engine's stages did, for the command's summary line."""
+    validate: validate.ValidateStats | None = None
+    render: render.RenderStats | None = None
+
+
+@dataclass
+class BuildRequest:
+    """What `build` writes: with which emitter, where, and how."""
+    emitter: Emitter
+    target: Path
+    options: BuildOptions
+
+
+@dataclass
+class Run:
+    paths: list[str]
+    series: str | None = None           # only the posts of this series
+    project: Project = field(default_factory=Project)    # its series and their order (kexue_anthology.config.project)
+    partial: bool = False                  # only some files were named (check --changed): no warning
+                                           # for a series of the project none of them holds
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    inputs: list[Path] = field(default_factory=list)     # the files the read stage read
+    posts: list[Post] = field(default_factory=list)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    stats: RunStats = field(default_factory=RunStats)
+    numbers: dict[str, number.PostNumbers] = field(default_factory=dict)
+    renders: dict[tuple[str, int], render.Render] = field(default_factory=dict)
+    asts: dict[str, Document] = field(default_factory=dict)
+    build: BuildRequest | None = None
+    collection: Collection | None = None
+    stage: str = ""                        # what the run is doing, for a crash report
+
+
+def _read(run: Run) -> None:
+    run.inputs = read.input_files(run.paths, run.diagnostics)
+    posts = read.read_files(run.inputs, run.diagnostics)
+    if run.series:
+        run.posts = select(posts, run.series, run.diagnostics)
+    else:
+        run.posts = select_project(posts, run.project, None if run.partial else run.diagnostics)
+    progress.advance(len(run.posts))
+
+
+def _extract(run: Run) -> None:
+    for post in run.posts:
+        extract.extract([post], run.diagnostics)
+        progress.advance()
+
+
+def _validate(run: Run) -> None:
+    run.stats.validate = validate.validate(run.posts, run.diagnostics, run.engine)
+
+
+def _number(run: Run) -> None:
+    run.numbers = number.number(run.posts)
+
+
+def _render(run: Run) -> None:
+    run.renders, run.stats.render = render.render(run.posts, run.numbers, run.diagnostics, run.engine)
+
+
+def _document(run: Run) -> None:
+    cache = Cache(run.engine.cache_dir, "documents")
+    asts = {}
+    for post in run.posts:
+        asts[post.id] = document.build(post, cache, run.diagnostics)
+        progress.advance()
+    run.asts = asts
+
+
+def _requested(run: Run) -> BuildRequest:
+    if run.build is None:
+        raise ValueError("the stages after render need a build request (Run.build)")
+    return run.build
+
+
+def _assemble(run: Run) -> None:
+    run.collection = assemble(run.posts, run.numbers, run.renders, run.asts,
+                              title=_requested(run).options.title or DEFAULT_TITLE, diagnostics=run.diagnostics,
+                              order=None if run.series else run.project.series)
+
+
+def _emit(run: Run) -> None:
+    build = _requested(run)
+    run.stage = f"emit {build.emitter.name}"
+    assert run.collection is not None
+    build.emitter.write(run.collection, build.target, build.options, run.diagnostics)
+
+
+STAGES: list[tuple[str, Callable[[Run], None]]] = [
+    ("read", _read),
+    ("extract", _extract),
+    ("validate", _validate),
+    ("number", _number),
+    ("render", _render),
+    ("document", _document),
+    ("assemble", _assemble),
+    ("emit", _emit),
+]
+
+
+def run_stages(run: Run, until: str, start: str = "read") -> Run:
+    """Run the stages from `start` to `until`, both included."""
+    names = [name for name, _ in STAGES]
+    for name in (start, until):
+        if name not in names:
+            raise ValueError(f"no stage {name!r}; stages: {', '.join(names)}")
+    for name, stage in STAGES[names.index(start): names.index(until) + 1]:
+        run.stage = name
+        unit, size = _SIZES.get(name, ("", None))
+        with progress.task(name, size(run) if size else None, unit):
+            stage(run)
+    return run
+
+
+def _posts(run: Run) -> int:
+    return len(run.posts)
+
+
+def _formulas(run: Run) -> int:
+    return sum(len(p.formulas) for p in run.posts)
+
+
+# What each stage counts, as its progress shows, and how many it will count when that is known
+# before it starts (read counts the posts as it finds them; emit's emitter reports its own steps).
+_SIZES: dict[str, tuple[str, Callable[[Run], int] | None]] = {
+    "read": ("posts", None),
+    "extract": ("posts", _posts),
+    "validate": ("formulas", _formulas),
+    "number": ("posts", _posts),
+    "render": ("formulas", _formulas),
+    "document": ("posts", _posts),
+    "assemble": ("posts", _posts),
+}
+
+
+class NoSuchSeries(Exception):
+    """`--series NAME` names no series of the posts read: a usage error."""
+
+
+def select(posts: Iterable[Post], series: str | None, diagnostics: Diagnostics | None = None) -> list[Post]:
+    """The posts of `series` (all posts without one).  A name that matches nothing raises
+    NoSuchSeries with the series there are and the closest; a series with parts missing, or
+    with posts known only from a listing page's excerpt, is warned about."""
+    posts = list(posts)
+    if not series:
+        return posts
+    wanted = normalize_title(series)
+    chosen = [p for p in posts if p.series and normalize_title(p.series) == wanted]
+    if not chosen:
+        raise NoSuchSeries(_no_series(series, posts))
+    if diagnostics is not None:
+        _warn_incomplete(chosen, diagnostics)
+    return chosen
+
+
+def select_project(posts: list[Post], project: Project, diagnostics: Diagnostics | None = None) -> list[Post]:
+    """The posts the project file lets in: those of the series it lists (all when it lists
+    none), and those of no series unless `others = false`.  A listed series that no post read
+    belongs to is warned about at its line in the file."""
+    if project.series is None:
+        return posts if project.others else [p for p in posts if p.series]
+    wanted = {normalize_title(name) for name in project.series}
+    chosen = [p for p in posts if (normalize_title(p.series) in wanted if p.series else project.others)]
+    if diagnostics is not None:
+        found = {normalize_title(p.series) for p in chosen if p.series}
+        places = project.series_lines or ((1, 1),) * len(project.series)
+        names = sorted({p.series for p in posts if p.series})
+        for name, (line, col) in zip(project.series, places, strict=False):
+            if normalize_title(name) not in found:
+                diagnostics.warning("project-series", f"series {name!r} of the project file has no posts among "
+                                    f"those read{_closest_series(name, names)}", project.position(line, col))
+    return chosen
+
+
+def _no_series(series: str, posts: list[Post]) -> str:
+    names = sorted({p.series for p in posts if p.series})
+    if not names:
+        return f"no series {series!r}: the posts read belong to no series"
+    shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    return f"no series {series!r}{_closest_series(series, names)} Series found: {shown}"
+
+
+def _closest_series(name: str, names: list[str]) -> str:
+    """The hint `; did you mean NAME?` for the series of `names` nearest to `name`, else nothing."""
+    by_key = {normalize_title(n): n for n in names}
+    close = difflib.get_close_matches(normalize_title(name), list(by_key), n=1, cutoff=0.5)
+    return f"; did you mean {by_key[close[0]]}?" if close else ""
+
+
+def _warn_incomplete(chosen: list[Post], diagnostics: Diagnostics) -> None:
+    first = min(chosen, key=lambda p: (p.part or 0, p.date or ""))
+    parts = {p.part for p in chosen if p.part}
+    if parts:
+        missing = sorted(set(range(1, max(parts) + 1)) - parts)
+        if missing:
+            diagnostics.warning("missing-parts", f"series {first.series}: part(s) {_ranges(missing)} of "
+                                f"{max(parts)} not among the posts read", first.position)
+    for post in chosen:
+        if post.form == "listing":
+            diagnostics.warning("excerpt-only", f"{post.title}: only the excerpt on a listing page was "
+                                "read, not the whole post", post.position)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 6] → '1–3, 6'."""
+    out, start = [], numbers[0]
+    for a, b in zip(numbers, [*numbers[1:], None], strict=True):
+        if b != a + 1:
+            out.append(str(start) if start == a else f"{start}–{a}")
+            if b is not None:
+                start = b
+    return ", ".join(out)
