@@ -75,7 +75,7 @@ def check_bench() -> bool:
     command = [sys.executable, "-m", "kexue_anthology", "check", str(CORPUS)]
 
     def check(cache: str):
-        subprocess.run(command + ["--cache-dir", cache], capture_output=True, check=False)
+        subprocess.run([*command, "--cache-dir", cache], capture_output=True, check=False)
 
     raw_s = best(raw)
     cold_times = []

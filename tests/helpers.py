@@ -68,5 +68,5 @@ def epubcheck(book: Path) -> str:
 def check_json(*paths, cache_dir=None, extra=()) -> tuple[int, dict]:
     args = ["check", *paths, "--format", "json", *extra]
     args += ["--cache-dir", cache_dir] if cache_dir else ["--no-cache"]
-    status, out, err = run_cli(*args)
+    status, out, _err = run_cli(*args)
     return status, json.loads(out)

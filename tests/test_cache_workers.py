@@ -284,7 +284,7 @@ def test_a_size_that_cannot_be_read_is_a_clean_usage_error(cache_dir, tmp_path):
     for argv in (("check", folder, "--no-project", "--cache-limit", "5 XB"), ("cache", "prune", "--limit", "-1"),
                  ("build", "pdf", folder, "--no-project", "--cache-limit", "9" * 400)):
         status, _, err = run_cli(*argv, "--cache-dir", cache_dir)
-        assert status == 2 and "is not a size" in err or "too large" in err, err
+        assert (status == 2 and "is not a size" in err) or "too large" in err, err
         assert "Traceback" not in err
 
 

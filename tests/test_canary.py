@@ -34,7 +34,7 @@ class Canary:
         canary = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):                                   # noqa: N802
+            def do_GET(self):
                 canary.requests.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/css" if self.path.endswith(".css") else "image/png")

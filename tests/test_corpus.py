@@ -20,7 +20,7 @@ def corpus_check(corpus, tmp_path_factory):
 
 
 def test_corpus_posts_and_series(corpus_check):
-    status, result = corpus_check
+    _status, result = corpus_check
     posts = result["posts"]
     assert len(posts) == 131 + 39 - 11          # 11 seed posts are also in the corpus
     assert len({p["id"] for p in posts}) == len(posts)

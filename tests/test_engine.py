@@ -76,7 +76,7 @@ def test_missing_engine_is_a_setup_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))      # no node on PATH
     post = tmp_path / "p.md"
     post.write_text("---\ntitle: t\n---\n$a$\n", encoding="utf-8")
-    status, out, err = run_cli("check", post, "--no-cache")
+    status, _out, err = run_cli("check", post, "--no-cache")
     assert status == 2
     assert "Node.js is not installed" in err and "make setup" in err
 

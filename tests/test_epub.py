@@ -31,11 +31,11 @@ def entries(book: Path) -> dict[str, str]:
 def test_the_seed_collection(tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     book = tmp_path / "seeds.epub"
-    status, stdout, stderr = build(out=book, cache=tmp_path / "cache")
+    status, _stdout, stderr = build(out=book, cache=tmp_path / "cache")
     assert status == 0, stderr
     epubcheck(book)
     files = entries(book)
-    assert list(files)[0] == "mimetype" and files["mimetype"] == "application/epub+zip"
+    assert next(iter(files)) == "mimetype" and files["mimetype"] == "application/epub+zip"
     opf = files["EPUB/content.opf"]
     assert "<dc:title" in opf and "科学空间文集" in opf and "<dc:language>zh-Hans</dc:language>" in opf
     assert re.search(r"<dc:creator[^>]*>苏剑林</dc:creator>", opf) and "urn:uuid:" in opf
@@ -63,7 +63,7 @@ def test_the_seed_collection(tmp_path, monkeypatch):
 @pytest.mark.parametrize("math", ["mathml", "svg"])
 def test_the_minimum_entropy_series(corpus, math, tmp_path):
     book = tmp_path / f"series-{math}.epub"
-    status, stdout, stderr = build(corpus, "--series", "最小熵原理", "--math", math, out=book,
+    status, _stdout, stderr = build(corpus, "--series", "最小熵原理", "--math", math, out=book,
                                    cache=tmp_path / "cache")
     assert status == 0, stderr
     epubcheck(book)
@@ -95,7 +95,7 @@ def test_the_minimum_entropy_series(corpus, math, tmp_path):
 
 def test_the_whole_corpus(corpus, tmp_path):
     book = tmp_path / "corpus.epub"
-    status, stdout, stderr = build(corpus, out=book, cache=tmp_path / "cache")
+    status, stdout, _stderr = build(corpus, out=book, cache=tmp_path / "cache")
     assert status == 1 and "131 posts" in stdout            # 14 formulas shown as their source
     epubcheck(book)
     files = entries(book)
@@ -109,7 +109,7 @@ def test_a_title_is_text_never_markup(tmp_path):
     post.write_text("---\ntitle: 一篇\nid: '1'\ndate: 2020-01-01\n---\n正文 $a$\n", encoding="utf-8")
     book = tmp_path / "t.epub"
     title = 'x<script>alert(1)</script> & "q"'
-    status, stdout, stderr = run_cli("build", "epub", post, "--out", book, "--title", title, "--no-cache")
+    status, _stdout, stderr = run_cli("build", "epub", post, "--out", book, "--title", title, "--no-cache")
     assert status == 0, stderr
     epubcheck(book)
     files = entries(book)
@@ -147,5 +147,5 @@ def test_the_suite_checks_every_book_it_builds(tmp_path, monkeypatch):
     real = epub.well_formed
     monkeypatch.setattr(epub, "well_formed", lambda text, name="": real(
         text.replace("</body>", '<p><a href="nowhere.xhtml">x</a></p></body>'), name))
-    with pytest.raises(AssertionError, match="(?s)epubcheck on .*RSC-007"):
+    with pytest.raises(AssertionError, match=r"(?s)epubcheck on .*RSC-007"):
         build(post, out=tmp_path / "bad.epub", cache=tmp_path / "cache")

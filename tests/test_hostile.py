@@ -59,7 +59,7 @@ def codes(err: str, name: str) -> list[tuple[int, str]]:
 @pytest.mark.parametrize("fmt", ["html", "epub", pytest.param("pdf", marks=pytest.mark.weasyprint)])
 def test_every_output_is_written_with_each_problem_on_its_line(posts, tmp_path, fmt):
     out = tmp_path / ("site" if fmt == "html" else f"book.{fmt}")
-    status, stdout, err = run_cli("build", fmt, posts, "--out", out, "--cache-dir", tmp_path / "cache")
+    status, _stdout, err = run_cli("build", fmt, posts, "--out", out, "--cache-dir", tmp_path / "cache")
     assert status == 1, err
     assert "Traceback" not in err and out.exists()
     assert codes(err, "odd") == []                       # drawn, not errors

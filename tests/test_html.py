@@ -69,7 +69,7 @@ def check_structure(site: Path, status_ok: bool = True) -> None:
 
 
 def test_the_seed_site(tmp_path):
-    status, stdout, stderr = build(out=tmp_path / "site", cache=tmp_path / "cache")
+    status, _stdout, stderr = build(out=tmp_path / "site", cache=tmp_path / "cache")
     assert status == 0, stderr
     site = tmp_path / "site"
     check_structure(site)
@@ -84,7 +84,7 @@ def test_the_seed_site(tmp_path):
 
 
 def test_the_corpus_site(corpus_site):
-    work, status, stdout, stderr = corpus_site
+    work, status, stdout, _stderr = corpus_site
     site = work / "site"
     assert status == 1                                 # the corpus has 14 formulas MathJax rejects
     assert "131 posts" in stdout and "14 shown as source" in stdout
@@ -120,7 +120,7 @@ def test_no_link_of_the_corpus_site_lands_nowhere(corpus_site):
 
 
 def test_strict_build_writes_nothing(corpus, corpus_site, tmp_path):
-    status, stdout, stderr = run_cli("build", "html", corpus, "--out", tmp_path / "site", "--strict",
+    status, _stdout, stderr = run_cli("build", "html", corpus, "--out", tmp_path / "site", "--strict",
                                      "--cache-dir", corpus_site[0] / "cache")
     assert status == 1 and "nothing written" in stderr and stderr.count(": error: ") > 12
     assert not (tmp_path / "site").exists()
@@ -189,7 +189,7 @@ def test_chromium_draws_the_math_at_phone_and_desktop_widths(corpus, corpus_site
     site = work / "site"
     if math == "svg":
         site = tmp_path / "site"
-        status, _, stderr = build(corpus, "--math", "svg", out=site, cache=work / "cache")
+        status, _, _stderr = build(corpus, "--math", "svg", out=site, cache=work / "cache")
         assert status == 1 and "<svg" in (site / "posts" / "7006.html").read_text(encoding="utf-8")
     page = site / "posts" / "7006.html"
     shots = Path(work) / "screenshots"
@@ -199,7 +199,7 @@ def test_chromium_draws_the_math_at_phone_and_desktop_widths(corpus, corpus_site
         probe.write_text(HARNESS.format(page=page.name, width=width), encoding="utf-8")
         args = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                 "--allow-file-access-from-files", f"--window-size={max(width, 500)},2400"]
-        dom = subprocess.run(args + ["--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
+        dom = subprocess.run([*args, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
         found = re.search(r'<pre id="kx-measure">(.*?)</pre>', dom.stdout, re.S)
         assert found, dom.stderr[-2000:]
         measured = json.loads(found.group(1).replace("&quot;", '"'))
@@ -209,6 +209,6 @@ def test_chromium_draws_the_math_at_phone_and_desktop_widths(corpus, corpus_site
         assert all(w > 0 for tag, w, _ in measured["boxes"] if tag == "span")     # equation numbers
         assert measured["screen"] == width and measured["width"] <= width, measured["width"]  # no sideways scroll
         shot = shots / f"7006-{math}-{width}.png"
-        subprocess.run(args + [f"--screenshot={shot}", probe.as_uri()], capture_output=True, timeout=120)
+        subprocess.run([*args, f"--screenshot={shot}", probe.as_uri()], capture_output=True, timeout=120)
         probe.unlink()                    # the site is shared by the session's tests: leave it as built
         assert shot.stat().st_size > 50_000

@@ -25,11 +25,11 @@ def same_posts(original, reread):
 
 def round_trip(tmp_path, *paths):
     original, d = posts_of(*paths)
-    status, out, err = run_cli("import", *paths, "--to", tmp_path / "md")
+    status, _out, err = run_cli("import", *paths, "--to", tmp_path / "md")
     assert status == (2 if d.unreadable_input else 1 if d.errors else 0), err
     written = sorted((tmp_path / "md").glob("*.md"))
     assert len(written) == len(original)
-    reread, d2 = posts_of(tmp_path / "md")
+    reread, _d2 = posts_of(tmp_path / "md")
     same_posts(original, reread)
     return written
 

@@ -157,5 +157,5 @@ def test_xhtml_is_made_xml(body):
 def test_xml_that_cannot_be_mended_is_a_fault(monkeypatch):
     from kexue_anthology.formats.epub import emitter as epub
     monkeypatch.setattr(epub, "_reserialized", lambda text: text)
-    with pytest.raises(NotXML, match="ch009.xhtml"):
+    with pytest.raises(NotXML, match=r"ch009\.xhtml"):
         well_formed(PAGE.format("<p>a &nbsp;</p>"), "EPUB/text/ch009.xhtml")

@@ -115,7 +115,7 @@ def test_aligned_rows_align_at_their_ampersands_in_chromium(tmp_path):
     dom = subprocess.run(args, capture_output=True, text=True, timeout=120)
     found = re.search(r'<pre id="kx-measure">(.*?)</pre>', dom.stdout, re.S)
     assert found, dom.stderr[-2000:]
-    (a1, a2), (b1, b2), (c1, c2), (d1, d2) = json.loads(found.group(1))
+    (a1, a2), (b1, _b2), (c1, c2), (d1, _d2) = json.loads(found.group(1))
     assert abs(a2 - c2) < 1.5, (a2, c2)           # first column: right edges together
     assert abs(b1 - d1) < 1.5, (b1, d1)           # second column: left edges together
     assert c1 - a1 > 40                            # and the short cell really is set right

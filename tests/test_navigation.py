@@ -182,7 +182,7 @@ def test_earlier_and_later_follow_the_date_order(tmp_path):
     dates = {"701": "2019-05-01", "702": "2017-01-09", "703": "2023-12-31", "704": "2019-05-02", "705": "2018-07-07"}
     site = build(tmp_path, {f"{i}.md": PLAIN.format(n=i, date=d, id=i) for i, d in dates.items()}
                  | {"undated.md": "---\ntitle: 无日期\nid: '706'\n---\n正文。\n"})
-    order = sorted(dates, key=dates.get) + ["706"]                      # undated posts last
+    order = [*sorted(dates, key=dates.get), "706"]                      # undated posts last
     for i, post_id in enumerate(order):
         text = page(site, post_id)
         nav = re.search(r'<nav class="date-nav"[^>]*>(.*?)</nav>', text, re.S)

@@ -277,7 +277,7 @@ def test_a_build_waits_for_the_one_writing_its_site_and_says_so(two_builds, tmp_
         assert line.strip() == f"anthology: waiting for another build writing {site}…"
         time.sleep(1)
         assert process.poll() is None and not site.exists()       # it waits, and writes nothing meanwhile
-    out, err = process.communicate(timeout=300)
+    _out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
     assert which(site, refs) == "b"
 
@@ -319,7 +319,7 @@ def test_ctrl_c_during_a_rebuild_says_truly_whether_anything_was_written(two_bui
     for _ in range(8):
         before = which(site, refs)
         assert before is not None
-        process, began = start_until_emit(command(sources["b" if before == "a" else "a"], site, cache))
+        process, _began = start_until_emit(command(sources["b" if before == "a" else "a"], site, cache))
         time.sleep(rng.uniform(0, 0.3))
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)

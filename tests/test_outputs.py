@@ -77,7 +77,7 @@ def test_the_working_directory_and_inputs_are_never_an_output(post, tmp_path, ca
 @pytest.mark.pandoc
 def test_without_out_a_build_writes_under_the_working_directory(post, tmp_path, cache_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    status, out, _ = build("html", post, cache=cache_dir)
+    status, _out, _ = build("html", post, cache=cache_dir)
     assert status == 0 and (tmp_path / "out" / "site" / "index.html").is_file()
     assert not (ROOT / "out" / "site" / "posts" / "42.html").exists()
 
@@ -132,7 +132,7 @@ def test_a_fault_of_the_tool_is_one_line_and_a_log_not_a_traceback(post, tmp_pat
 
     monkeypatch.setenv("ANTHOLOGY_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(stages, "STAGES", [(n, broken if n == "number" else f) for n, f in stages.STAGES])
-    status, out, err = run_cli("build", "html", post, "--out", tmp_path / "site")
+    status, _out, err = run_cli("build", "html", post, "--out", tmp_path / "site")
     assert status == 3
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert f"internal error in stage number, working on formula at {post}:6:3: KeyError" in err

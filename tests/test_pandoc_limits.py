@@ -48,7 +48,7 @@ def test_a_hostile_post_beside_a_normal_one(kind, tmp_path):
     hostile = post_file(tmp_path / "posts" / "hostile.md", "2",
                         f"开头 $x^2$ 文字\n\n{HOSTILE[kind]}\n结尾 $y$ 完\n")
     site = tmp_path / "site"
-    status, stdout, stderr = run_cli("build", "html", tmp_path / "posts", "--out", site, "--no-cache")
+    status, _stdout, stderr = run_cli("build", "html", tmp_path / "posts", "--out", site, "--no-cache")
     assert status == 1, stderr
     assert "Traceback" not in stderr
     assert re.search(re.escape(str(hostile)) + r":\d+:\d+: error: .*\[too-deep\]", stderr), stderr
@@ -126,7 +126,7 @@ def test_pandoc_failing_on_one_post_spares_the_others(stage, tmp_path, monkeypat
     bad = post_file(tmp_path / "posts" / "bad.md", "2", "坏的 **KXFAIL** 文章 $e^x$ 在此\n\n第二段\n")
     fmt = "epub" if stage == "--to=epub3" else "html"
     out = tmp_path / ("book.epub" if fmt == "epub" else "site")
-    status, stdout, stderr = run_cli("build", fmt, tmp_path / "posts", "--out", out, "--no-cache")
+    status, _stdout, stderr = run_cli("build", fmt, tmp_path / "posts", "--out", out, "--no-cache")
     assert status == 1 and "Traceback" not in stderr, stderr
     assert re.search(re.escape(str(bad)) + r":\d+:\d+: error: .*\[document-failed\]", stderr), stderr
     assert stderr.count("[document-failed]") == 1
@@ -152,7 +152,7 @@ def test_a_missing_pandoc_is_a_setup_error(monkeypatch, tmp_path):
     pandoc.binary.cache_clear()
     try:
         post_file(tmp_path / "p.md", "1", NORMAL)
-        status, stdout, stderr = run_cli("build", "html", tmp_path / "p.md", "--out", tmp_path / "site",
+        status, _stdout, stderr = run_cli("build", "html", tmp_path / "p.md", "--out", tmp_path / "site",
                                          "--no-cache")
     finally:
         pandoc.binary.cache_clear()

@@ -3,6 +3,7 @@ links, the golden page, and what WeasyPrint may read."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -105,13 +106,13 @@ def check_book(pdf: Path, titles: list[str]) -> pypdf.PdfReader:
 def seed_book(tmp_path_factory):
     needs_poppler()
     work = tmp_path_factory.mktemp("seed-pdf")
-    status, stdout, stderr = build(out=work / "anthology.pdf", cache=work / "cache")
+    status, _stdout, stderr = build(out=work / "anthology.pdf", cache=work / "cache")
     assert status == 0, stderr
     return work / "anthology.pdf"
 
 
 def test_the_seed_anthology(seed_book):
-    status, out, _ = run_cli("list", "--format", "json")
+    _status, out, _ = run_cli("list", "--format", "json")
     titles = [p["title"] for p in json.loads(out)]
     reader = check_book(seed_book, titles)
     marks = bookmarks(reader)
@@ -124,7 +125,7 @@ def test_the_seed_anthology(seed_book):
 def test_the_minimum_entropy_series(corpus, tmp_path):
     needs_poppler()
     pdf = tmp_path / "最小熵原理.pdf"
-    status, stdout, stderr = build(corpus, "--series", "最小熵原理", out=pdf, cache=tmp_path / "cache")
+    status, _stdout, stderr = build(corpus, "--series", "最小熵原理", out=pdf, cache=tmp_path / "cache")
     assert status == 0, stderr
     titles = [f"最小熵原理（{n}）" for n in "一二三四五六"]
     reader = pypdf.PdfReader(str(pdf))
@@ -250,5 +251,5 @@ def test_chinese_paragraphs_are_flush_on_both_sides_without_holes(tmp_path):
     ragged = [line for line in full if right - line[1] > 1.0]
     assert not ragged, f"lines short of the right edge {right}: {ragged}"
     for _, _, words in full:                           # no gap wider than two spaces' worth
-        gaps = [b[0] - a[1] for a, b in zip(words, words[1:], strict=False)]
+        gaps = [b[0] - a[1] for a, b in itertools.pairwise(words)]
         assert max(gaps, default=0) < 8.0, words

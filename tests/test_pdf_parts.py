@@ -58,7 +58,7 @@ def test_an_edit_changes_no_boundary_and_a_new_post_only_those_around_it():
     before = boundaries(pdf_parts.plan(collection(posts)))
     edited = [dataclasses.replace(p, title="改过的标题") if n == 30 else p for n, p in enumerate(posts)]
     assert boundaries(pdf_parts.plan(collection(edited))) == before
-    added = boundaries(pdf_parts.plan(collection(posts[:30] + [post(999)] + posts[30:])))
+    added = boundaries(pdf_parts.plan(collection([*posts[:30], post(999), *posts[30:]])))
     changed = [run for run in added if run not in before]
     assert len(changed) <= 2 and any("1999" in run for run in changed)
 

@@ -205,7 +205,7 @@ def book(tmp_path, monkeypatch) -> Path:
 @pytest.mark.engine
 @pytest.mark.pandoc
 def test_the_site_shows_the_project(book, tmp_path):
-    status, out, err = run_cli("build", "html", book, "--out", tmp_path / "site", "--cache-dir", tmp_path / "cache")
+    status, _out, err = run_cli("build", "html", book, "--out", tmp_path / "site", "--cache-dir", tmp_path / "cache")
     assert status == 0, err
     index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     post = (tmp_path / "site" / "posts" / "9101.html").read_text(encoding="utf-8")

@@ -225,7 +225,7 @@ def test_a_cover_over_the_size_limit_is_an_error_at_its_line_before_any_work(hom
     with big.open("ab") as f:
         f.truncate(MAX_BYTES + 1)                                  # sparse: no 20 MB written
     (home / "posts" / "anthology.toml").write_text('[book]\ntitle = "书"\n\ncover = "cover.png"\n', encoding="utf-8")
-    status, out, err = run_cli("build", "epub", home / "posts", "--out", home / "book.epub")
+    status, _out, err = run_cli("build", "epub", home / "posts", "--out", home / "book.epub")
     assert status == 2 and not (home / "book.epub").exists()
     assert f'{home / "posts" / "anthology.toml"}:4:1: error: cover = "cover.png": the cover image' in err
     assert f"is {MAX_BYTES + 1:,} bytes, over the limit of {MAX_BYTES:,}" in err

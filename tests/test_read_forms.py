@@ -55,7 +55,7 @@ def test_bad_files_are_named_and_the_rest_still_checked(tmp_path):
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00" * 50)
     (tmp_path / "latin.txt").write_bytes("caf\xe9 \xff\xfe\xfd".encode("latin-1"))
     (tmp_path / "unknown.txt").write_text("只是一段文字，不是任何一种文章。", encoding="utf-8")
-    status, out, err = run_cli("check", tmp_path, "--no-cache")
+    status, out, _err = run_cli("check", tmp_path, "--no-cache")
     assert status == 2
     assert f"{tmp_path / 'binary.txt'}: error: cannot read: binary file" in out
     assert f"{tmp_path / 'latin.txt'}: error: cannot read: not UTF-8" in out

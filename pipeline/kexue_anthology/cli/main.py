@@ -313,7 +313,7 @@ def _fill_closed_streams() -> None:
             setattr(sys, name, open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False))
 
 
-def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int:
+def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int:  # noqa: C901
     own_stderr = err is None
     out = cast(TextIO, _Guarded(out or sys.stdout))
     err = err or sys.stderr

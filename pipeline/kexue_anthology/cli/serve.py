@@ -263,7 +263,7 @@ class Handler(SimpleHTTPRequestHandler):
             super().handle_one_request()
         except OSError:                       # the browser went away
             self.close_connection = True
-        except Exception as e:  # noqa: BLE001 - one request must never stop the server
+        except Exception as e:                # one request must never stop the server
             self.close_connection = True
             self.live.say(f"anthology serve: internal error answering {getattr(self, 'requestline', '')[:200]!r}: "
                           f"{type(e).__name__}: {str(e)[:200]}")
@@ -463,7 +463,7 @@ class Watcher:
     def _run(self) -> None:
         try:
             self._watch()
-        except BaseException:  # noqa: BLE001 - the thread ends, without a traceback: `next` says so and starts another
+        except BaseException:      # the thread ends, without a traceback: `next` says so and starts another
             pass
 
     def _watch(self) -> None:
@@ -474,7 +474,7 @@ class Watcher:
                 for batch in watch_sources(self.sources, self.stop, self.polling):
                     self.changes.put(batch)
                 return
-            except Exception as e:  # noqa: BLE001 - whatever it was, the watch must go on
+            except Exception as e:     # whatever it was, the watch must go on
                 if time.monotonic() - started >= 10:
                     failures, said = 0, ""
                 failures += 1

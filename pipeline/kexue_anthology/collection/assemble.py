@@ -569,7 +569,7 @@ def notes_at_end(blocks: list[Node], post: Post) -> list[Node]:
         body = list(note) or [Plain.new([])]
         last = tag(body[-1])
         if last in ("Para", "Plain"):
-            body[-1] = element(last, Inlines(body[-1]).inlines + [element("Space"), back])
+            body[-1] = element(last, [*Inlines(body[-1]).inlines, element("Space"), back])
         else:
             body.append(Plain.new([back]))
         items.append([Div.new(Attr.new(note_anchor(post, k), ["footnote"]), body)])

@@ -339,7 +339,7 @@ def _clip(value: object, most: int = 60) -> object:
     return value
 
 
-def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[Diagnostic]) -> dict[str, Any]:
+def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[Diagnostic]) -> dict[str, Any]:  # noqa: C901
     """The Project fields the file sets, each checked; a problem is added to `problems`."""
     from kexue_anthology.formats import EMITTERS  # here: the emitters' module imports this one
     from kexue_anthology.formats.pdf.emitter import PAPERS
@@ -445,7 +445,7 @@ def _check_cache(data: dict[str, Any], where: _Locator, problems: list[Diagnosti
                                        f'{_suggest(key, ["limit"])} valid keys: limit', where("cache", key)))
             continue
         try:
-            if isinstance(value, bool) or not isinstance(value, (str, int)) or isinstance(value, int) and value < 0:
+            if isinstance(value, bool) or not isinstance(value, (str, int)) or (isinstance(value, int) and value < 0):
                 raise ValueError('must be a size, e.g. "500 MB" or "2 GiB"')
             values["cache_limit"] = parse_size(value) if isinstance(value, str) else value
         except ValueError as e:          # SizeError too

@@ -70,7 +70,7 @@ def cjk_serif_font(bold: bool = False) -> CJKFont:
                            capture_output=True, text=True) if shutil.which("fc-list") else None
     faces: list[tuple[set[str], float, str, int]] = []
     for line in (found.stdout if found and found.returncode == 0 else "").splitlines():
-        family, weight, file, face = (line.split("\t") + ["", "", "", ""])[:4]
+        family, weight, file, face = [*line.split("\t"), "", "", "", ""][:4]
         if file:
             faces.append(({f.strip() for f in family.split(",")}, _weight(weight), file,
                           int(face) if face.strip().isdigit() else 0))

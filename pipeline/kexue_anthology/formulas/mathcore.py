@@ -219,7 +219,7 @@ def _atom(e: ET.Element | None) -> str:
             text = (e.text or "").strip()
             if text in ("\u2061", "\u2062", "\u2063", ""):
                 return "NONE"
-            if e.attrib.get("form") == "prefix" and e.attrib.get("movablelimits") == "true" or text.isalpha():
+            if (e.attrib.get("form") == "prefix" and e.attrib.get("movablelimits") == "true") or text.isalpha():
                 return "OP"
             if "lspace" in e.attrib and e.get("lspace") == e.get("rspace") == "0":
                 return "ORD"                     # made ordinary here

@@ -130,7 +130,7 @@ def read_file(path: Path, diagnostics: Diagnostics) -> list[Post]:
     (`read-failed`) and the other files are still read."""
     try:
         return _read_file(path, diagnostics)
-    except Exception as e:  # noqa: BLE001 - one bad file must never stop the run
+    except Exception as e:  # one bad file must never stop the run
         diagnostics.error("read-failed", f"reading failed: {type(e).__name__}: {str(e)[:200]}", path=str(path))
         return []
 

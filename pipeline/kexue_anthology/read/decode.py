@@ -27,7 +27,7 @@ def decode(data: bytes) -> Decoded:
             text = data.decode("utf-16")
         except UnicodeDecodeError as e:
             return Decoded(None, f"not valid UTF-16 despite its byte order mark: {e.reason} at byte {e.start}")
-        return _lines(text, notes + ["is UTF-16 (decoded)"])
+        return _lines(text, [*notes, "is UTF-16 (decoded)"])
     if b"\x00" in data[:8192]:
         return Decoded(None, "binary file (contains NUL bytes), not text")
     try:

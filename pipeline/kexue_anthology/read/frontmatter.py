@@ -224,7 +224,7 @@ def _fields(root: MappingNode | None, loader: _Loader, at: Callable[[int], Posit
             continue
         except FieldError as e:
             problem = str(e)
-        except Exception as e:  # noqa: BLE001 - any value YAML cannot construct, e.g. a date 2022-13-45
+        except Exception as e:  # any value YAML cannot construct, e.g. a date 2022-13-45
             problem = f"cannot be read: {_problem(e)}"
         skipped = ": post skipped" if name == "title" else ""
         diagnostics.error("bad-field", f"front matter `{name}` {problem}{skipped}", at(node.start_mark.index))

@@ -234,7 +234,7 @@ def _placeholder(post: Post, depth: int, xhtml: str) -> list[Node]:
     marks = "".join(f"{name}></{name[1:]}>" for name in ("<math", "<svg") if name in xhtml)
     if _PLACEHOLDER in xhtml:        # read by _accessibility
         marks += f'<span {_PLACEHOLDER}></span>'
-    return _head(post, depth) + [RawBlock.new("html", f"<div>{ids}{marks}</div>")]
+    return [*_head(post, depth), RawBlock.new("html", f"<div>{ids}{marks}</div>")]
 
 
 _ID = re.compile(r'\sid="([^"]+)"')

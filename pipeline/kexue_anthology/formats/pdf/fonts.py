@@ -117,7 +117,7 @@ def installed_faces() -> dict[str, tuple[Path, int]]:
                             capture_output=True, text=True)
     faces: dict[str, tuple[Path, int]] = {}
     for line in listed.stdout.splitlines():
-        name, file, index = (line.split("\t") + ["", "", ""])[:3]
+        name, file, index = [*line.split("\t"), "", "", ""][:3]
         if name and file and index.strip().isdigit():
             faces.setdefault(name, (Path(file), int(index)))
     return faces
@@ -155,7 +155,7 @@ def _resources(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Dictionary]:
     pending = [page.obj.get("/Resources") for page in pdf.pages]
     while pending:
         found = pending.pop()
-        if not isinstance(found, pikepdf.Dictionary) or found.is_indirect and found.objgen in seen:
+        if not isinstance(found, pikepdf.Dictionary) or (found.is_indirect and found.objgen in seen):
             continue
         seen.add(found.objgen)
         yield found

@@ -112,7 +112,7 @@ def merge(front: Piece, parts: list[Piece], number_page: NumberPage, target: Pat
     book = pikepdf.new()
     sources = [pikepdf.open(piece.pdf) for piece in pieces]
     try:
-        starts, blanks = page_layout([len(s.pages) for s in sources], [p.starts_right for p in pieces])
+        starts, _blanks = page_layout([len(s.pages) for s in sources], [p.starts_right for p in pieces])
         size = sources[0].pages[0].mediabox
         dests: dict[str, tuple[int, float, float]] = {}
         marks: list[Bookmark] = []
