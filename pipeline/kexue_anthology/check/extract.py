@@ -210,9 +210,8 @@ def markdown_runs(text: str) -> list[tuple[int, int]]:
     closed = _closed_fences(lines)
     for number, line in enumerate(lines):
         line_end = offset + len(line)
-        m = _FENCE.match(line)
-        if m and fence is None and number not in closed:
-            m = None                # a fence never closed is text, as pandoc reads it
+        # a fence never closed is text, as pandoc reads it
+        m = _FENCE.match(line) if fence is not None or number in closed else None
         if fence is not None:
             if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line[m.end():].strip():
                 fence = None
@@ -227,9 +226,7 @@ def markdown_runs(text: str) -> list[tuple[int, int]]:
                 block_start = None
         else:
             depth, content = quote_depth(line)
-            if block_start is not None and _BLOCK_START.match(line) and not (
-                    depth and depth == block_quote and line.lstrip(" \t")[:1] == ">" and line[content:].strip()
-                    and not _BLOCK_START.match(line[content:])):
+            if block_start is not None and _starts_block(line, depth, content, block_quote):
                 blocks.append((block_start, offset))
                 block_start = None
             if block_start is None:
@@ -242,6 +239,14 @@ def markdown_runs(text: str) -> list[tuple[int, int]]:
     for a, b in blocks:
         runs.extend(_split_code_spans(text, a, b))
     return runs
+
+
+def _starts_block(line: str, depth: int, content: int, block_quote: int) -> bool:
+    """Whether `line`, met inside a paragraph, starts a block of its own: it looks like one, and is
+    not the next line of the quoted paragraph (as deep, with text after the `>`, no block start)."""
+    return bool(_BLOCK_START.match(line)) and not (
+        depth and depth == block_quote and line.lstrip(" \t")[:1] == ">" and line[content:].strip()
+        and not _BLOCK_START.match(line[content:]))
 
 
 def _closed_fences(lines: list[str]) -> set[int]:

@@ -44,65 +44,92 @@ class Unmatched:
     split: list[int] = field(default_factory=list)         # a `\left` with a cell or row break before its `\right`
 
 
-def scan(tex: str) -> Unmatched:
-    found = Unmatched()
-    groups = [_Group("top")]
+class _Scan:
+    """One scan's state: the groups open at this point, and what was found unmatched."""
 
-    def close(group: _Group) -> None:
-        found.lefts += group.lefts
+    def __init__(self) -> None:
+        self.found = Unmatched()
+        self.groups = [_Group("top")]
+
+    def close(self, group: _Group) -> None:
+        self.found.lefts += group.lefts
         if group.kind == "brace":
-            found.opens.append(group.index)
+            self.found.opens.append(group.index)
         elif group.kind == "env":
-            found.begins.append(group.index)
+            self.found.begins.append(group.index)
 
-    for m in _TOKEN.finditer(tex):
-        token, i, top = m.group(), m.start(), groups[-1]
-        if m.group(1) == "begin":
-            found.environments.setdefault(m.group(2).strip(), i)
-            groups.append(_Group("env", i, m.group(2).strip()))
-        elif m.group(1) == "end":
-            at = next((n for n in range(len(groups) - 1, 0, -1) if groups[n].kind == "env"), None)
-            if at is None:
-                found.bad_ends.append(i)
-                continue
-            for group in groups[at + 1:]:
-                close(group)
-            env = groups[at]
-            del groups[at:]
-            found.lefts += env.lefts
-            if env.name != m.group(2).strip():
-                found.bad_ends.append(i)
-        elif token in ("&", "\\\\"):
-            if top.lefts and top.lefts[-1] not in found.split:
-                found.split.append(top.lefts[-1])
-        elif token == "{":
-            groups.append(_Group("brace", i))
-        elif token == "}":
-            if top.kind == "brace":
-                groups.pop()
-                found.lefts += top.lefts
-            else:
-                found.closes.append(i)
-        elif m.group(3):
-            word = m.group(3)
-            found.macros.setdefault(word, i)
-            if word == "left":
-                top.lefts.append(i)
-            elif word == "right":
-                if top.lefts:
-                    top.lefts.pop()
-                else:
-                    found.rights.append(i)
-            elif word == "middle" and not top.lefts:
-                found.middles.append(i)
-    for group in reversed(groups):
-        if group.kind == "top":
-            found.lefts += group.lefts
+    def begin(self, i: int, name: str) -> None:
+        self.found.environments.setdefault(name, i)
+        self.groups.append(_Group("env", i, name))
+
+    def end(self, i: int, name: str) -> None:
+        groups = self.groups
+        at = next((n for n in range(len(groups) - 1, 0, -1) if groups[n].kind == "env"), None)
+        if at is None:
+            self.found.bad_ends.append(i)
+            return
+        for group in groups[at + 1:]:
+            self.close(group)
+        env = groups[at]
+        del groups[at:]
+        self.found.lefts += env.lefts
+        if env.name != name:
+            self.found.bad_ends.append(i)
+
+    def row_break(self) -> None:
+        top = self.groups[-1]
+        if top.lefts and top.lefts[-1] not in self.found.split:
+            self.found.split.append(top.lefts[-1])
+
+    def brace(self, token: str, i: int) -> None:
+        top = self.groups[-1]
+        if token == "{":
+            self.groups.append(_Group("brace", i))
+        elif top.kind == "brace":
+            self.groups.pop()
+            self.found.lefts += top.lefts
         else:
-            close(group)
-    for name in ("lefts", "rights", "middles", "opens", "closes", "begins", "bad_ends", "split"):
-        getattr(found, name).sort()
-    return found
+            self.found.closes.append(i)
+
+    def word(self, word: str, i: int) -> None:
+        top = self.groups[-1]
+        self.found.macros.setdefault(word, i)
+        if word == "left":
+            top.lefts.append(i)
+        elif word == "right":
+            if top.lefts:
+                top.lefts.pop()
+            else:
+                self.found.rights.append(i)
+        elif word == "middle" and not top.lefts:
+            self.found.middles.append(i)
+
+    def finish(self) -> Unmatched:
+        for group in reversed(self.groups):
+            if group.kind == "top":
+                self.found.lefts += group.lefts
+            else:
+                self.close(group)
+        for name in ("lefts", "rights", "middles", "opens", "closes", "begins", "bad_ends", "split"):
+            getattr(self.found, name).sort()
+        return self.found
+
+
+def scan(tex: str) -> Unmatched:
+    state = _Scan()
+    for m in _TOKEN.finditer(tex):
+        token, i = m.group(), m.start()
+        if m.group(1) == "begin":
+            state.begin(i, m.group(2).strip())
+        elif m.group(1) == "end":
+            state.end(i, m.group(2).strip())
+        elif token in ("&", "\\\\"):
+            state.row_break()
+        elif token in ("{", "}"):
+            state.brace(token, i)
+        elif m.group(3):
+            state.word(m.group(3), i)
+    return state.finish()
 
 
 _FAULTS: list[tuple[re.Pattern[str], str, bool]] = [     # MathJax's message, where, last rather than first

@@ -107,11 +107,9 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
 Stream = list[tuple[Formula, str | None]]     # a post's formulas to send, with the cache key of each to draw
 
 
-def _draw(posts: list[Post], texts: dict[tuple[str, int], str], alts: dict[str, str],
-          missing: dict[str, tuple[str, int]], cache: Cache, diagnostics: Diagnostics,
-          options: EngineOptions) -> dict[str, Render]:
-    """Draw the missing formulas: each post's stream (state replay + drawings) goes whole to
-    one of `options.jobs` workers, which run side by side."""
+def _buckets(posts: list[Post], missing: dict[str, tuple[str, int]], workers: int) -> list[list[tuple[Post, Stream]]]:
+    """The posts' streams shared out among at most `workers` workers, the longest first to the
+    least loaded (a drawing weighs ten replays)."""
     wanted = {where: k for k, where in missing.items()}
     streams: list[tuple[Post, Stream]] = []
     for post in posts:
@@ -119,12 +117,21 @@ def _draw(posts: list[Post], texts: dict[tuple[str, int], str], alts: dict[str, 
         stream = [(f, wanted.get((post.id, f.index))) for f in post.formulas[:last + 1] if replayable(f)]
         if stream:
             streams.append((post, stream))
-    buckets: list[list[tuple[Post, Stream]]] = [[] for _ in range(max(1, min(options.workers(), len(streams))))]
+    buckets: list[list[tuple[Post, Stream]]] = [[] for _ in range(max(1, min(workers, len(streams))))]
     load = [0] * len(buckets)
     for post, stream in sorted(streams, key=lambda s: -sum(10 if k else 1 for _, k in s[1])):
         i = load.index(min(load))
         buckets[i].append((post, stream))
         load[i] += sum(10 if k else 1 for _, k in stream)
+    return buckets
+
+
+def _draw(posts: list[Post], texts: dict[tuple[str, int], str], alts: dict[str, str],
+          missing: dict[str, tuple[str, int]], cache: Cache, diagnostics: Diagnostics,
+          options: EngineOptions) -> dict[str, Render]:
+    """Draw the missing formulas: each post's stream (state replay + drawings) goes whole to
+    one of `options.jobs` workers, which run side by side."""
+    buckets = _buckets(posts, missing, options.workers())
     drawn: dict[str, Render] = {}
     lock = threading.Lock()
     stop = threading.Event()          # set when the run is stopped: the workers give up at their next formula

@@ -248,30 +248,11 @@ def merge_font_dictionaries(pdf: pikepdf.Pdf) -> int:
     merge_fonts) a font program: their widths and Unicode maps joined.  Returns how many
     dictionaries were folded into another."""
     resources = list(_resources(pdf))
-    groups: dict[tuple[str, tuple[int, int]], list[pikepdf.Object]] = {}
-    for found in resources:
-        for font in found.get("/Font", pikepdf.Dictionary()).values():
-            program = _program(font)
-            if font.get("/Subtype") == pikepdf.Name.Type0 and program is not None and "/W" in font.DescendantFonts[0]:
-                group = groups.setdefault((str(font.BaseFont), program), [])
-                if all(font.objgen != other.objgen for other in group):
-                    group.append(font)
     folded: dict[tuple[int, int], pikepdf.Object] = {}
-    for fonts in groups.values():
+    for fonts in _font_groups(resources):
         if len(fonts) < 2:
             continue
-        widths: dict[int, pikepdf.Object] = {}
-        text: dict[bytes, bytes] = {}
-        for font in fonts:
-            for glyph, width in _widths(font.DescendantFonts[0].W):
-                widths.setdefault(glyph, width)
-            if "/ToUnicode" in font:
-                for glyph_hex, unicode_hex in _BFCHAR.findall(font.ToUnicode.read_bytes()):
-                    text.setdefault(glyph_hex.lower(), unicode_hex)
-        kept = fonts[0]
-        kept.DescendantFonts[0].W = pikepdf.Array([x for glyph in sorted(widths)
-                                                   for x in (glyph, pikepdf.Array([widths[glyph]]))])
-        kept.ToUnicode = pdf.make_stream(_cmap(text))
+        kept = _join(pdf, fonts)
         for font in fonts[1:]:
             folded[font.objgen] = kept
     for found in resources:
@@ -281,6 +262,36 @@ def merge_font_dictionaries(pdf: pikepdf.Pdf) -> int:
                 if font.objgen in folded:
                     table[key] = folded[font.objgen]
     return len(folded)
+
+
+def _font_groups(resources: list[pikepdf.Dictionary]) -> list[list[pikepdf.Object]]:
+    """The composite fonts with widths in `resources`, grouped by name and font program."""
+    groups: dict[tuple[str, tuple[int, int]], list[pikepdf.Object]] = {}
+    for found in resources:
+        for font in found.get("/Font", pikepdf.Dictionary()).values():
+            program = _program(font)
+            if font.get("/Subtype") == pikepdf.Name.Type0 and program is not None and "/W" in font.DescendantFonts[0]:
+                group = groups.setdefault((str(font.BaseFont), program), [])
+                if all(font.objgen != other.objgen for other in group):
+                    group.append(font)
+    return list(groups.values())
+
+
+def _join(pdf: pikepdf.Pdf, fonts: list[pikepdf.Object]) -> pikepdf.Object:
+    """The first of `fonts`, given the widths and Unicode maps of them all."""
+    widths: dict[int, pikepdf.Object] = {}
+    text: dict[bytes, bytes] = {}
+    for font in fonts:
+        for glyph, width in _widths(font.DescendantFonts[0].W):
+            widths.setdefault(glyph, width)
+        if "/ToUnicode" in font:
+            for glyph_hex, unicode_hex in _BFCHAR.findall(font.ToUnicode.read_bytes()):
+                text.setdefault(glyph_hex.lower(), unicode_hex)
+    kept = fonts[0]
+    kept.DescendantFonts[0].W = pikepdf.Array([x for glyph in sorted(widths)
+                                               for x in (glyph, pikepdf.Array([widths[glyph]]))])
+    kept.ToUnicode = pdf.make_stream(_cmap(text))
+    return kept
 
 
 def _cmap(text: dict[bytes, bytes]) -> bytes:

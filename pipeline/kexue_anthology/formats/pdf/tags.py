@@ -120,6 +120,18 @@ def _unmark(content: bytes, mcids: set[int]) -> bytes:
     return _MARKED.sub(lambda m: ARTIFACT if int(m.group(2)) in mcids else m.group(0), content)
 
 
+def _shift_keys(page: pikepdf.Page, offset: int) -> None:
+    """The parent tree keys of `page` and its annotations moved up by `offset`."""
+    if "/StructParents" in page.obj:
+        page.obj.StructParents = int(page.obj.StructParents) + offset
+    annotations = page.obj.get("/Annots")
+    for annotation in annotations or []:
+        if "/StructParent" in annotation:
+            annotation.StructParent = int(annotation.StructParent) + offset
+    if annotations:
+        page.obj.Tabs = pikepdf.Name.S           # PDF/UA: links in the order of the structure
+
+
 class Structure:
     """The book's structure tree, gathered from its parts as they are merged."""
 
@@ -144,14 +156,7 @@ class Structure:
             self.parents[int(key) + offset] = value
             last = max(last, int(key))
         for page in self.book.pages[start:start + len(source.pages)]:
-            if "/StructParents" in page.obj:
-                page.obj.StructParents = int(page.obj.StructParents) + offset
-            annotations = page.obj.get("/Annots")
-            for annotation in annotations or []:
-                if "/StructParent" in annotation:
-                    annotation.StructParent = int(annotation.StructParent) + offset
-            if annotations:
-                page.obj.Tabs = pikepdf.Name.S           # PDF/UA: links in the order of the structure
+            _shift_keys(page, offset)
         for kid in _kids(copied):
             if _is_element(kid):
                 if kid.S == "/Document":
