@@ -102,7 +102,7 @@ fuzz: setup system test-system
 	ANTHOLOGY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q --timeout=0 tests/test_fuzz_read.py tests/test_fuzz_build.py
 
 bench: setup
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m benchmarks.bench
 
 # The main job: the printable anthology of the bundled sample (or CONTENT=…), out/anthology.pdf.
 pdf: setup system

@@ -1,4 +1,4 @@
-"""The bench's big collection (tests/bench_collection.py): copies of real posts under distinct
+"""The bench's big collection (benchmarks/bench_collection.py): copies of real posts under distinct
 ids and titles, read back as so many distinct posts with their series apart, and the bench's edit."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from kexue_anthology.check.extract import extract
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.read import read
 
-from tests.bench_collection import SEEDS, copies_for, edited, make_collection
+from benchmarks.bench_collection import SEEDS, copies_for, edited, make_collection
 
 # Scraped Markdown (the whole 最小熵原理 series, links between its parts) and plain text.
 SOME = ("5448", "5476", "5577", "6191", "7006", "7695", "3319", "10145")

@@ -10,14 +10,14 @@
                  cached), time and peak memory, against WeasyPrint alone typesetting the very
                  HTML the build gave it, in the same run; target: our overhead under 20%
     collection   the whole blog's size: every post there is (seeds + corpus) copied under other
-                 ids to about 600 posts (tests/bench_collection.py); warm check, site and EPUB
+                 ids to about 600 posts (benchmarks/bench_collection.py); warm check, site and EPUB
                  rebuilt with nothing changed and after one post's edit, PDF with --jobs 1 and
                  --jobs 2 (peak memory of each process), WeasyPrint alone on the same one-document
                  HTML, and the PDF rebuilt after one post's edit, each as a ratio in the same run
 
 Each is run three times and the best time is kept (shared, noisy machines).  Targets: the cold
 check reaches at least 70% of the raw engine's formulas/s; a warm re-check takes under 2 s.
-The exit status is 1 when a target is missed.  `python -m tests.bench --only collection` runs
+The exit status is 1 when a target is missed.  `python -m benchmarks.bench --only collection` runs
 one section (repeatable; `--posts N` sizes the collection).
 """
 
@@ -44,7 +44,7 @@ from kexue_anthology.formulas.mathjax.options import EngineOptions
 from kexue_anthology.read import read
 from kexue_anthology.stages import Run, run_stages
 
-from tests.bench_collection import copies_for, edited, make_collection, sources
+from benchmarks.bench_collection import copies_for, edited, make_collection, sources
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -119,8 +119,8 @@ def render_bench() -> bool:
         for f in p.formulas:
             if drawable(f) and (f.tex, f.display) not in seen:
                 seen.add((f.tex, f.display))
-                lines.append(json.dumps({"id": len(lines), "post": "bench", "tex": f.tex, "display": f.display, "render": True},
-                                        ensure_ascii=False) + "\n")
+                lines.append(json.dumps({"id": len(lines), "post": "bench", "tex": f.tex, "display": f.display,
+                                         "render": True}, ensure_ascii=False) + "\n")
 
     def raw():
         subprocess.run([node, str(WORKER)], input="".join(lines), capture_output=True, text=True, check=True)
@@ -385,10 +385,12 @@ def pdf_collection(table: Table, work: Path, paths: list[str], cache: Path, edit
     runs, commands = {}, {}
     for jobs in (1, 2):
         shutil.copytree(cache, work / f"cache-jobs{jobs}")
-        commands[jobs] = anthology("build", "pdf", *paths, "--jobs", str(jobs), "--cache-dir", str(work / f"cache-jobs{jobs}"),
+        commands[jobs] = anthology("build", "pdf", *paths, "--jobs", str(jobs),
+                                   "--cache-dir", str(work / f"cache-jobs{jobs}"),
                                    "--out", str(work / f"jobs{jobs}.pdf"), "--keep-build", str(work / f"kept{jobs}"))
         runs[jobs] = sampled(commands[jobs])
-        table.row(f"pdf --jobs {jobs}", runs[jobs].seconds, f"{pages(work / f'jobs{jobs}.pdf')} pages; {runs[jobs].memory()}")
+        table.row(f"pdf --jobs {jobs}", runs[jobs].seconds,
+                  f"{pages(work / f'jobs{jobs}.pdf')} pages; {runs[jobs].memory()}")
     one, two = runs[1].seconds, runs[2]
     table.target("pdf --jobs 2 / --jobs 1", two.seconds / one, 0.6)
     table.target("pdf --jobs 2 peak per process", max(two.main, two.largest()[1]) / 1024, 2, " GiB")
@@ -399,7 +401,8 @@ def pdf_collection(table: Table, work: Path, paths: list[str], cache: Path, edit
     table.target("pdf one-edit rebuild / --jobs 1", again.seconds / one, 0.25)
     same = sampled(commands[2])
     table.row("pdf no change", same.seconds, f"--jobs 2 (the post back as it was), {same.seconds / one:.2f}x --jobs 1")
-    alone = sampled([sys.executable, "-c", WEASYPRINT_ALONE, str(work / "kept1" / "book.html"), str(work / "alone.pdf")])
+    alone = sampled([sys.executable, "-c", WEASYPRINT_ALONE, str(work / "kept1" / "book.html"),
+                     str(work / "alone.pdf")])
     table.row("WeasyPrint alone", alone.seconds, f"{pages(work / 'alone.pdf')} pages; {alone.memory()}; "
               f"--jobs 1 {one / alone.seconds:.2f}x, --jobs 2 {two.seconds / alone.seconds:.2f}x it")
 
@@ -413,7 +416,7 @@ SECTIONS = {"check": check_bench, "render": render_bench, "pdf": pdf_bench, "col
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", choices=list(SECTIONS),
                         help="run this section only (repeatable; default: all)")
     parser.add_argument("--posts", type=int, default=600, help="posts in the whole collection (default 600)")
