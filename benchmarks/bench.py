@@ -39,8 +39,8 @@ from pathlib import Path
 from kexue_anthology.check.extract import extract
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import drawable
-from kexue_anthology.formulas.mathjax.client import WORKER, node_program
-from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.engine.client import WORKER, node_program
+from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.read import read
 from kexue_anthology.stages import Run, run_stages
 
@@ -149,7 +149,7 @@ def measured(command: list[str]) -> tuple[float, float]:
     return time.perf_counter() - t, usage.ru_maxrss / 1024
 
 
-WEASYPRINT_ALONE = ("import sys; from pathlib import Path; from kexue_anthology.formats.pdf.emitter import write_pdf; "
+WEASYPRINT_ALONE = ("import sys; from pathlib import Path; from kexue_anthology.formats.pdf.typeset import write_pdf; "
                     "write_pdf(Path(sys.argv[1]), Path(sys.argv[2]), b'bench')")
 
 

@@ -26,7 +26,7 @@ from kexue_anthology.check.locate import fault, fault_index
 from kexue_anthology.check.suggest import KnownNames, distance, hint, known_names, nearest
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.error_codes import CODES
-from kexue_anthology.formulas.mathjax.client import Request, Worker
+from kexue_anthology.engine.client import Request, Worker
 from kexue_anthology.read import read
 
 from tests.conftest import DATA, ROOT

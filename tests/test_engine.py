@@ -6,8 +6,8 @@ import json
 import os
 
 import pytest
-from kexue_anthology.formulas.mathjax.client import Request, Worker
-from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.engine.client import Request, Worker
+from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.stages import Run, run_stages
 
 from tests.helpers import check_json, run_cli

@@ -13,7 +13,8 @@ from xml.etree import ElementTree
 
 import pytest
 from kexue_anthology.config.project import Project
-from kexue_anthology.formats.common import BuildOptions, SetupError
+from kexue_anthology.core.errors import SetupError
+from kexue_anthology.formats.common import BuildOptions
 from kexue_anthology.formats.epub.emitter import EMITTER
 from kexue_anthology.stages import BuildRequest, Run, run_stages
 from PIL import Image

@@ -94,17 +94,17 @@ def test_the_empty_drawing_of_definitions_is_zero_width(posts, tmp_path):
 def test_a_post_weasyprint_fails_on_is_left_out_and_the_book_is_written(tmp_path, monkeypatch):
     """WeasyPrint failing on one post (injected: it raises on a marker word) costs that post
     only: a diagnostic on its title, a marked page in its place, every other post typeset."""
-    from kexue_anthology.formats.pdf import emitter as pdf
     from kexue_anthology.formats.pdf import parts as pdf_parts
+    from kexue_anthology.formats.pdf import typeset
 
-    real = pdf.write_pdf
+    real = typeset.write_pdf
 
     def failing(html, target, identifier, extra_css=""):
         if "毒药标记" in html.read_text(encoding="utf-8"):
             raise ValueError("injected typesetting fault")
         real(html, target, identifier, extra_css)
 
-    monkeypatch.setattr(pdf, "write_pdf", failing)
+    monkeypatch.setattr(typeset, "write_pdf", failing)
     monkeypatch.setattr(pdf_parts, "IN_PROCESS", True)       # so that the injected fault applies
     for n, text in enumerate(["好的文章$x^2$。", "毒药标记$y$。", "另一篇$z$。"], 1):
         (tmp_path / f"{n}.md").write_text(HEADER.format(title=f"第{n}篇", id=f"w{n}", day=n) + text + "\n",

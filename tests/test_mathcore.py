@@ -6,10 +6,10 @@ import re
 import unicodedata
 
 import pytest
+from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formulas.formula_text import alt_text
 from kexue_anthology.formulas.mathcore import STYLED, core_mathml
 from kexue_anthology.formulas.mathhtml import MathHTML
-from kexue_anthology.formulas.mathjax.options import EngineOptions
 from kexue_anthology.formulas.safemarkup import safe_markup
 from kexue_anthology.stages import Run, run_stages
 

@@ -10,7 +10,7 @@ import subprocess
 from collections import Counter
 
 import pytest
-from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.stages import Run, run_stages
 
 from tests.helpers import run_cli

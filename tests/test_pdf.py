@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from kexue_anthology.formats.pdf.emitter import LocalFetcher
+from kexue_anthology.formats.pdf.typeset import LocalFetcher
 from PIL import Image, ImageChops
 
 from tests.conftest import DATA

@@ -122,7 +122,7 @@ def test_the_formulas_are_in_the_text_layer_and_stay_invisible(sample, tmp_path)
     assert "我们考虑方程x=f(y)" in text                               # in its place in the sentence
     assert r"求出y的n阶导数\frac{d^ny}{dx^n}" in text
     # the TeX over the drawings is no ink: a part typeset without it looks the same
-    from kexue_anthology.formats.pdf.emitter import write_pdf
+    from kexue_anthology.formats.pdf.typeset import write_pdf
     part = max((p for p in build.glob("part-*.html")), key=lambda p: p.read_text(encoding="utf-8").count("math-tex"))
     html = part.read_text(encoding="utf-8")
     assert html.count('class="math-tex"') > 5

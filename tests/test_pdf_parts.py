@@ -126,7 +126,7 @@ def fonts(pdf: Path) -> list[str]:
 def sample_books(tmp_path_factory):
     if not shutil.which("pdftotext") or not shutil.which("pdffonts"):
         pytest.skip("needs poppler-utils (pdftotext, pdffonts)")
-    from kexue_anthology.formats.pdf.emitter import write_pdf
+    from kexue_anthology.formats.pdf.typeset import write_pdf
     work = tmp_path_factory.mktemp("parts")
     status, _, err = run_cli("build", "pdf", "--jobs", "2", "--out", work / "parts.pdf", "--cache-dir",
                              work / "cache", "--keep-build", work / "build")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from kexue_anthology.config import project
 from kexue_anthology.config.project import DEFAULT_TITLE, Project, ProjectError
+from kexue_anthology.formats import EMITTERS
 from PIL import Image
 
 from tests.conftest import SEEDS
@@ -43,7 +44,7 @@ def content(tmp_path: Path, toml: str) -> Path:
 
 def problems(path: Path) -> list[str]:
     with pytest.raises(ProjectError) as e:
-        project.load(path)
+        project.load(path, EMITTERS.values())
     return [p.format() for p in e.value.problems]
 
 
@@ -54,7 +55,7 @@ def test_a_project_file_is_read_with_every_key(tmp_path):
                     'source_name = "某站"\nsource_url = "https://example.org/"\nlicence = "CC BY 4.0"\n'
                     'series = [\n  "甲系列",\n  "乙系列",\n]\nothers = false\npaper = "a5"\nmath = "svg"\n'
                     'cover = "cover.png"\n\n[outputs]\npdf = "book.pdf"\n', encoding="utf-8")
-    p = project.load(path)
+    p = project.load(path, EMITTERS.values())
     assert (p.title, p.subtitle, p.author, p.language, p.source_name, p.licence) == \
         ("测试文集", "副标题", "张三", "zh-Hant", "某站", "CC BY 4.0")
     assert p.series == ("甲系列", "乙系列") and p.series_lines == ((10, 3), (11, 3)) and p.others is False
@@ -119,7 +120,7 @@ def test_found_walking_up_from_the_inputs_and_not_past_a_repository(tmp_path):
 
 
 def test_the_bundled_sample_carries_the_defaults():
-    sample = project.load(SEEDS / "anthology.toml")
+    sample = project.load(SEEDS / "anthology.toml", EMITTERS.values())
     assert project.settings_of(sample) == project.settings_of(Project(title=DEFAULT_TITLE))
 
 
@@ -128,7 +129,7 @@ def test_init_writes_a_file_that_loads_back_to_the_defaults_and_is_never_replace
     assert status == 0 and "anthology.toml" in out
     written = (tmp_path / "anthology.toml").read_text(encoding="utf-8")
     assert all(f"{key} =" in written for key in project.BOOK_KEYS)        # every key, some commented out
-    assert project.settings_of(project.load(tmp_path / "anthology.toml")) == project.settings_of(Project())
+    assert project.settings_of(project.load(tmp_path / "anthology.toml", EMITTERS.values())) == project.settings_of(Project())
     (tmp_path / "anthology.toml").write_text("# mine\n", encoding="utf-8")
     status, _, err = run_cli("init", tmp_path)
     assert status == 2 and "exists already" in err

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from kexue_anthology.config import project
 from kexue_anthology.config.project import ProjectError
-from kexue_anthology.formats.common import SetupError
+from kexue_anthology.core.errors import SetupError
+from kexue_anthology.formats import EMITTERS
 from PIL import Image
 
 from tests.conftest import ROOT
@@ -49,7 +50,7 @@ def listed_title(folder: Path, *argv: str) -> tuple[int, str, str]:
 
 def load_problems(path: Path) -> list[str]:
     with pytest.raises(ProjectError) as e:
-        project.load(path)
+        project.load(path, EMITTERS.values())
     return [p.format() for p in e.value.problems]
 
 
@@ -204,7 +205,7 @@ def test_strings_have_length_limits_at_their_lines(tmp_path):
     assert "is 2,008 characters long; the limit is 2,000" in found[2]
     assert "a series name is 201 characters long; the limit is 200" in found[3]
     path.write_text(f'[book]\ntitle = "{"长" * 200}"\n', encoding="utf-8")
-    assert project.load(path).title == "长" * 200                  # at the limit: fine
+    assert project.load(path, EMITTERS.values()).title == "长" * 200                  # at the limit: fine
 
 
 def test_a_control_character_in_a_flag_is_a_usage_error(home):

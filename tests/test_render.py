@@ -8,9 +8,9 @@ import sys
 
 import pytest
 from kexue_anthology.core.model import drawable
+from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formulas.formula_text import plain_text
 from kexue_anthology.formulas.mathhtml import MathHTML
-from kexue_anthology.formulas.mathjax.options import EngineOptions
 from kexue_anthology.stages import Run, run_stages
 
 from tests.conftest import DATA, ROOT

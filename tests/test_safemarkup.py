@@ -165,9 +165,9 @@ def test_hostile_svg():
 def test_mathjax_draws_hostile_formulas_safely():
     """What MathJax itself makes of \\style, \\bbox, \\class, \\cssId, \\href, \\color, \\mmlToken,
     and huge kerns, through our render stage (kexue_anthology.formulas.render.finish) and the sanitizer."""
-    pytest.importorskip("kexue_anthology.formulas.mathjax.client")
-    from kexue_anthology.formulas.mathjax.client import EngineUnavailable, Request, Worker
-    from kexue_anthology.formulas.mathjax.drawing import finish
+    pytest.importorskip("kexue_anthology.engine.client")
+    from kexue_anthology.engine.client import EngineUnavailable, Request, Worker
+    from kexue_anthology.formulas.drawing import finish
     hostile = [r"\style{background:url(http://127.0.0.1:9/a.png);color:red}{x}",
                r"\bbox[red,5px,border:2px solid blue;background:url(http://127.0.0.1:9/b.png)]{x}",
                r"\class{eq-tag}{x}\cssId{post-123}{y}", r"\href{javascript:alert(1)}{x}",

@@ -264,8 +264,8 @@ def test_a_failing_rebuild_is_one_line_and_keeps_the_last_good_site(posts, tmp_p
     import io
 
     from kexue_anthology.cli.serve import Live, Settings, _build, inject
-    from kexue_anthology.formulas.mathjax.client import Worker
-    from kexue_anthology.formulas.mathjax.options import EngineOptions
+    from kexue_anthology.engine.client import Worker
+    from kexue_anthology.engine.options import EngineOptions
 
     engine = EngineOptions(cache_dir=tmp_path / "cache")
     live = Live(tmp_path / "site")

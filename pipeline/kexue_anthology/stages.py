@@ -31,9 +31,9 @@ from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents import document
 from kexue_anthology.documents.pandoc_ast import Document
+from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import BuildOptions, Emitter
 from kexue_anthology.formulas import render
-from kexue_anthology.formulas.mathjax.options import EngineOptions
 from kexue_anthology.read.series import normalize_title
 
 

@@ -29,9 +29,9 @@ from kexue_anthology.core.cache import Cache, key
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.error_codes import TOO_COMPLEX, TOO_LONG, error_code
 from kexue_anthology.core.model import Formula, Post
-from kexue_anthology.formulas.mathjax.client import EngineUnavailable, Request, fingerprint
-from kexue_anthology.formulas.mathjax.options import EngineOptions
-from kexue_anthology.formulas.mathjax.results import Verdict
+from kexue_anthology.engine.client import EngineUnavailable, Request, fingerprint
+from kexue_anthology.engine.options import EngineOptions
+from kexue_anthology.engine.results import Verdict
 
 
 @dataclass

@@ -50,13 +50,14 @@ from kexue_anthology.config.project import DEFAULT_TITLE, Project, ProjectError
 from kexue_anthology.core import cachelimit, fileio, progress
 from kexue_anthology.core.cache import default_cache_dir
 from kexue_anthology.core.diagnostics import Diagnostic
+from kexue_anthology.core.errors import SetupError
 from kexue_anthology.core.fileio import LockTimeout, atomic_write_bytes, output_lock
 from kexue_anthology.core.model import Formula, Post, rejected
 from kexue_anthology.core.outputs import OutputRefused, check_target, default_target
+from kexue_anthology.engine.client import EngineUnavailable
+from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import EMITTERS, BuildOptions, Emitter
-from kexue_anthology.formats.common import SetupError, slug
-from kexue_anthology.formulas.mathjax.client import EngineUnavailable
-from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.formats.common import slug
 from kexue_anthology.stages import BuildRequest, NoSuchSeries, Run, run_stages
 
 
@@ -410,7 +411,7 @@ def _project(args: argparse.Namespace, paths: list[str], err: TextIO | None = No
         found = args.project
     else:
         found = project.find(paths, warnings)
-    settings = project.load(found) if found else Project()
+    settings = project.load(found, EMITTERS.values()) if found else Project()
     quiet = getattr(args, "quiet", False)
     for warning in warnings:
         print(warning.format(), file=err or sys.stderr)
@@ -569,7 +570,7 @@ def cmd_cache(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Te
         raise UsageError(f"--cache-dir {root}: that is a file, not a folder")
     found = project.find(["."])
     try:
-        settings = project.load(found) if found else Project()
+        settings = project.load(found, EMITTERS.values()) if found else Project()
     except ProjectError as e:
         for problem in e.problems:
             print(problem.format(), file=err)
@@ -804,7 +805,7 @@ def cmd_init(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Tex
             raise UsageError(f"{args.folder}: no such folder")
         if os.path.lexists(target):
             raise UsageError(f"{target} exists already; it is not replaced (edit it, or remove it first)")
-        atomic_write_bytes(target, project.template().encode("utf-8"))
+        atomic_write_bytes(target, project.template(EMITTERS.values()).encode("utf-8"))
     except OSError as e:              # a read-only, immutable or special folder, a name too long…
         raise UsageError(f"{target}: cannot be written: {e.strerror or e}") from None
     if not args.quiet:

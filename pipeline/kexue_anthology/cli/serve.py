@@ -40,11 +40,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from kexue_anthology.config.project import DEFAULT_TITLE, Project
 from kexue_anthology.core import progress
 from kexue_anthology.core.diagnostics import Diagnostic
+from kexue_anthology.core.errors import SetupError
 from kexue_anthology.core.fileio import scratch_dir
+from kexue_anthology.engine.client import EngineUnavailable
+from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import EMITTERS, BuildOptions
-from kexue_anthology.formats.common import SetupError
-from kexue_anthology.formulas.mathjax.client import EngineUnavailable
-from kexue_anthology.formulas.mathjax.options import EngineOptions
 from kexue_anthology.read import built_here
 from kexue_anthology.stages import BuildRequest, NoSuchSeries, Run, run_stages
 

@@ -62,9 +62,9 @@ from kexue_anthology.documents.pandoc_ast import (
     text,
     walk,
 )
+from kexue_anthology.formulas.drawing import Render
 from kexue_anthology.formulas.links import WEB_URL
 from kexue_anthology.formulas.mathhtml import MathHTML, formula_anchor
-from kexue_anthology.formulas.mathjax.drawing import Render
 from kexue_anthology.read.series import normalize_title
 
 OTHERS = "其他文章"          # the part of a book that holds the posts of no series

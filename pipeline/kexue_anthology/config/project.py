@@ -13,6 +13,11 @@ override it.  With no file the blog's own defaults hold (`Project()`).
 Every problem of a file is reported, each at its line (`anthology.toml:3:1: error: unknown
 key "titel" in [book]; did you mean "title"? … [project-key]`), and none is acted on: a
 command given a bad project file stops before any work (ProjectError).
+
+This module checks the file's shape: its tables, keys, types and strings.  The values a format
+owns — the [outputs] keys (the formats' names), `paper`, `math`, the `cover` image — are checked
+by the formats themselves (`Owner`, which kexue_anthology.formats.base.Emitter is): the command,
+which knows both, passes them to `load` and `template`, so that no format is imported here.
 """
 
 from __future__ import annotations
@@ -22,10 +27,10 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kexue_anthology import PACKAGE
 from kexue_anthology.core.diagnostics import Diagnostic
@@ -87,6 +92,24 @@ class Project:
     def position(self, line: int, col: int = 1) -> Position:
         """A place in the project file, for a diagnostic."""
         return Position(shown(self.path) if self.path else FILE_NAME, line, col)
+
+
+class Owner(Protocol):
+    """A format as the project file knows it: its [outputs] key and the [book] values it owns."""
+
+    @property
+    def name(self) -> str: ...                 # its [outputs] key
+
+    @property
+    def default_out(self) -> str: ...          # below ./out/; `{name}` is the book's file name
+
+    def choices(self) -> Mapping[str, tuple[str, ...]]:
+        """The [book] keys it owns that take one of a few values, with those values."""
+        ...
+
+    def file_problem(self, key: str, path: Path) -> str | None:
+        """Why it cannot take the file a [book] key it owns names (the cover), or None."""
+        ...
 
 
 class ProjectError(Exception):
@@ -207,8 +230,9 @@ def _unusable(path: Path, why: str) -> ProjectError:
                                     "give --project FILE or --no-project", path=shown(path))])
 
 
-def load(path: Path) -> Project:
-    """The project `path` describes; ProjectError with every problem when it has any."""
+def load(path: Path, formats: Iterable[Owner]) -> Project:
+    """The project `path` describes, its values checked by this module and by the `formats` that
+    own them; ProjectError with every problem when it has any."""
     name = shown(path)
     try:
         text = _read(path).decode("utf-8")
@@ -224,7 +248,7 @@ def load(path: Path) -> Project:
                                        Position(name, line, col))]) from None
     problems: list[Diagnostic] = []
     where = _Locator(text, name)
-    values = _check(data, where, path.parent, problems)
+    values = _check(data, where, path.parent, tuple(formats), problems)
     if problems:
         raise ProjectError(sorted(problems, key=lambda d: (d.position.line, d.position.col) if d.position else (0, 0)))
     return replace(Project(), path=path, **values)
@@ -309,6 +333,7 @@ LIMITS = {"title": 200, "subtitle": 200, "author": 200, "source_name": 200, "ser
           "language": 100, "paper": 100, "math": 100, "licence": 2000, "source_url": 2000,
           "cover": 1000, "outputs": 1000}
 MAX_SERIES = 1000          # names in `series`
+_ONE_EACH = " (a format that offers only one uses its own)"
 # What XML 1.0 cannot hold (the EPUB would be refused) and the other control characters: every C0
 # control but tab and newline, DEL, C1, lone surrogates and the noncharacters.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
@@ -339,10 +364,9 @@ def _clip(value: object, most: int = 60) -> object:
     return value
 
 
-def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[Diagnostic]) -> dict[str, Any]:  # noqa: C901
+def _check(data: dict[str, Any], where: _Locator, folder: Path, formats: tuple[Owner, ...],  # noqa: C901
+           problems: list[Diagnostic]) -> dict[str, Any]:
     """The Project fields the file sets, each checked; a problem is added to `problems`."""
-    from kexue_anthology.formats import EMITTERS  # here: the emitters' module imports this one
-    from kexue_anthology.formats.pdf.emitter import PAPERS
 
     def error(code: str, message: str, *keys: str) -> None:
         problems.append(Diagnostic("error", code, message, where(*keys)))
@@ -365,7 +389,11 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
             error("project-value", f"{key} must be a table ([{key}] and its keys below it)", key)
     book = data.get("book") if isinstance(data.get("book"), dict) else {}
     assert isinstance(book, dict)
-    maths = sorted({m for e in EMITTERS.values() for m in e.math_choices})
+    owned = [f.choices() for f in formats]
+    choices = {key: sorted({c for o in owned for c in o.get(key, ())}) for o in owned for key in o}
+    # a key some format takes only one value of (the PDF's math): that format keeps it whatever is set
+    notes = {key: _ONE_EACH if any(len(o.get(key, ())) == 1 for o in owned) and len(valid) > 1 else ""
+             for key, valid in choices.items()}
     for key, value in book.items():
         if key not in BOOK_KEYS:
             unknown(key, "book", BOOK_KEYS)
@@ -395,10 +423,8 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
             bad(f"must be a string, not {_kind(value)}")
         elif problem := text_problem(value, LIMITS[key]):
             bad(problem)
-        elif key == "paper" and value not in PAPERS:
-            bad(f"valid choices: {', '.join(PAPERS)}")
-        elif key == "math" and value not in maths:
-            bad(f"valid choices: {', '.join(maths)} (a format that offers only one uses its own)")
+        elif key in choices and value not in choices[key]:
+            bad(f"valid choices: {', '.join(choices[key])}{notes[key]}")
         elif key == "language" and not _LANGUAGE.match(value):
             bad("must be a BCP 47 language tag, e.g. zh-Hans, zh-Hant, en")
         elif key == "source_url" and value and not re.match(r"^https?://[^\s/]+", value):
@@ -409,7 +435,7 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
             cover = folder / value
             if not value.strip() or not cover.exists():
                 bad(f"no such image file ({cover}); remove the key for the drawn cover")
-            elif problem := _cover_problem(cover):
+            elif problem := next(filter(None, (f.file_problem(key, cover) for f in formats)), None):
                 bad(problem)
             else:
                 values[key] = cover.resolve()
@@ -419,9 +445,10 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, problems: list[D
         values["subtitle"] = None
     outputs = data.get("outputs") if isinstance(data.get("outputs"), dict) else {}
     assert isinstance(outputs, dict)
+    names = [f.name for f in formats]
     for key, value in outputs.items():
-        if key not in EMITTERS:
-            unknown(key, "outputs", list(EMITTERS))
+        if key not in names:
+            unknown(key, "outputs", names)
         elif not isinstance(value, str) or not value.strip():
             error("project-value", f"{key} = {_toml(_clip(value))}: must be a file or folder name, relative to "
                   f"{FILE_NAME}'s folder", "outputs", key)
@@ -454,17 +481,6 @@ def _check_cache(data: dict[str, Any], where: _Locator, problems: list[Diagnosti
     return values
 
 
-def _cover_problem(path: Path) -> str | None:
-    """Why the EPUB could not take `path` as its cover (not a whole PNG or JPEG), or None."""
-    from kexue_anthology.formats.common import SetupError  # here: the emitters' modules import this one
-    from kexue_anthology.formats.cover import cover_image
-    try:
-        cover_image(path)
-    except SetupError as e:
-        return str(e)
-    return None
-
-
 def _kind(value: object) -> str:
     names = {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "a table"}
     return next((n for t, n in names.items() if isinstance(value, t)), type(value).__name__)
@@ -484,12 +500,11 @@ def _toml(value: object) -> str:
     return str(value)
 
 
-def template() -> str:
+def template(formats: Iterable[Owner]) -> str:
     """The commented project file `anthology init` writes: every key with its default (those
-    without one commented out), so that it loads back to `Project()`."""
+    without one commented out), so that it loads back to `Project()`; [outputs] names the `formats`."""
     d = Project()
-    from kexue_anthology.formats import EMITTERS
-    outputs = "\n".join(f'# {e.name} = "out/{e.default_out.format(name="book")}"' for e in EMITTERS.values())
+    outputs = "\n".join(f'# {f.name} = "out/{f.default_out.format(name="book")}"' for f in formats)
     return f'''# anthology.toml: the book this content folder makes (kexue-anthology, `anthology --help`).
 # Every command run on the posts here (check, list, build, serve) reads it; their flags
 # (--title, --subtitle, --author, --paper, --math, --out) override it, --no-project ignores it.

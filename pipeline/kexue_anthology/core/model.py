@@ -9,13 +9,27 @@ from typing import Any
 
 from kexue_anthology.core.error_codes import error_code
 from kexue_anthology.core.sourcetext import Position, SourceText
-from kexue_anthology.formulas.mathjax.results import Ref, Tag
 
 # How a post's body is written:
 #   "markdown": Markdown with the math written raw between its delimiters, as the blog's
 #               author writes it (code spans and blocks hold no math, `\$` is a dollar);
 #   "text":     the text of the blog's page itself (listing excerpts, plain scrapes).
 BODY_FORMATS = ("markdown", "text")
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One numbered row, as the blog's AMS numbering gives it."""
+    tag: str | None        # the number, or what \tag{…} says
+    star: bool                # \tag*{…}: shown without parentheses
+    label: str | None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """One `\\ref{label}` (eqref false) or `\\eqref{label}`."""
+    label: str
+    eqref: bool
 
 
 @dataclass

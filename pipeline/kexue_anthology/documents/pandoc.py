@@ -27,6 +27,7 @@ from typing import Any
 import pypandoc
 
 from kexue_anthology.core import lifeline
+from kexue_anthology.core.errors import SetupError
 
 # One post's conversion may take this much; a conversion of many posts at once (the site's
 # HTML, the EPUB) a little more for each further post.  The corpus's whole EPUB (131 posts)
@@ -63,8 +64,6 @@ def binary() -> str:
 
 
 def _setup_error(reason: str) -> Exception:
-    # emit.common imports assemble, which imports this module: imported when needed
-    from kexue_anthology.formats.common import SetupError
     return SetupError(f"pandoc could not be run ({reason}): install it with `make setup` "
                       "(the Python package pypandoc-binary ships it)")
 

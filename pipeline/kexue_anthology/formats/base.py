@@ -5,11 +5,16 @@ and the few things that make formats differ — whether headings keep the blog's
 post) or are made each post's own (a book of many posts), and how `--math svg` puts a drawing
 in (inline `<svg>` or an `<img>` file).  The CLI and the assemble stage read these
 declarations and hold no knowledge of any format.
+
+An emitter also checks the project file's values it owns (kexue_anthology.config.project.Owner),
+as mdBook's `[output.NAME]` tables: its [outputs] key, the [book] keys it takes one of a few
+values of (`choices`), the files it takes (`file_problem`).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -36,6 +41,14 @@ class Emitter:
         if len(self.math_choices) > 1:
             parser.add_argument("--math", choices=self.math_choices, default=self.math_choices[0],
                                 help=f"{' or '.join(self.math_choices)} (default {self.math_choices[0]})")
+
+    def choices(self) -> Mapping[str, tuple[str, ...]]:
+        """The project file's [book] keys this format takes one of a few values of, with those values."""
+        return {"math": self.math_choices}
+
+    def file_problem(self, key: str, path: Path) -> str | None:
+        """Why this format cannot take the file the project's [book] `key` names, or None."""
+        return None
 
     def math_mode(self, math: str) -> MathMode:
         """How a formula is shown for `--math`: MathML, or its SVG drawing as this format embeds it."""

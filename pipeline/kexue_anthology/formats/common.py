@@ -22,12 +22,9 @@ import jinja2
 from kexue_anthology import TEMPLATES as TEMPLATES
 from kexue_anthology.collection.assemble import Collection
 from kexue_anthology.config.project import Project
+from kexue_anthology.core.errors import SetupError
 from kexue_anthology.core.model import Post
 from kexue_anthology.formulas.formula_text import plain_title
-
-
-class SetupError(RuntimeError):
-    """A program or font the build needs is missing: a setup problem, not bad input."""
 
 
 @dataclass

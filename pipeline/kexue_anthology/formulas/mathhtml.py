@@ -26,8 +26,8 @@ from pathlib import Path
 from kexue_anthology.check.number import EquationTag, PostNumbers, id_part
 from kexue_anthology.core.model import Formula, Post, drawable, is_reference
 from kexue_anthology.documents.pandoc_ast import Document, Node, RawInline, Span, replace
+from kexue_anthology.formulas.drawing import Render
 from kexue_anthology.formulas.links import WEB_URL, is_kept
-from kexue_anthology.formulas.mathjax.drawing import Render
 from kexue_anthology.formulas.safemarkup import safe_markup
 
 MODES = ("mathml", "svg", "img")

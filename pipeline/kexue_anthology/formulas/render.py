@@ -27,11 +27,11 @@ from kexue_anthology.check.number import PostNumbers, Reference
 from kexue_anthology.core.cache import Cache, key
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Formula, Post, drawable, replayable
-from kexue_anthology.formulas.mathjax.client import Request, fingerprint
-from kexue_anthology.formulas.mathjax.drawing import DRAWING_VERSION, Render, finish
-from kexue_anthology.formulas.mathjax.options import EngineOptions
+from kexue_anthology.engine.client import Request, fingerprint
+from kexue_anthology.engine.options import EngineOptions
+from kexue_anthology.formulas.drawing import DRAWING_VERSION, Render, finish
 
-# Render, this stage's output, is made beside the worker, in kexue_anthology.formulas.mathjax.drawing.
+# Render, this stage's output, is made beside the worker, in kexue_anthology.formulas.drawing.
 __all__ = ["Render", "RenderStats", "drawn_tex", "render"]
 
 DEFINES = re.compile(r"\\(?:(?:re|provide)?newcommand|(?:re)?newenvironment|[gex]?def|let|"

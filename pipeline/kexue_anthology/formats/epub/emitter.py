@@ -56,6 +56,7 @@ from kexue_anthology.config.project import Project
 from kexue_anthology.core.cache import BlobCache, Cache
 from kexue_anthology.core.cache import key as cache_key
 from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.core.errors import SetupError
 from kexue_anthology.core.fileio import atomic_file, scratch_dir
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.outputs import MARK
@@ -83,6 +84,15 @@ class EPUBEmitter(Emitter):
     default_out = "{name}.epub"
     math_choices = ("mathml", "svg")
     svg_embedding = "img"                 # each distinct drawing once in the book, with alt text
+
+    def file_problem(self, key: str, path: Path) -> str | None:
+        """A cover that is not a whole PNG or JPEG (kexue_anthology.formats.cover.cover_image)."""
+        if key == "cover":
+            try:
+                cover_image(path)
+            except SetupError as e:
+                return str(e)
+        return None
 
     def write(self, collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
         with scratch_dir("epub") as work:

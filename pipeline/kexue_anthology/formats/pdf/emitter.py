@@ -25,11 +25,10 @@ import contextlib
 import dataclasses
 import itertools
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlparse
 
 import pikepdf
 from markupsafe import Markup
@@ -42,7 +41,6 @@ from kexue_anthology.core.model import Post
 from kexue_anthology.core.outputs import STAMP, OutputRefused
 from kexue_anthology.formats.base import Emitter
 from kexue_anthology.formats.common import TEMPLATES, BuildOptions, build_date, cjk_serif, environment
-from kexue_anthology.formats.pdf import cjk_justify
 from kexue_anthology.formats.pdf import parts as pdf_parts
 from kexue_anthology.formats.pdf.merge import NumberPage, Piece, destinations, merge, page_layout
 from kexue_anthology.formulas.mathhtml import MathHTML, svg_files
@@ -50,43 +48,7 @@ from kexue_anthology.formulas.mathhtml import MathHTML, svg_files
 PAPERS = {"a4": "A4", "a5": "A5", "b5": "JIS-B5"}
 Group = tuple[int, str | None, list[Post]]     # a series (or 「其他文章」) in the contents: its place, name, posts
 CONTENTS_LINES = 40          # about as many entries fit a page of contents (a guess the front matter corrects)
-
-
-class LocalFetcher:
-    """WeasyPrint's URL fetcher, limited to files below `root`: no network, no file:// outside."""
-
-    def __init__(self, root: Path) -> None:
-        from weasyprint.urls import URLFetcher
-
-        class Fetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint is untyped
-            def fetch(inner, url: str, headers: Any = None) -> Any:
-                parsed = urlparse(url)
-                path = Path(unquote(parsed.path)).resolve() if parsed.scheme == "file" else None
-                if path is None or not (path == root or root in path.parents):
-                    raise ValueError(f"not fetched: {url} (the book reads only files below {root})")
-                return super(Fetcher, inner).fetch(url, headers)
-
-        self.fetcher = Fetcher(allowed_protocols={"file"})
-
-
-# What WeasyPrint raises on a document it cannot typeset (its own faults included).
-TYPESETTING_FAULTS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
-                      RecursionError, ZeroDivisionError, OverflowError)
 FAILED_NOTE = "这篇文章无法排版，未收入本书："
-
-
-def write_pdf(html: Path, target: Path, identifier: bytes, extra_css: str = "") -> None:
-    """Typeset `html` into `target`, tagged as PDF/UA-1 asks (structure tree, language, alt texts)."""
-    import weasyprint
-    root = html.parent.resolve()
-    document = weasyprint.HTML(filename=str(html), base_url=root.as_uri() + "/",
-                               url_fetcher=LocalFetcher(root).fetcher)
-    # Chinese lines flush on both sides (formats/pdf/cjk_justify.py); where this WeasyPrint
-    # cannot, flush left: WeasyPrint alone would open holes at the few Latin spaces.
-    ragged = [] if cjk_justify.install() else [weasyprint.CSS(string="body { text-align: start; }")]
-    extra = [weasyprint.CSS(string=extra_css)] if extra_css else []
-    document.write_pdf(str(target), pdf_identifier=identifier, stylesheets=ragged + extra,
-                       pdf_variant="pdf/ua-1")
 
 
 class Book:
@@ -157,6 +119,9 @@ class PDFEmitter(Emitter):
     default_out = "{name}.pdf"
     math_choices = ("svg",)               # WeasyPrint draws no MathML
     svg_embedding = "img"                 # each distinct drawing written once
+
+    def choices(self) -> Mapping[str, tuple[str, ...]]:
+        return {**super().choices(), "paper": tuple(PAPERS)}
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)

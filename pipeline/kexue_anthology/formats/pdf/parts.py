@@ -29,6 +29,7 @@ from kexue_anthology.core import cachelimit, lifeline, progress
 from kexue_anthology.core.cache import used
 from kexue_anthology.core.fileio import atomic_write_bytes
 from kexue_anthology.core.model import Post
+from kexue_anthology.formats.pdf import typeset
 from kexue_anthology.formats.pdf.merge import CROSS_PART as CROSS_PART
 from kexue_anthology.formats.pdf.tags import finish_part
 
@@ -139,10 +140,9 @@ def cache_key(text: str, stylesheets: Iterable[str]) -> str:
 def typeset_one(html_path: str, pdf_path: str, extra_css: str) -> str | None:
     """Typeset one part (in a worker process), its tags finished (formats/pdf/tags.py):
     None, or what WeasyPrint failed with."""
-    from kexue_anthology.formats.pdf.emitter import TYPESETTING_FAULTS, write_pdf
     try:
-        write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css)
-    except TYPESETTING_FAULTS as e:
+        typeset.write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css)
+    except typeset.TYPESETTING_FAULTS as e:
         return f"{type(e).__name__}: {str(e)[:200]}"
     finish_part(Path(pdf_path), hashlib.sha256(Path(html_path).read_bytes()).hexdigest()[:8])
     return None

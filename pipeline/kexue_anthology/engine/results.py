@@ -1,28 +1,16 @@
 """The worker's answer about a formula as typed values, read once where its JSON comes in
 (or comes back from the verdict cache, which stores the same shape): the verdict, the AMS
-numbered rows MathJax journaled (`Tag`) and the references it met (`Ref`)."""
+numbered rows MathJax journaled (`Tag`) and the references it met (`Ref`), which a formula
+keeps (kexue_anthology.core.model)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from kexue_anthology.core.model import Ref, Tag
+
 NO_ANSWER = "the MathJax worker gave no answer for this formula (worker crashed)"
-
-
-@dataclass(frozen=True)
-class Tag:
-    """One numbered row, as the blog's AMS numbering gives it."""
-    tag: str | None        # the number, or what \tag{…} says
-    star: bool                # \tag*{…}: shown without parentheses
-    label: str | None
-
-
-@dataclass(frozen=True)
-class Ref:
-    """One `\\ref{label}` (eqref false) or `\\eqref{label}`."""
-    label: str
-    eqref: bool
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ SAMPLE_EVERY = 64       # answers between two readings of the worker's processor
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-Answer = dict[str, Any]     # a line of the worker's JSON (worker.js), typed by kexue_anthology.formulas.mathjax.results
+Answer = dict[str, Any]     # a line of the worker's JSON (worker.js), typed by kexue_anthology.engine.results
 
 
 class EngineUnavailable(RuntimeError):
@@ -74,7 +74,7 @@ def _installed(modules: Path) -> bool:
 
 def node_modules() -> Path:
     """Where the worker's npm packages are, or are to be installed; nothing is installed here.
-    A checkout's own `formulas/mathjax/node_modules` (`make setup`) when it holds them, else a
+    A checkout's own `engine/node_modules` (`make setup`) when it holds them, else a
     per-user folder outside the package, one per lockfile: the cache folder's
     `mathjax/<hash of package-lock.json>/node_modules`."""
     local = HERE / "node_modules"

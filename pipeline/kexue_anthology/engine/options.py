@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kexue_anthology.formulas.mathjax.client import Worker
+from kexue_anthology.engine.client import Worker
 
 
 @dataclass

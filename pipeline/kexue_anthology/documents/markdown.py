@@ -1,0 +1,39 @@
+"""A post's body as Markdown: what pandoc reads (kexue_anthology.documents.document) and what
+`anthology import` writes (kexue_anthology.cli.importer).
+
+Each formula is kept exactly as extracted; prose read from page text is escaped for Markdown
+(and its line breaks become paragraph breaks), so reading the written text back gives the same
+post and the same formulas."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from kexue_anthology.core.model import Formula, Post
+
+_SPECIAL = re.compile(r"([\\`*_<$])")
+_LINE_START = re.compile(r"^([ \t]*)([#>+=-])", re.M)
+_ORDERED = re.compile(r"^([ \t]*\d+)([.)])", re.M)
+
+
+def escape_prose(text: str) -> str:
+    text = _SPECIAL.sub(r"\\\1", text)
+    text = _LINE_START.sub(r"\1\\\2", text)
+    return _ORDERED.sub(r"\1\\\2", text)
+
+
+def markdown_body(post: Post, formula_text: Callable[[Formula], str] | None = None) -> str:
+    """The body as Markdown; each formula written by `formula_text` (default: its source)."""
+    text = post.body.text
+    if post.body_format == "markdown" and formula_text is None:
+        return text
+    prose = (lambda s: s) if post.body_format == "markdown" else (
+        lambda s: escape_prose(s).replace("\n", "\n\n"))
+    parts, pos = [], 0
+    for f in post.formulas:
+        parts.append(prose(text[pos:f.start]))
+        parts.append(formula_text(f) if formula_text else text[f.start:f.end])
+        pos = f.end
+    parts.append(prose(text[pos:]))
+    return "".join(parts)
