@@ -8,6 +8,7 @@ implicitly imports its parent packages; that is not counted.
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -111,7 +112,7 @@ def test_no_import_circle():
     edges = graph()
     found = cycle(edges)
     assert found is None, "an import circle:\n  " + "\n  ".join(
-        where(a, b, edges[a][b]) for a, b in zip(found, found[1:], strict=False))
+        where(a, b, edges[a][b]) for a, b in itertools.pairwise(found))
 
 
 def test_no_import_runs_back_up():
