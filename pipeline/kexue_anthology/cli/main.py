@@ -421,7 +421,7 @@ def _settings(args: argparse.Namespace, paths: list[str], err: TextIO | None = N
         found = args.project
     else:
         found = project.find(paths, warnings)
-    settings = project.load(found) if found else Project()
+    loaded = project.load(found) if found else Project()
     quiet = getattr(args, "quiet", False)
     for warning in warnings:
         print(warning.format(), file=err or sys.stderr)
@@ -433,8 +433,8 @@ def _settings(args: argparse.Namespace, paths: list[str], err: TextIO | None = N
             raise UsageError(f"--{name}: {problem}")
     emitter = _emitter(args)
     if emitter is None:
-        return resolve(settings, vars(args))
-    return resolve(settings, vars(args), emitter.math_choices, [option.name for option in emitter.options()])
+        return resolve(loaded, vars(args))
+    return resolve(loaded, vars(args), emitter.math_choices, [option.name for option in emitter.options()])
 
 
 def _reporter(args: argparse.Namespace, err: TextIO) -> progress.Reporter | None:
