@@ -140,7 +140,7 @@ def test_kill_9_while_pandoc_runs_leaves_no_pandoc(tmp_path):
     # the command ends it at once
     spin = tmp_path / "never.lua"
     spin.write_text("while true do end\n")
-    code = f"from pipeline import pandoc; pandoc.run(['--lua-filter', {str(spin)!r}, '--from=markdown'], 'x')"
+    code = f"from kexue_anthology.documents import pandoc; pandoc.run(['--lua-filter', {str(spin)!r}, '--from=markdown'], 'x')"
     command = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT / "pipeline")),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -13,8 +13,8 @@ from xml.etree import ElementTree
 
 import pytest
 from kexue_anthology.config.project import Project
+from kexue_anthology.config.settings import Settings
 from kexue_anthology.core.errors import SetupError
-from kexue_anthology.formats.common import BuildOptions
 from kexue_anthology.formats.epub.emitter import EMITTER
 from kexue_anthology.stages import BuildRequest, Run, run_stages
 from PIL import Image
@@ -54,10 +54,10 @@ def build(posts: list[Path], out: Path, cache: Path, engine: Path, math: str = "
     """The EPUB built in-process with these options (the project as the command line will give
     it), checked by epubcheck: its files' text.  `cache` holds the book's parts, `engine` the
     formulas' verdicts and drawings."""
-    run = Run(paths=[str(p) for p in posts])
+    run = Run(paths=[str(p) for p in posts],
+              settings=Settings(title=title, math=math, cache_dir=cache, project=project or Project()))
     run.engine.cache_dir = engine
-    options = BuildOptions(title=title, math=math, cache_dir=cache, project=project or Project())
-    run.build = BuildRequest(EMITTER, out, options)
+    run.build = BuildRequest(EMITTER, out)
     run_stages(run, "emit")
     epubcheck(out)
     with zipfile.ZipFile(out) as z:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from kexue_anthology.config import project
 from kexue_anthology.config.project import DEFAULT_TITLE, Project, ProjectError
+from kexue_anthology.config.settings import Settings
 from kexue_anthology.formats import EMITTERS
 from PIL import Image
 
@@ -162,20 +163,20 @@ def test_a_bad_project_file_stops_every_command_before_any_work(tmp_path):
 
 
 def test_flags_override_the_file(tmp_path):
-    from kexue_anthology.cli.main import _project, build_parser
+    from kexue_anthology.cli.main import _settings, build_parser
     folder = content(tmp_path, '[book]\ntitle = "测试文集"\nauthor = "张三"\npaper = "a5"\nsubtitle = "副"\n')
     parse = build_parser().parse_args
 
-    def settings(*argv: str) -> Project:
+    def settings(*argv: str) -> Settings:
         args = parse(["build", "pdf", str(folder), *argv])
-        return _project(args, [str(folder)])
-    p = settings()
-    assert (p.title, p.author, p.paper, p.subtitle) == ("测试文集", "张三", "a5", "副")
-    p = settings("--title", "别的", "--author", "李四", "--paper", "b5", "--subtitle", "又一个")
-    assert (p.title, p.author, p.paper, p.subtitle) == ("别的", "李四", "b5", "又一个")
+        return _settings(args, [str(folder)])
+    s = settings()
+    assert (s.title, s.project.author, s.paper, s.project.subtitle) == ("测试文集", "张三", "a5", "副")
+    s = settings("--title", "别的", "--author", "李四", "--paper", "b5", "--subtitle", "又一个")
+    assert (s.title, s.project.author, s.paper, s.project.subtitle) == ("别的", "李四", "b5", "又一个")
     assert settings("--series", "甲系列").title == "甲系列"               # a one-series book is titled by it
     assert settings("--series", "甲系列", "--title", "T").title == "T"
-    assert settings("--no-project").title == DEFAULT_TITLE and settings("--no-project").author == "苏剑林"
+    assert settings("--no-project").title == DEFAULT_TITLE and settings("--no-project").project.author == "苏剑林"
 
 
 def test_the_read_stage_leaves_the_project_file_and_images_alone(tmp_path):

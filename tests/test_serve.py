@@ -263,14 +263,14 @@ def test_a_failing_rebuild_is_one_line_and_keeps_the_last_good_site(posts, tmp_p
     terminal and a banner on the pages; the site of the last good build stays as it was."""
     import io
 
-    from kexue_anthology.cli.serve import Live, Settings, _build, inject
+    from kexue_anthology.cli.serve import Live, Site, _build, inject
     from kexue_anthology.engine.client import Worker
     from kexue_anthology.engine.options import EngineOptions
 
     engine = EngineOptions(cache_dir=tmp_path / "cache")
     live = Live(tmp_path / "site")
     out, err = io.StringIO(), io.StringIO()
-    _build(Settings(paths=[str(posts)], series=None, engine=engine), live, out, err, lambda: "LOG", first=True)
+    _build(Site(paths=[str(posts)], engine=engine), live, out, err, lambda: "LOG", first=True)
     good = (live.root / "posts" / "801.html").read_bytes()
     assert live.outcome.failure is None and out.getvalue().startswith("built 2 posts")
 
@@ -280,7 +280,7 @@ def test_a_failing_rebuild_is_one_line_and_keeps_the_last_good_site(posts, tmp_p
     (posts / "801.md").write_text(POST.replace("E=mc^2", "E=mc^3"), encoding="utf-8")
     engine.worker_factory = broken                     # a new formula must go to the engine
     err = io.StringIO()
-    _build(Settings(paths=[str(posts)], series=None, engine=engine), live, out, err, lambda: "LOG", first=False)
+    _build(Site(paths=[str(posts)], engine=engine), live, out, err, lambda: "LOG", first=False)
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and "internal error while building: RuntimeError: the engine broke" in lines[0]
     assert "LOG" in lines[0] and "last good site" in lines[0]

@@ -24,7 +24,8 @@ from pathlib import Path
 from kexue_anthology import read
 from kexue_anthology.check import extract, number, validate
 from kexue_anthology.collection.assemble import Collection, assemble
-from kexue_anthology.config.project import DEFAULT_TITLE, Project
+from kexue_anthology.config.project import Project
+from kexue_anthology.config.settings import Settings
 from kexue_anthology.core import progress
 from kexue_anthology.core.cache import Cache
 from kexue_anthology.core.diagnostics import Diagnostics
@@ -32,7 +33,7 @@ from kexue_anthology.core.model import Post
 from kexue_anthology.documents import document
 from kexue_anthology.documents.pandoc_ast import Document
 from kexue_anthology.engine.options import EngineOptions
-from kexue_anthology.formats import BuildOptions, Emitter
+from kexue_anthology.formats import Emitter
 from kexue_anthology.formulas import render
 from kexue_anthology.read.series import normalize_title
 
@@ -46,17 +47,15 @@ class RunStats:
 
 @dataclass
 class BuildRequest:
-    """What `build` writes: with which emitter, where, and how."""
+    """What `build` writes: with which emitter, and where (how: the run's settings)."""
     emitter: Emitter
     target: Path
-    options: BuildOptions
 
 
 @dataclass
 class Run:
     paths: list[str]
-    series: str | None = None           # only the posts of this series
-    project: Project = field(default_factory=Project)    # its series and their order (kexue_anthology.config.project)
+    settings: Settings = field(default_factory=Settings)    # resolved once (kexue_anthology.config.settings)
     partial: bool = False                  # only some files were named (check --changed): no warning
                                            # for a series of the project none of them holds
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
@@ -75,10 +74,10 @@ class Run:
 def _read(run: Run) -> None:
     run.inputs = read.input_files(run.paths, run.diagnostics)
     posts = read.read_files(run.inputs, run.diagnostics)
-    if run.series:
-        run.posts = select(posts, run.series, run.diagnostics)
+    if run.settings.series:
+        run.posts = select(posts, run.settings.series, run.diagnostics)
     else:
-        run.posts = select_project(posts, run.project, None if run.partial else run.diagnostics)
+        run.posts = select_project(posts, run.settings.project, None if run.partial else run.diagnostics)
     progress.advance(len(run.posts))
 
 
@@ -111,21 +110,21 @@ def _document(run: Run) -> None:
 
 def _requested(run: Run) -> BuildRequest:
     if run.build is None:
-        raise ValueError("the stages after render need a build request (Run.build)")
+        raise ValueError("the emit stage needs a build request (Run.build)")
     return run.build
 
 
 def _assemble(run: Run) -> None:
-    run.collection = assemble(run.posts, run.numbers, run.renders, run.asts,
-                              title=_requested(run).options.title or DEFAULT_TITLE, diagnostics=run.diagnostics,
-                              order=None if run.series else run.project.series)
+    settings = run.settings
+    run.collection = assemble(run.posts, run.numbers, run.renders, run.asts, title=settings.title,
+                              diagnostics=run.diagnostics, order=None if settings.series else settings.project.series)
 
 
 def _emit(run: Run) -> None:
     build = _requested(run)
     run.stage = f"emit {build.emitter.name}"
     assert run.collection is not None
-    build.emitter.write(run.collection, build.target, build.options, run.diagnostics)
+    build.emitter.write(run.collection, build.target, run.settings, run.diagnostics)
 
 
 STAGES: list[tuple[str, Callable[[Run], None]]] = [

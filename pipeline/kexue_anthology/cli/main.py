@@ -47,6 +47,7 @@ from kexue_anthology.cli import changed, completion
 from kexue_anthology.cli.importer import planned_markdown, write_markdown
 from kexue_anthology.config import project
 from kexue_anthology.config.project import DEFAULT_TITLE, Project, ProjectError
+from kexue_anthology.config.settings import DateError, Settings, resolve, source_date
 from kexue_anthology.core import cachelimit, fileio, progress
 from kexue_anthology.core.cache import default_cache_dir
 from kexue_anthology.core.diagnostics import Diagnostic
@@ -56,7 +57,7 @@ from kexue_anthology.core.model import Formula, Post, rejected
 from kexue_anthology.core.outputs import OutputRefused, check_target, default_target
 from kexue_anthology.engine.client import EngineUnavailable
 from kexue_anthology.engine.options import EngineOptions
-from kexue_anthology.formats import EMITTERS, BuildOptions, Emitter
+from kexue_anthology.formats import EMITTERS, Emitter
 from kexue_anthology.formats.common import slug
 from kexue_anthology.stages import BuildRequest, NoSuchSeries, Run, run_stages
 
@@ -202,10 +203,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--subtitle", help="the subtitle (default: the project file's, else none)")
         p.add_argument("--author", help="the author (default: the project file's, else 苏剑林)")
 
-    def project_defaults(p: argparse.ArgumentParser) -> None:
-        # --paper and --math default to the project file's, then the format's own: None marks "not given"
-        p.set_defaults(**{a.dest: None for a in p._actions if a.dest in ("paper", "math")})
-
     check = parser_of(sub, "check", "check every formula the way the blog's MathJax does")
     inputs(check)
     check.add_argument("--changed", metavar="REV",
@@ -229,8 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         book(fmt)
         fmt.add_argument("--strict", action="store_true",
                          help="any error or warning fails the build and nothing is written")
-        emitter.add_options(fmt)
-        project_defaults(fmt)
+        _declare(fmt, emitter)
         quiet(fmt)
         engine(fmt)
 
@@ -258,8 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the port on 127.0.0.1 (default 8000; 0: any free one)")
     serve.add_argument("--open", action="store_true", help="open the site in the web browser")
     book(serve)
-    EMITTERS["html"].add_options(serve)
-    project_defaults(serve)
+    _declare(serve, EMITTERS["html"])
     quiet(serve)
     engine(serve)
 
@@ -337,12 +332,12 @@ def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int
             print(f"anthology: error: {e}", file=err)
             return 2
     default = Path(".") if getattr(args, "changed", None) is not None else SAMPLE    # --changed: this repository
-    run = Run(paths=[str(p) for p in (args.paths or [default])], series=getattr(args, "series", None))
+    run = Run(paths=[str(p) for p in (args.paths or [default])])
     before = progress.use(_reporter(args, err) if own_stderr else None)
     fileio.committed.clear()
     try:
         _check_environment(args)
-        run.project = _project(args, run.paths, err)
+        run.settings = _settings(args, run.paths, err)
         return COMMANDS[args.command](args, run, out, err)
     except ProjectError as e:
         for problem in e.problems:
@@ -398,10 +393,26 @@ def _pipe_closed(streams: tuple[TextIO, ...]) -> int:
     return PIPE_CLOSED
 
 
-def _project(args: argparse.Namespace, paths: list[str], err: TextIO | None = None) -> Project:
-    """The project file's settings (`--project FILE`, else the one found above the PATHs; none
-    with --no-project), with the flags given laid over them.  The file used is named on `err` in
-    one line (not with -q), and so is one found but not used (another user's)."""
+def _declare(parser: argparse.ArgumentParser, emitter: Emitter) -> None:
+    """The format's own options on its subcommand.  None marks one not given: the settings then
+    hold the project file's value or the format's default (kexue_anthology.config.settings)."""
+    for option in emitter.options():
+        parser.add_argument(option.flag, type=option.type, choices=option.choices, metavar=option.metavar,
+                            default=None, help=option.help)
+
+
+def _emitter(args: argparse.Namespace) -> Emitter | None:
+    """The format the command builds: `build`'s, `serve`'s html; none for the others."""
+    if args.command == "serve":
+        return EMITTERS["html"]
+    return EMITTERS[args.format] if args.command == "build" else None
+
+
+def _settings(args: argparse.Namespace, paths: list[str], err: TextIO | None = None) -> Settings:
+    """The command's settings, resolved once: the project file's (`--project FILE`, else the one
+    found above the PATHs; none with --no-project) with the flags given laid over them.  The
+    file used is named on `err` in one line (not with -q), and so is one found but not used
+    (another user's)."""
     warnings: list[Diagnostic] = []
     if args.no_project:
         found = None
@@ -411,29 +422,20 @@ def _project(args: argparse.Namespace, paths: list[str], err: TextIO | None = No
         found = args.project
     else:
         found = project.find(paths, warnings)
-    settings = project.load(found, EMITTERS.values()) if found else Project()
+    loaded = project.load(found, EMITTERS.values()) if found else Project()
     quiet = getattr(args, "quiet", False)
     for warning in warnings:
         print(warning.format(), file=err or sys.stderr)
     if found and not quiet:
         print(f"anthology: project file {project.shown(found)}", file=err or sys.stderr)
-    flags = {name: getattr(args, name, None) for name in ("subtitle", "author", "paper")}
     for name in ("title", "subtitle", "author", "series"):
         value = getattr(args, name, None)
         if value is not None and (problem := project.text_problem(value)):
             raise UsageError(f"--{name}: {problem}")
-    settings = dataclasses.replace(settings, **{k: v for k, v in flags.items() if v is not None})
-    title = getattr(args, "title", None) or args.series or settings.title or DEFAULT_TITLE
-    return dataclasses.replace(settings, title=title)
-
-
-def _math(emitter: Emitter, args: argparse.Namespace, settings: Project) -> str:
-    """--math, else the project file's when the format offers it, else the format's own default."""
-    choices = emitter.math_choices
-    given = getattr(args, "math", None)
-    if given is not None:
-        return str(given)
-    return settings.math if settings.math in choices else choices[0]
+    emitter = _emitter(args)
+    if emitter is None:
+        return resolve(loaded, vars(args))
+    return resolve(loaded, vars(args), emitter.math_choices, [option.name for option in emitter.options()])
 
 
 def _reporter(args: argparse.Namespace, err: TextIO) -> progress.Reporter | None:
@@ -497,13 +499,10 @@ def _check_environment(args: argparse.Namespace) -> None:
     cache = getattr(args, "cache_dir", None)
     if cache is not None and cache.exists() and not cache.is_dir():
         raise UsageError(f"--cache-dir {cache}: that is a file, not a folder")
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch is not None and epoch.strip():
-        try:
-            dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
-        except (ValueError, OverflowError, OSError):
-            raise UsageError(f"SOURCE_DATE_EPOCH={epoch[:40]!r} is not a date: it must be a whole number "
-                             "of seconds since 1970-01-01 (and before the year 10000)") from None
+    try:
+        source_date()
+    except DateError as e:
+        raise UsageError(str(e)) from None
 
 
 def _finish(run: Run, err: TextIO, show: bool = True) -> int:
@@ -514,11 +513,6 @@ def _finish(run: Run, err: TextIO, show: bool = True) -> int:
     if d.unreadable_input:
         return 2
     return 1 if d.errors else 0
-
-
-def _engine(args: argparse.Namespace) -> EngineOptions:
-    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
-    return EngineOptions(cache_dir=cache_dir, timeout=args.timeout)
 
 
 def _size(text: str) -> int:
@@ -534,9 +528,9 @@ def _within_cache_limit(command: Command) -> Command:
     @functools.wraps(command)
     def run_then_prune(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
         status = command(args, run, out, err)
-        root = _engine(args).cache_dir
+        root = run.settings.cache_dir
         if root is not None:
-            cachelimit.after_run(root, _cache_limit(args.cache_limit, run.project))
+            cachelimit.after_run(root, _cache_limit(args.cache_limit, run.settings.project))
         return status
     return run_then_prune
 
@@ -602,7 +596,7 @@ class Summary:
 
 @_within_cache_limit
 def cmd_check(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
-    run.engine = _engine(args)
+    run.engine = EngineOptions.of(run.settings)
     started = time.perf_counter()
     if args.changed is not None:
         run.paths = [str(p) for p in changed.changed_files(args.changed, run.paths)]
@@ -681,31 +675,25 @@ def cmd_import(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> 
 @_within_cache_limit
 def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     """Everything is read, checked, numbered and drawn before anything is written."""
-    run.engine = _engine(args)
+    settings = run.settings
+    run.engine = EngineOptions.of(settings)
     started = time.perf_counter()
     emitter = EMITTERS[args.format]
-    settings = run.project
-    title = settings.title or DEFAULT_TITLE
-    # the options this format added to its subcommand; the others keep their defaults
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildOptions)
-             if f.name not in ("title", "math", "paper", "project") and hasattr(args, f.name)}
-    options = BuildOptions(title=title, math=_math(emitter, args, settings), paper=settings.paper,
-                           project=settings, **given)
-    options.cache_dir = run.engine.cache_dir
     # the project's [outputs] name the whole book's files; a one-series book gets its own name
-    named = None if args.series else settings.output(emitter.name)
-    target = args.out or named or default_target(emitter.default_out, slug(title))
-    written = emitter.outputs(target, options)
-    places = [(path, emitter.writes_folder) for path in written] + [(f, True) for f in emitter.other_outputs(options)]
+    named = None if settings.series else settings.project.output(emitter.name)
+    target = args.out or named or default_target(emitter.default_out, slug(settings.title))
+    written = emitter.outputs(target, settings)
+    places = [(path, emitter.writes_folder) for path in written] + [(f, True) for f in emitter.other_outputs(settings)]
     for path, folder in places:                  # the plain mistakes, before a lock file is made
         _check_name(path)
         check_target(path, folder=folder, inputs=run.paths, force=True)
-    run.build = BuildRequest(emitter, target, options)
+    run.build = BuildRequest(emitter, target)
     with contextlib.ExitStack() as locks:
         for path, _ in sorted(places, key=lambda place: os.path.abspath(place[0])):
             locks.enter_context(_locked(path, err))
         run_stages(run, "read")
-        inputs: list[str | Path] = [*run.paths, *run.inputs, *(p for p in (settings.path, settings.cover) if p)]
+        inputs: list[str | Path] = [*run.paths, *run.inputs,
+                                    *(p for p in (settings.project.path, settings.project.cover) if p)]
         for path, folder in places:
             check_target(path, folder=folder, inputs=inputs, force=args.force)
         return _build_read(args, run, written, started, out, err)
@@ -778,21 +766,19 @@ def _written(run: Run) -> list[str]:
     if run.build is None:
         return []
     build = run.build
-    outputs = {os.path.abspath(p) for p in [*build.emitter.outputs(build.target, build.options),
-                                            *build.emitter.other_outputs(build.options)]}
+    outputs = {os.path.abspath(p) for p in [*build.emitter.outputs(build.target, run.settings),
+                                            *build.emitter.other_outputs(run.settings)]}
     return [str(p) for p in fileio.committed if os.path.abspath(p) in outputs]
 
 
 @_within_cache_limit
 def cmd_serve(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
-    from kexue_anthology.cli.serve import PortTaken, Settings, serve  # loaded only here: the server and its watcher
+    from kexue_anthology.cli.serve import PortTaken, Site, serve  # loaded only here: the server and its watcher
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: a port is 0 to 65535")
-    settings = Settings(paths=run.paths, series=run.series, engine=_engine(args),
-                        math=_math(EMITTERS["html"], args, run.project), title=run.project.title,
-                        project=run.project)
+    site = Site(paths=run.paths, settings=run.settings, engine=EngineOptions.of(run.settings))
     try:
-        return serve(settings, args.port, args.open, out, err, _crash_log)
+        return serve(site, args.port, args.open, out, err, _crash_log)
     except PortTaken as e:
         raise UsageError(str(e)) from None
 

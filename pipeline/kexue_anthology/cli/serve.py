@@ -37,14 +37,14 @@ from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from kexue_anthology.config.project import DEFAULT_TITLE, Project
+from kexue_anthology.config.settings import Settings
 from kexue_anthology.core import progress
 from kexue_anthology.core.diagnostics import Diagnostic
 from kexue_anthology.core.errors import SetupError
 from kexue_anthology.core.fileio import scratch_dir
 from kexue_anthology.engine.client import EngineUnavailable
 from kexue_anthology.engine.options import EngineOptions
-from kexue_anthology.formats import EMITTERS, BuildOptions
+from kexue_anthology.formats import EMITTERS
 from kexue_anthology.read import built_here
 from kexue_anthology.stages import BuildRequest, NoSuchSeries, Run, run_stages
 
@@ -59,14 +59,11 @@ class PortTaken(Exception):
 
 
 @dataclass
-class Settings:
-    """What `serve` builds, and how."""
+class Site:
+    """What `serve` builds: the posts of `paths`, with the settings `build html` would have."""
     paths: list[str]
-    series: str | None
-    engine: EngineOptions
-    math: str = "mathml"
-    title: str | None = None
-    project: Project = field(default_factory=Project)     # the book's settings, flags laid over them
+    settings: Settings = field(default_factory=Settings)      # resolved once (kexue_anthology.config.settings)
+    engine: EngineOptions = field(default_factory=EngineOptions)    # EngineOptions.of(settings)
 
 
 @dataclass
@@ -316,20 +313,17 @@ class Server(ThreadingHTTPServer):
             self.say(f"anthology serve: internal error with a request: {type(error).__name__}: {str(error)[:200]}")
 
 
-def build_site(settings: Settings, target: Path) -> Run:
-    """The site of `settings` at `target`, as `anthology build html` would write it."""
-    run = Run(paths=settings.paths, series=settings.series, project=settings.project)
-    run.engine = settings.engine
-    options = BuildOptions(title=settings.title or settings.series or DEFAULT_TITLE, math=settings.math,
-                           cache_dir=settings.engine.cache_dir, project=settings.project)
-    run.build = BuildRequest(EMITTERS["html"], target, options)
+def build_site(site: Site, target: Path) -> Run:
+    """The site at `target`, as `anthology build html` would write it."""
+    run = Run(paths=site.paths, settings=site.settings, engine=site.engine)
+    run.build = BuildRequest(EMITTERS["html"], target)
     run_stages(run, "read")
     if run.posts:
         run_stages(run, "emit", start="extract")
     return run
 
 
-def serve(settings: Settings, port: int, open_browser: bool, out: TextIO, err: TextIO,
+def serve(site: Site, port: int, open_browser: bool, out: TextIO, err: TextIO,
           crash_log: Callable[[], str]) -> int:
     """Build, serve and rebuild until Ctrl-C; 0 then.  `crash_log()` writes the traceback of
     the exception being handled to a log file and returns its path."""
@@ -346,12 +340,12 @@ def serve(settings: Settings, port: int, open_browser: bool, out: TextIO, err: T
             raise PortTaken(f"--port {port}: cannot serve there ({e.strerror or e}); choose another port, "
                             "or --port 0 for any free one") from None
         threading.Thread(target=server.serve_forever, name="anthology-serve", daemon=True).start()
-        watcher = Watcher(settings.paths, ignore=[settings.engine.cache_dir, scratch], say=say)
+        watcher = Watcher(site.paths, ignore=[site.engine.cache_dir, scratch], say=say)
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         try:
             print(f"serving {url} from {live.root} (Ctrl-C stops)", file=out, flush=True)
             watcher.start()                   # before the first build: an edit while it runs is seen
-            _build(settings, live, out, err, crash_log, first=True)
+            _build(site, live, out, err, crash_log, first=True)
             if open_browser:
                 _open(url, out)
             quiet = progress.use(None)        # a rebuild is short: its summary line is enough
@@ -361,7 +355,7 @@ def serve(settings: Settings, port: int, open_browser: bool, out: TextIO, err: T
                     names = sorted(n for n in changed if Path(n).exists()) or sorted(changed)
                     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
                     print(f"changed: {shown}", file=out, flush=True)
-                    _build(settings, live, out, err, crash_log, first=False)
+                    _build(site, live, out, err, crash_log, first=False)
             finally:
                 progress.use(quiet)
         except KeyboardInterrupt:
@@ -406,14 +400,14 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _build(settings: Settings, live: Live, out: TextIO, err: TextIO, crash_log: Callable[[], str],
+def _build(site: Site, live: Live, out: TextIO, err: TextIO, crash_log: Callable[[], str],
            first: bool) -> None:
     """One build, its problems printed and published; a failure keeps the last good site."""
     started = time.perf_counter()
     failure = None
     problems: list[Diagnostic] = []
     try:
-        run = build_site(settings, live.root)
+        run = build_site(site, live.root)
     except (EngineUnavailable, SetupError, NoSuchSeries) as e:
         failure = f"error: {e}"
     except Exception as e:

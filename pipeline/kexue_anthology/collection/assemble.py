@@ -34,7 +34,6 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from kexue_anthology.check.number import PostNumbers, id_part
-from kexue_anthology.config.project import DEFAULT_TITLE
 from kexue_anthology.core.cache import Cache, key
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post, drawable, is_reference
@@ -146,10 +145,11 @@ def date_key(post: Post) -> tuple[bool, str, str]:
 
 
 def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[tuple[str, int], Render],
-             asts: dict[str, Document], title: str = DEFAULT_TITLE,
+             asts: dict[str, Document], title: str,
              diagnostics: Diagnostics | None = None, order: Sequence[str] | None = None) -> Collection:
-    """The collection of `posts` with their documents (`asts`, kexue_anthology.documents.document); the series
-    in the `order` named (the project file's `series`), else by their first part's date."""
+    """The collection of `posts` with their documents (`asts`, kexue_anthology.documents.document),
+    titled `title` (the settings', kexue_anthology.config.settings); the series in the `order`
+    named (the project file's `series`), else by their first part's date."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     ordered = sorted(posts, key=date_key)
     groups: dict[str, list[Post]] = {}

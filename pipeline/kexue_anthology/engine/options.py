@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kexue_anthology.config.settings import Settings
 from kexue_anthology.engine.client import Worker
 
 
@@ -17,6 +18,11 @@ class EngineOptions:
     timeout: float = 10.0
     worker_factory: Callable[[], Worker] | None = None
     jobs: int = 0                          # workers drawing side by side; 0: one per core, up to 2
+
+    @classmethod
+    def of(cls, settings: Settings) -> EngineOptions:
+        """The engine as `settings` use it: their cache, timeout and --jobs (validate has one worker)."""
+        return cls(cache_dir=settings.cache_dir, timeout=settings.timeout, jobs=settings.jobs or 0)
 
     def worker(self, timeout: float | None = None) -> Worker:
         """A worker as these options make it: the factory's (tests), else one with `timeout`

@@ -9,11 +9,10 @@ output beside `out` and moves it into place only when it is whole.
 from __future__ import annotations
 
 from kexue_anthology.formats.base import Emitter
-from kexue_anthology.formats.common import BuildOptions
 from kexue_anthology.formats.epub import emitter as epub
 from kexue_anthology.formats.html import emitter as html
 from kexue_anthology.formats.pdf import emitter as pdf
 
 EMITTERS: dict[str, Emitter] = {e.name: e for e in (html.EMITTER, epub.EMITTER, pdf.EMITTER)}
 
-__all__ = ["EMITTERS", "BuildOptions", "Emitter"]
+__all__ = ["EMITTERS", "Emitter"]

@@ -1,10 +1,11 @@
 """The emitter interface: what an output format declares, in the manner of Sphinx's builders.
 
 An emitter names its format, where it writes by default, the command-line options of its own
-and the few things that make formats differ — whether headings keep the blog's ids (a page per
-post) or are made each post's own (a book of many posts), and how `--math svg` puts a drawing
-in (inline `<svg>` or an `<img>` file).  The CLI and the assemble stage read these
-declarations and hold no knowledge of any format.
+(`options`: declared as data; their values come back by name in the build's settings,
+kexue_anthology.config.settings) and the few things that make formats differ — whether
+headings keep the blog's ids (a page per post) or are made each post's own (a book of many
+posts), and how `--math svg` puts a drawing in (inline `<svg>` or an `<img>` file).  The CLI
+and the assemble stage read these declarations and hold no knowledge of any format.
 
 An emitter also checks the project file's values it owns (kexue_anthology.config.project.Owner),
 as mdBook's `[output.NAME]` tables: its [outputs] key, the [book] keys it takes one of a few
@@ -13,16 +14,32 @@ values of (`choices`), the files it takes (`file_problem`).
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from kexue_anthology.collection.assemble import Collection
+from kexue_anthology.config.settings import Settings
 from kexue_anthology.core.diagnostics import Diagnostics
-from kexue_anthology.formats.common import BuildOptions
 
 MathMode = Literal["mathml", "svg", "img"]       # kexue_anthology.formulas.mathhtml.MathHTML's modes
+
+
+@dataclass(frozen=True)
+class Option:
+    """A command-line option of a format's own.  Not given, its value is None: the settings
+    then hold the project file's or the format's default (kexue_anthology.config.settings.resolve)."""
+    flag: str                                    # "--keep-build"
+    help: str
+    type: Callable[[str], Any] = str
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Its value's name in the settings: "keep_build"."""
+        return self.flag.removeprefix("--").replace("-", "_")
 
 
 class Emitter:
@@ -36,11 +53,12 @@ class Emitter:
     svg_embedding: ClassVar[Literal["inline", "img"]] = "img"
     math_choices: ClassVar[tuple[str, ...]] = ("svg",)    # the first is the default
 
-    def add_options(self, parser: argparse.ArgumentParser) -> None:
+    def options(self) -> list[Option]:
         """The format's own options on its `build` subcommand."""
-        if len(self.math_choices) > 1:
-            parser.add_argument("--math", choices=self.math_choices, default=self.math_choices[0],
-                                help=f"{' or '.join(self.math_choices)} (default {self.math_choices[0]})")
+        if len(self.math_choices) < 2:
+            return []
+        return [Option("--math", f"{' or '.join(self.math_choices)} (default {self.math_choices[0]})",
+                       choices=self.math_choices)]
 
     def choices(self) -> Mapping[str, tuple[str, ...]]:
         """The project file's [book] keys this format takes one of a few values of, with those values."""
@@ -56,13 +74,13 @@ class Emitter:
             return "mathml"
         return "svg" if self.svg_embedding == "inline" else "img"
 
-    def outputs(self, target: Path, options: BuildOptions) -> list[Path]:
+    def outputs(self, target: Path, options: Settings) -> list[Path]:
         """What a build into `target` writes (checked before any work, named when done)."""
         return [target]
 
-    def other_outputs(self, options: BuildOptions) -> list[Path]:
+    def other_outputs(self, options: Settings) -> list[Path]:
         """Folders written besides the output, checked like it before any work."""
         return []
 
-    def write(self, collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
+    def write(self, collection: Collection, out: Path, options: Settings, diagnostics: Diagnostics) -> Path:
         raise NotImplementedError

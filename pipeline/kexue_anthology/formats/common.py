@@ -1,11 +1,10 @@
-"""What the emitters share: build options, the build date, the book id, templates, fonts."""
+"""What the emitters share: the build date, the book id, templates, fonts."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -13,7 +12,7 @@ import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +20,10 @@ import jinja2
 
 from kexue_anthology import TEMPLATES as TEMPLATES
 from kexue_anthology.collection.assemble import Collection
-from kexue_anthology.config.project import Project
+from kexue_anthology.config.settings import source_date
 from kexue_anthology.core.errors import SetupError
 from kexue_anthology.core.model import Post
 from kexue_anthology.formulas.formula_text import plain_title
-
-
-@dataclass
-class BuildOptions:
-    """A build's options: the title, and those the formats add (kexue_anthology.formats.base.Emitter.add_options)."""
-    math: str = "mathml"          # `--math`, of the formats that offer a choice (Emitter.math_mode)
-    paper: str = "a4"             # pdf: a4, a5, b5
-    title: str | None = None
-    keep_build: Path | None = None   # pdf: also copy the book's HTML and drawings here
-    jobs: int | None = None          # pdf: processes typesetting parts (None: one per processor)
-    cache_dir: Path | None = None    # where typeset parts are kept (the engine's cache folder)
-    volumes: int | None = None       # pdf: as that many books
-    project: Project = field(default_factory=Project)    # the book's settings (kexue_anthology.config.project)
-
 
 CJK_SERIFS = ("Noto Serif CJK SC", "Source Han Serif SC", "Noto Serif SC", "AR PL UMing CN")
 
@@ -90,9 +75,9 @@ def cjk_serif() -> str:
 def build_date(collection: Collection) -> dt.datetime:
     """SOURCE_DATE_EPOCH when set, else the newest post's date: never the clock, so that two
     builds of the same collection are byte for byte the same."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.strip().isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+    when = source_date()
+    if when is not None:
+        return when
     dates = [p.date for p in collection.posts if p.date]
     day = max(dates) if dates else "2000-01-01"
     return dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)

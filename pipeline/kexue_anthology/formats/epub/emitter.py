@@ -53,6 +53,7 @@ import PIL
 
 from kexue_anthology.collection.assemble import Collection, body_key, book_link, post_anchor, post_blocks
 from kexue_anthology.config.project import Project
+from kexue_anthology.config.settings import Settings
 from kexue_anthology.core.cache import BlobCache, Cache
 from kexue_anthology.core.cache import key as cache_key
 from kexue_anthology.core.diagnostics import Diagnostics
@@ -66,7 +67,6 @@ from kexue_anthology.documents.pandoc_ast import Attr, Document, Header, Node, R
 from kexue_anthology.formats.base import Emitter
 from kexue_anthology.formats.common import (
     TEMPLATES,
-    BuildOptions,
     book_id,
     build_date,
     cjk_serif_font,
@@ -94,7 +94,7 @@ class EPUBEmitter(Emitter):
                 return str(e)
         return None
 
-    def write(self, collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
+    def write(self, collection: Collection, out: Path, options: Settings, diagnostics: Diagnostics) -> Path:
         with scratch_dir("epub") as work:
             mathhtml = MathHTML(mode=self.math_mode(options.math), image=svg_files(work / "math"))
             groups = collection.groups()

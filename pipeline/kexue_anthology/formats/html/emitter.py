@@ -29,12 +29,13 @@ import jinja2
 from markupsafe import Markup
 
 from kexue_anthology.collection.assemble import Collection, bodies
+from kexue_anthology.config.settings import Settings
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.fileio import atomic_dir
 from kexue_anthology.core.model import Post, rejected
 from kexue_anthology.core.outputs import STAMP
 from kexue_anthology.formats.base import Emitter
-from kexue_anthology.formats.common import TEMPLATES, BuildOptions, environment, math_font, slug, slugs
+from kexue_anthology.formats.common import TEMPLATES, environment, math_font, slug, slugs
 from kexue_anthology.formats.html.navigation import by_date, by_tag, contents, post_permalinks
 from kexue_anthology.formats.html.search import search_files
 from kexue_anthology.formulas.mathhtml import MathHTML, formula_anchor
@@ -68,7 +69,7 @@ class HTMLEmitter(Emitter):
     svg_embedding = "inline"
     math_choices = ("mathml", "svg")
 
-    def write(self, collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
+    def write(self, collection: Collection, out: Path, options: Settings, diagnostics: Diagnostics) -> Path:
         env = _environment(options.cache_dir)
         font = math_font()
         mode = self.math_mode(options.math)

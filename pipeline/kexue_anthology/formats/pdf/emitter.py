@@ -34,13 +34,14 @@ import pikepdf
 from markupsafe import Markup
 
 from kexue_anthology.collection.assemble import Collection, bodies, post_anchor
+from kexue_anthology.config.settings import Settings
 from kexue_anthology.core import progress
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.fileio import atomic_dir, atomic_file, held_interrupts, scratch_dir
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.outputs import STAMP, OutputRefused
-from kexue_anthology.formats.base import Emitter
-from kexue_anthology.formats.common import TEMPLATES, BuildOptions, build_date, cjk_serif, environment
+from kexue_anthology.formats.base import Emitter, Option
+from kexue_anthology.formats.common import TEMPLATES, build_date, cjk_serif, environment
 from kexue_anthology.formats.pdf import parts as pdf_parts
 from kexue_anthology.formats.pdf.merge import NumberPage, Piece, destinations, merge, page_layout
 from kexue_anthology.formulas.mathhtml import MathHTML, svg_files
@@ -55,7 +56,7 @@ class Book:
     """The book's sources in a build folder: its stylesheets, drawings and each post's HTML,
     and the HTML of any part of it (formats/pdf/parts.py)."""
 
-    def __init__(self, collection: Collection, build: Path, options: BuildOptions) -> None:
+    def __init__(self, collection: Collection, build: Path, options: Settings) -> None:
         self.collection, self.build, self.project = collection, build, options.project
         texts = bodies(collection, MathHTML(mode=EMITTER.math_mode(options.math), image=svg_files(build / "math"),
                                             text_layer=True),
@@ -123,28 +124,28 @@ class PDFEmitter(Emitter):
     def choices(self) -> Mapping[str, tuple[str, ...]]:
         return {**super().choices(), "paper": tuple(PAPERS)}
 
-    def add_options(self, parser: argparse.ArgumentParser) -> None:
-        super().add_options(parser)
-        parser.add_argument("--paper", choices=tuple(PAPERS), default="a4", help="the paper size")
-        parser.add_argument("--jobs", type=_positive, metavar="N",
-                            help=f"typeset the book's parts in N worker processes at once (default: the "
-                                 f"processors there are, here {pdf_parts.default_jobs()})")
-        parser.add_argument("--volumes", type=_positive, metavar="N",
-                            help="write the book as N volumes of about equal length (OUT-1.pdf, OUT-2.pdf, …), "
-                                 "each with its title page, contents and page numbers; links between volumes "
-                                 "open the other file at the page")
-        parser.add_argument("--keep-build", type=Path, metavar="DIR",
-                            help="also keep the book's HTML (book.html: the whole book as one document), "
-                                 "stylesheets and drawings in DIR")
+    def options(self) -> list[Option]:
+        return [*super().options(),
+                Option("--paper", "the paper size", choices=tuple(PAPERS)),
+                Option("--jobs", f"typeset the book's parts in N worker processes at once, and draw its formulas "
+                                 f"with N MathJax workers (default: one per processor, here "
+                                 f"{pdf_parts.default_jobs()}, and at most 2 MathJax workers)",
+                       type=_positive, metavar="N"),
+                Option("--volumes", "write the book as N volumes of about equal length (OUT-1.pdf, OUT-2.pdf, …), "
+                                    "each with its title page, contents and page numbers; links between volumes "
+                                    "open the other file at the page", type=_positive, metavar="N"),
+                Option("--keep-build", "also keep the book's HTML (book.html: the whole book as one document), "
+                                       "stylesheets and drawings in DIR", type=Path, metavar="DIR")]
 
-    def other_outputs(self, options: BuildOptions) -> list[Path]:
-        return [options.keep_build] if options.keep_build else []
+    def other_outputs(self, options: Settings) -> list[Path]:
+        kept: Path | None = options.option("keep_build")
+        return [kept] if kept else []
 
-    def outputs(self, target: Path, options: BuildOptions) -> list[Path]:
-        count = options.volumes or 1
+    def outputs(self, target: Path, options: Settings) -> list[Path]:
+        count: int = options.option("volumes") or 1
         return [target] if count == 1 else [volume_path(target, n) for n in range(1, count + 1)]
 
-    def write(self, collection: Collection, out: Path, options: BuildOptions, diagnostics: Diagnostics) -> Path:
+    def write(self, collection: Collection, out: Path, options: Settings, diagnostics: Diagnostics) -> Path:
         targets = self.outputs(out, options)
         count = len(targets)
         with scratch_dir("pdf") as tmp:
@@ -170,10 +171,10 @@ class PDFEmitter(Emitter):
                         target = files.enter_context(atomic_file(volume.path))
                         merge(Piece(volume.front, numbered=False), pieces, number_page, target, elsewhere)
                         advance(1)
-                if options.keep_build:
+                if options.option("keep_build"):
                     (tmp / "book.html").write_text(book.whole(), encoding="utf-8")
                     (tmp / STAMP).write_text("written by `anthology build pdf --keep-build`\n", encoding="utf-8")
-                    kept = files.enter_context(atomic_dir(options.keep_build))
+                    kept = files.enter_context(atomic_dir(options.option("keep_build")))
                     shutil.copytree(tmp, kept, dirs_exist_ok=True)
                 with held_interrupts():
                     files.close()
