@@ -13,10 +13,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from kexue_anthology.collection.assemble import Collection
+from kexue_anthology import TEMPLATES
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.core.model import Formula, Post
 from kexue_anthology.core.sourcetext import Position, SourceFile
-from kexue_anthology.formats.common import TEMPLATES
 from kexue_anthology.formats.html.search import INDEX_FILE, SCRIPT_FILE, build_index, index_script, plain_text, terms
 
 

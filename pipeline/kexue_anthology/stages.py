@@ -23,7 +23,8 @@ from pathlib import Path
 
 from kexue_anthology import read
 from kexue_anthology.check import extract, number, validate
-from kexue_anthology.collection.assemble import Collection, assemble
+from kexue_anthology.collection.assemble import assemble
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.config.project import DEFAULT_TITLE, Project
 from kexue_anthology.core import progress
 from kexue_anthology.core.cache import Cache
@@ -118,7 +119,8 @@ def _requested(run: Run) -> BuildRequest:
 def _assemble(run: Run) -> None:
     run.collection = assemble(run.posts, run.numbers, run.renders, run.asts,
                               title=_requested(run).options.title or DEFAULT_TITLE, diagnostics=run.diagnostics,
-                              order=None if run.series else run.project.series)
+                              order=None if run.series else run.project.series,
+                              source_url=run.project.source_url)
 
 
 def _emit(run: Run) -> None:

@@ -54,7 +54,8 @@ from kexue_anthology.core.fileio import LockTimeout, atomic_write_bytes, output_
 from kexue_anthology.core.model import Formula, Post, rejected
 from kexue_anthology.core.outputs import OutputRefused, check_target, default_target
 from kexue_anthology.formats import EMITTERS, BuildOptions, Emitter
-from kexue_anthology.formats.common import SetupError, slug
+from kexue_anthology.formats.common import SetupError
+from kexue_anthology.formats.names import slug
 from kexue_anthology.formulas.mathjax.client import EngineUnavailable
 from kexue_anthology.formulas.mathjax.options import EngineOptions
 from kexue_anthology.stages import BuildRequest, NoSuchSeries, Run, run_stages

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from kexue_anthology.collection.assemble import Collection
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.formats.common import BuildOptions
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from kexue_anthology.formats.common import CJKFont, SetupError, cjk_serif_font
+from kexue_anthology.formats.common import SetupError
+from kexue_anthology.formats.fonts import CJKFont, cjk_serif_font
 
 SIZE = (1600, 2400)
 INK, PAPER, ACCENT = (34, 34, 34), (250, 246, 236), (122, 30, 36)

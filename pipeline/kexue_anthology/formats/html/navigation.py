@@ -2,8 +2,8 @@
 numbered equations, the posts before and after it by date, and the posts by tag.
 
 The contents are read off the post's pandoc document (`Collection.asts`, whose headings carry
-the ids the page has, kexue_anthology.collection.assemble `_heading_ids`); the permalinks are put into the HTML
-the body cache keeps (kexue_anthology.collection.assemble.bodies), so that the cached text is the same for every
+the ids the page has, kexue_anthology.collection.anchors `heading_ids`); the permalinks are put into the HTML
+the body cache keeps (kexue_anthology.collection.bodies), so that the cached text is the same for every
 emitter and only the site's pages carry them.
 """
 
@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from kexue_anthology.collection.assemble import Collection
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents.pandoc_ast import Document, Header, Math, Node, Str, replace, walk
 from kexue_anthology.formulas.formula_text import plain_text
@@ -123,7 +123,7 @@ def post_permalinks(collection: Collection, post: Post, body: str) -> str:
 
 def by_date(collection: Collection) -> dict[str, tuple[Post | None, Post | None]]:
     """Each post's neighbours in the collection's date order: (earlier, later)."""
-    posts = collection.posts                    # in date order (kexue_anthology.collection.assemble.date_key)
+    posts = collection.posts                    # in date order (kexue_anthology.collection.collection.date_key)
     return {post.id: (posts[i - 1] if i > 0 else None, posts[i + 1] if i + 1 < len(posts) else None)
             for i, post in enumerate(posts)}
 

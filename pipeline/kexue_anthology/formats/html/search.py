@@ -27,10 +27,10 @@ from operator import sub
 from pathlib import Path
 from typing import Any
 
-from kexue_anthology.collection.assemble import Collection
+from kexue_anthology import TEMPLATES
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.core.cache import BlobCache
 from kexue_anthology.core.model import Post
-from kexue_anthology.formats.common import TEMPLATES
 from kexue_anthology.formulas.formula_text import alt_text, plain_title
 
 INDEX_FILE = "assets/search-index.js"
