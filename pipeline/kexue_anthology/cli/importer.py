@@ -6,19 +6,13 @@ gives the same posts and the same formulas."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from kexue_anthology.core.fileio import atomic_write_text
-from kexue_anthology.core.model import Formula, Post
-
-_SPECIAL = re.compile(r"([\\`*_<$])")
-_LINE_START = re.compile(r"^([ \t]*)([#>+=-])", re.M)
-_ORDERED = re.compile(r"^([ \t]*\d+)([.)])", re.M)
-
+from kexue_anthology.core.model import Post
+from kexue_anthology.documents.markdown import markdown_body
 
 FrontMatter = dict[str, str | int | list[str] | None]
 
@@ -35,28 +29,6 @@ def front_matter(post: Post) -> FrontMatter:
     if post.url:
         meta["url"] = post.url
     return meta
-
-
-def escape_prose(text: str) -> str:
-    text = _SPECIAL.sub(r"\\\1", text)
-    text = _LINE_START.sub(r"\1\\\2", text)
-    return _ORDERED.sub(r"\1\\\2", text)
-
-
-def markdown_body(post: Post, formula_text: Callable[[Formula], str] | None = None) -> str:
-    """The body as Markdown; each formula written by `formula_text` (default: its source)."""
-    text = post.body.text
-    if post.body_format == "markdown" and formula_text is None:
-        return text
-    prose = (lambda s: s) if post.body_format == "markdown" else (
-        lambda s: escape_prose(s).replace("\n", "\n\n"))
-    parts, pos = [], 0
-    for f in post.formulas:
-        parts.append(prose(text[pos:f.start]))
-        parts.append(formula_text(f) if formula_text else text[f.start:f.end])
-        pos = f.end
-    parts.append(prose(text[pos:]))
-    return "".join(parts)
 
 
 def to_markdown(post: Post) -> str:

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 
-from kexue_anthology.cli.importer import markdown_body
 from kexue_anthology.core.cache import Cache, key
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.sourcetext import Position
 from kexue_anthology.documents import pandoc
+from kexue_anthology.documents.markdown import markdown_body
 from kexue_anthology.documents.pandoc_ast import Attr, Document, Math, Node, Para, Span, Str, element, replace, tag
 
 READER = ("markdown-tex_math_dollars-tex_math_single_backslash-tex_math_double_backslash"
