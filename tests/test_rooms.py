@@ -42,3 +42,37 @@ def test_the_readers_interface_is_the_only_exception():
                if any(isinstance(node, ast.FunctionDef) and node.name == "detect"
                       for node in ast.parse(path.read_text(encoding="utf-8")).body)]
     assert len(readers) == 4
+
+
+def _settled(**blog: str) -> str:
+    from kexue_anthology.collection.collection import Collection
+    from kexue_anthology.collection.links import settle_links
+    from kexue_anthology.documents.pandoc_ast import Attr, Link, Para, Str, walk
+    collection = Collection(title="t", posts=[], series=[], numbers={}, renders={}, **blog)
+    blocks = [Para.new([Link.new(Attr.new(), [Str.new("那篇")], "/archives/42#x")])]
+    settle_links(blocks, collection, lambda post, fragment: "#" + post.id)
+    return next(Link(node).url for node in walk(blocks) if Link.of(node))
+
+
+def test_a_link_to_a_post_not_in_the_collection_goes_to_the_projects_blog():
+    assert _settled() == "https://kexue.fm/archives/42#x"              # the project's default
+    assert _settled(source_url="https://example.org/") == "https://example.org/archives/42#x"
+
+
+def test_the_assembled_collection_takes_the_blog_it_is_given():
+    from kexue_anthology.collection.assemble import assemble
+    assert assemble([], {}, {}, {}).source_url == "https://kexue.fm"
+    assert assemble([], {}, {}, {}, source_url="https://example.org").source_url == "https://example.org"
+
+
+def test_an_output_holding_its_bytes_is_left_as_it_is(tmp_path):
+    from kexue_anthology.core.fileio import holds, write_if_changed
+    out = tmp_path / "book.epub"
+    assert write_if_changed(out, b"one") and out.read_bytes() == b"one"
+    inode = out.stat().st_ino
+    assert not write_if_changed(out, b"one") and out.stat().st_ino == inode
+    assert write_if_changed(out, b"two") and out.read_bytes() == b"two"
+    link = tmp_path / "link"
+    link.symlink_to(out)
+    assert holds(link, b"two") and not holds(link, b"two", follow_links=False)
+    assert not holds(tmp_path, b"")                    # a folder holds no bytes

@@ -297,12 +297,16 @@ def holds(path: Path, data: bytes, follow_links: bool = True) -> bool:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW))
     except OSError:
         return False
-    with os.fdopen(fd, "rb") as f:
-        try:
-            info = os.fstat(fd)
-            return stat.S_ISREG(info.st_mode) and info.st_size == len(data) and f.read(len(data) + 1) == data
-        except OSError:
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
             return False
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(len(data) + 1) == data
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

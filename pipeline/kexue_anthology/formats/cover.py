@@ -1,5 +1,5 @@
 """The book's cover: one drawn by us — the title (and subtitle), author, source and year over a
-plain design, in the system's CJK serif (kexue_anthology.formats.common.cjk_serif_font: without one the
+plain design, in the system's CJK serif (kexue_anthology.formats.fonts.cjk_serif_font: without one the
 build stops naming fonts-noto-cjk) — or the project's own image (`cover_image`), which must be a
 PNG or JPEG file."""
 

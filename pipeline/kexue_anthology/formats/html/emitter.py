@@ -1,7 +1,7 @@
 """The HTML collection: a static site that opens from the file system, math without JavaScript.
 
     index.html              posts by date (newest first, by year) and the series with their parts
-    series/NAME.html        one page per series, parts in order (kexue_anthology.formats.common.slugs names them)
+    series/NAME.html        one page per series, parts in order (kexue_anthology.formats.names.slugs names them)
     posts/ID.html           one page per post: title, date, readers, series navigation, the text
     errors.html             the formulas MathJax rejects, each linked to where it stands
     tags.html               the blog's tags with their posts (when the posts have tags)
