@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 
 import pytest
 from kexue_anthology.check.number import UNKNOWN, number_post, unknown_label_message
-from kexue_anthology.formats.epub.emitter import NotXML, well_formed
+from kexue_anthology.formats.epub.xhtml import NotXML, well_formed
 from kexue_anthology.stages import Run, run_stages
 
 from tests.conftest import DATA
@@ -155,7 +155,7 @@ def test_xhtml_is_made_xml(body):
 
 
 def test_xml_that_cannot_be_mended_is_a_fault(monkeypatch):
-    from kexue_anthology.formats.epub import emitter as epub
-    monkeypatch.setattr(epub, "_reserialized", lambda text: text)
+    from kexue_anthology.formats.epub import xhtml
+    monkeypatch.setattr(xhtml, "_reserialized", lambda text: text)
     with pytest.raises(NotXML, match=r"ch009\.xhtml"):
         well_formed(PAGE.format("<p>a &nbsp;</p>"), "EPUB/text/ch009.xhtml")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from kexue_anthology.formats.common import NAME_BYTES, slug, slugs
+from kexue_anthology.formats.names import NAME_BYTES, slug, slugs
 
 from tests.conftest import ROOT
 from tests.helpers import run_cli

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from kexue_anthology.documents.pandoc_ast import Header
-from kexue_anthology.formats.html.navigation import Entry, contents
+from kexue_anthology.formats.html.navigation import ContentsEntry, contents
 
 from tests.helpers import run_cli
 from tests.test_html import ID, check_links, chromium
@@ -124,7 +124,7 @@ def test_contents_nest_below_the_nearest_higher_heading():
     shape = [(e.id, [(c.id, [g.id for g in c.children]) for c in e.children]) for e in contents(ast)]
     assert shape == [("a", []), ("b", [("c", []), ("d", [])]), ("e", [])]
     assert contents({"blocks": [header(2, "a"), header(2, "b")]}) == []
-    assert contents({"blocks": [header(2, "a")]}, least=1) == [Entry("a", "a", 2)]
+    assert contents({"blocks": [header(2, "a")]}, least=1) == [ContentsEntry("a", "a", 2)]
 
 
 @builds

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from kexue_anthology.collection.assemble import Collection, Series
+from kexue_anthology.collection.collection import Collection, Series
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.sourcetext import Position, SourceFile
 from kexue_anthology.formats.pdf import parts as pdf_parts

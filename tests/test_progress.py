@@ -116,7 +116,7 @@ def test_a_dumb_terminal_or_ci_gets_plain_lines(env):
 
 def test_plain_lines_name_nested_tasks_by_their_path_and_say_when_a_task_stopped():
     stream = io.StringIO()
-    before = progress.use(progress.Plain(stream))
+    before = progress.use(progress.PlainProgress(stream))
     try:
         with progress.task("emit"):
             with progress.task("typeset", 45, "parts") as advance:
@@ -156,7 +156,7 @@ def test_the_rich_display_shows_each_stage_its_count_and_nested_tasks():
 def test_reporting_changes_nothing_the_stages_make():
     from kexue_anthology.stages import Run, run_stages
     quiet = run_stages(Run(paths=[str(SEEDS)]), "extract")
-    before = progress.use(progress.Plain(io.StringIO()))
+    before = progress.use(progress.PlainProgress(io.StringIO()))
     try:
         shown = run_stages(Run(paths=[str(SEEDS)]), "extract")
     finally:

@@ -259,7 +259,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def test_the_drawn_cover_takes_a_bounded_time_for_any_title(tmp_path):
     from kexue_anthology.formats.cover import SIZE, draw_cover
     try:
-        from kexue_anthology.formats.common import cjk_serif_font
+        from kexue_anthology.formats.fonts import cjk_serif_font
         cjk_serif_font()
     except SetupError as e:
         pytest.skip(f"needs a CJK serif font: {e}")

@@ -13,11 +13,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from kexue_anthology.collection.assemble import Collection
+from kexue_anthology import TEMPLATES
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.core.model import Formula, Post
 from kexue_anthology.core.sourcetext import Position, SourceFile
-from kexue_anthology.formats.common import TEMPLATES
-from kexue_anthology.formats.html.search import INDEX_FILE, SCRIPT_FILE, build_index, index_script, plain_text, terms
+from kexue_anthology.formats.html.search import INDEX_FILE, SCRIPT_FILE, build_index, index_script, index_text, terms
 
 
 def post(id: str, title: str, series: str | None = None, date: str = "2020-01-01",
@@ -49,7 +49,7 @@ def test_plain_text_keeps_inline_tex_and_drops_display_math_images_and_markup():
             'class="math-body"><math><mi>H</mi></math></span><span class="eq-tags"><span class="eq-tag">(1)'
             '</span></span></span>其中&lt;b&gt;不是标签</p><p><span class="image-placeholder">'
             '<span class="image-caption">图</span> https://kexue.fm/x.png</span>下一段<br>行</p>')
-    text = plain_text(html, post("a", "t", formulas=formulas))
+    text = index_text(html, post("a", "t", formulas=formulas))
     assert text == r"信息熵 设 \text{softmax}(x) 为输出： 其中<b>不是标签 下一段 行"
 
 

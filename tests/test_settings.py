@@ -14,10 +14,10 @@ from kexue_anthology.cli.serve import Site, build_site
 from kexue_anthology.collection.assemble import assemble
 from kexue_anthology.config.project import DEFAULT_TITLE
 from kexue_anthology.config.settings import DateError, Settings, source_date
+from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import EMITTERS
 from kexue_anthology.formats.common import build_date
 from kexue_anthology.formats.pdf.emitter import PDFEmitter
-from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.stages import Run, run_stages
 
 from tests.helpers import run_cli

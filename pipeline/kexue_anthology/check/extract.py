@@ -68,7 +68,7 @@ def _end_pattern(end: str) -> re.Pattern[str]:
 
 
 @dataclass
-class Span:
+class FormulaSpan:
     """A fragment in a run: text[start:end] is the whole fragment, delimiters included."""
 
     start: int
@@ -95,7 +95,7 @@ class GaveUp:
     start: int
 
 
-Item = Span | Unclosed | GaveUp
+Item = FormulaSpan | Unclosed | GaveUp
 ScanRun = Callable[[int, int], list[Item]]     # the items of text[a:b]
 
 
@@ -124,12 +124,12 @@ def scan(text: str, begin: int = 0, end: int | None = None) -> Iterator[Item]:
                 yield Unclosed(m.start(), opener)
                 return
             tex = text[m.start():found] if opener.startswith("\\begin") else text[m.end():found - len(close)]
-            yield Span(m.start(), found, "env" if opener.startswith("\\begin") else token, tex, display)
+            yield FormulaSpan(m.start(), found, "env" if opener.startswith("\\begin") else token, tex, display)
             pos = found
         elif token.endswith("$"):          # escaped dollar: literal text
             pos = m.end()
         else:                              # \ref{…} / \eqref{…}
-            yield Span(m.start(), m.end(), "ref", token, False)
+            yield FormulaSpan(m.start(), m.end(), "ref", token, False)
             pos = m.end()
 
 

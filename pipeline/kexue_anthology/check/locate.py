@@ -115,7 +115,7 @@ class _Scan:
         return self.found
 
 
-def scan(tex: str) -> Unmatched:
+def find_unmatched(tex: str) -> Unmatched:
     state = _Scan()
     for m in _TOKEN.finditer(tex):
         token, i = m.group(), m.start()
@@ -173,13 +173,13 @@ def _fault(found: Unmatched, message: str) -> tuple[int | None, str | None]:
 
 def fault_index(tex: str, message: str) -> int | None:
     """The index in `tex` of what MathJax's `message` is about, or None when it cannot be told."""
-    return _fault(scan(tex), message)[0]
+    return _fault(find_unmatched(tex), message)[0]
 
 
 def fault(formula: Formula, body: SourceText, message: str) -> tuple[Position, str | None]:
     """Where in the file the fault of `message` is (the formula's own position when unknown),
     and the fix to name when the message is a symptom of a fault elsewhere; one scan of the TeX."""
-    index, hint = _fault(scan(formula.tex), message)
+    index, hint = _fault(find_unmatched(formula.tex), message)
     return (formula.position if index is None else tex_position(formula, body, index)), hint
 
 

@@ -58,8 +58,9 @@ from kexue_anthology.core.outputs import OutputRefused, check_target, default_ta
 from kexue_anthology.engine.client import EngineUnavailable
 from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import EMITTERS, Emitter
-from kexue_anthology.formats.common import slug
-from kexue_anthology.stages import BuildRequest, NoSuchSeries, Run, run_stages
+from kexue_anthology.formats.names import slug
+from kexue_anthology.read.selection import NoSuchSeries
+from kexue_anthology.stages import BuildRequest, Run, run_stages
 
 
 class UsageError(Exception):
@@ -450,7 +451,7 @@ def _reporter(args: argparse.Namespace, err: TextIO) -> progress.Reporter | None
     if terminal and os.environ.get("TERM") != "dumb" and not os.environ.get("CI"):
         from rich.console import Console  # loaded only here: it takes a tenth of a second
         return progress.Rich(Console(file=err))
-    return progress.Plain(err)
+    return progress.PlainProgress(err)
 
 
 def _crash(run: Run, err: TextIO) -> int:

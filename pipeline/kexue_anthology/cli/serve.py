@@ -46,7 +46,8 @@ from kexue_anthology.engine.client import EngineUnavailable
 from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import EMITTERS
 from kexue_anthology.read import built_here
-from kexue_anthology.stages import BuildRequest, NoSuchSeries, Run, run_stages
+from kexue_anthology.read.selection import NoSuchSeries
+from kexue_anthology.stages import BuildRequest, Run, run_stages
 
 EVENTS = "/__anthology/events"
 KEEPALIVE = 15.0           # seconds between two comments on an idle event stream (finds closed pages)

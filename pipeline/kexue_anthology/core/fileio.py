@@ -9,7 +9,8 @@ A folder is replaced whole: the new one is made beside it and the two are exchan
 step (Linux's renameat2 with RENAME_EXCHANGE), so that whenever the process dies the path holds
 the whole old folder or the whole new one.  Ctrl-C is held back while a replacement is made,
 and `committed` names what was replaced, so that an interrupted command can tell the truth.
-`output_lock` keeps two builds from writing one output at once."""
+`output_lock` keeps two builds from writing one output at once; `write_if_changed` leaves a file that
+holds the bytes already as it is."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -286,3 +288,31 @@ def atomic_write_bytes(path: Path, data: bytes, clean: bool = True) -> None:
 
 def atomic_write_text(path: Path, text: str, clean: bool = True) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), clean)
+
+
+def holds(path: Path, data: bytes, follow_links: bool = True) -> bool:
+    """Whether `path` is a regular file of exactly these bytes (a link is not followed unless
+    `follow_links`); never blocks on a FIFO."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW))
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(data):
+            return False
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(len(data) + 1) == data
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """`data` written to `path` (atomically) unless the file holds these bytes already: an
+    unchanged output keeps its inode and time.  Whether it was written."""
+    if holds(path, data):
+        return False
+    atomic_write_bytes(path, data)
+    return True

@@ -2,7 +2,7 @@
 
 Stages and emitters report through `task`; the command line chooses how that is shown
 (`use`): nothing by default (tests, library use), a rich display on a terminal (`Rich`), one
-plain line per stage otherwise (`Plain`, for CI logs and pipes).  Reporting never changes what
+plain line per stage otherwise (`PlainProgress`, for CI logs and pipes).  Reporting never changes what
 a run does.  Tasks nest (an emitter's "typeset" inside the "emit" stage); `advance` counts
 toward the innermost task open, and a task that ends without an exception counts as complete.
 """
@@ -131,7 +131,7 @@ class _Stack:
         pass
 
 
-class Plain(_Stack):
+class PlainProgress(_Stack):
     """One line per task as it ends, on `stream`: `typeset: 45 parts in 12.3 s`; a nested
     task is named by its path (`emit/typeset`), a task left by an exception says it stopped."""
 

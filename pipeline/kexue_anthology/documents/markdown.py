@@ -1,9 +1,6 @@
-"""A post's body as Markdown: what pandoc reads (kexue_anthology.documents.document) and what
-`anthology import` writes (kexue_anthology.cli.importer).
-
-Each formula is kept exactly as extracted; prose read from page text is escaped for Markdown
-(and its line breaks become paragraph breaks), so reading the written text back gives the same
-post and the same formulas."""
+"""A post's body as Markdown, each formula written as asked: what `anthology import` writes
+(kexue_anthology.cli.importer) and what the document stage gives pandoc (kexue_anthology.documents.document).
+Prose read from page text is escaped for Markdown, its line breaks made paragraph breaks."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ those places, in the manner of markdown-it-py's `Token`, without making another 
     walk(tree)                            every element, depth first, in document order
     replace(tree, fn)                     elements swapped for others in the lists that hold them
     text(tree)                            the words of a tree
+    block_lists(block)                    the lists of blocks directly inside a block
 
 The dicts stay the JSON pandoc reads back; nothing is copied or converted.  `walk` and
 `replace` keep a stack of their own: documents nest deeper than Python recurses.
@@ -304,6 +305,26 @@ class OrderedList(View):
     @property
     def items(self) -> list[list[Node]]:
         return cast("list[list[Node]]", self._c[1])
+
+
+def block_lists(node: Node) -> list[list[Node]]:
+    """The lists of blocks directly inside a block: a BlockQuote's, a Div's, a Figure's, each
+    item's of a BulletList or OrderedList, each definition's of a DefinitionList; none of any
+    other element (a paragraph's words are not looked at)."""
+    kind, content = tag(node), node.get("c") or []
+    if kind == "BlockQuote":
+        return [content]
+    if kind == "Figure":
+        return [content[-1]]
+    if kind == "Div":
+        return [Div(node).content]
+    if kind == "BulletList":
+        return list(content)
+    if kind == "OrderedList":
+        return list(OrderedList(node).items)
+    if kind == "DefinitionList":
+        return [definition for item in content for definition in item[1]]
+    return []
 
 
 # --- walking -------------------------------------------------------------------------------------

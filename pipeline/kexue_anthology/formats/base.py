@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from kexue_anthology.collection.assemble import Collection
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.config.settings import Settings
 from kexue_anthology.core.diagnostics import Diagnostics
 

@@ -1,5 +1,5 @@
 """The book's cover: one drawn by us — the title (and subtitle), author, source and year over a
-plain design, in the system's CJK serif (kexue_anthology.formats.common.cjk_serif_font: without one the
+plain design, in the system's CJK serif (kexue_anthology.formats.fonts.cjk_serif_font: without one the
 build stops naming fonts-noto-cjk) — or the project's own image (`cover_image`), which must be a
 PNG or JPEG file."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
 from kexue_anthology.core.errors import SetupError
-from kexue_anthology.formats.common import CJKFont, cjk_serif_font
+from kexue_anthology.formats.fonts import CJKFont, cjk_serif_font
 
 SIZE = (1600, 2400)
 INK, PAPER, ACCENT = (34, 34, 34), (250, 246, 236), (122, 30, 36)

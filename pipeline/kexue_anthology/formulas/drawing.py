@@ -26,7 +26,7 @@ CJK_FONTS = "'Noto Serif CJK SC','Source Han Serif SC','Noto Sans CJK SC','Songt
 TEXT_SIZE = 1000 / 71.759     # mathjax-node draws text at scale(71.759): 13.935 px is one em
 
 
-class Link(NamedTuple):
+class FormulaLink(NamedTuple):
     """A link drawn inside a formula (\\eqref in a larger formula, \\href), placed as percentages
     of the drawing, so that an <img> of it can carry it.  A tuple: the cache stores it as a list."""
     href: str
@@ -46,7 +46,7 @@ class Render:
     margin_bottom: float
     rows: list[float] = field(default_factory=list)   # per tag: ex from the top to its row's baseline
     alt: str = ""
-    links: list[Link] = field(default_factory=list)
+    links: list[FormulaLink] = field(default_factory=list)
 
     def em(self, ex: float) -> float:
         return round(ex / EX_PER_EM, 4)
@@ -60,10 +60,10 @@ class Render:
                 and isinstance(value["mathml"], str) and value["mathml"].rstrip().endswith("</math>")):
             return None
         links = value["links"]
-        if not (isinstance(links, list) and all(isinstance(link, list) and len(link) == len(Link._fields)
+        if not (isinstance(links, list) and all(isinstance(link, list) and len(link) == len(FormulaLink._fields)
                                                  and isinstance(link[0], str) for link in links)):
             return None
-        return cls(**{**value, "links": [Link(*link) for link in links]})
+        return cls(**{**value, "links": [FormulaLink(*link) for link in links]})
 
 
 # An empty drawing (a formula that only defines macros) is `width="0"`, without a unit.
@@ -142,7 +142,7 @@ _SVG_NS = "{http://www.w3.org/2000/svg}"
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 
 
-def link_boxes(svg: str) -> list[Link]:
+def link_boxes(svg: str) -> list[FormulaLink]:
     """Where MathJax drew each link (`<a>` with its hit rectangle), as percentages of the
     drawing: left, top, width, height."""
     if "<a " not in svg:
@@ -165,7 +165,7 @@ def link_boxes(svg: str) -> list[Link]:
     return boxes
 
 
-def _link_box(node: ET.Element, m: Affine, view: tuple[float, float, float, float]) -> Link | None:
+def _link_box(node: ET.Element, m: Affine, view: tuple[float, float, float, float]) -> FormulaLink | None:
     x0, y0, w, h = view
     rect = node.find(_SVG_NS + "rect")
     href = node.get("href") or node.get(_XLINK_HREF)
@@ -174,7 +174,7 @@ def _link_box(node: ET.Element, m: Affine, view: tuple[float, float, float, floa
     rx, ry = float(rect.get("x", 0)), float(rect.get("y", 0))
     rw, rh = float(rect.get("width", 0)), float(rect.get("height", 0))
     xs, ys = zip(*(m.apply(px, py) for px in (rx, rx + rw) for py in (ry, ry + rh)), strict=True)
-    return Link(href, round(100 * (min(xs) - x0) / w, 3), round(100 * (min(ys) - y0) / h, 3),
+    return FormulaLink(href, round(100 * (min(xs) - x0) / w, 3), round(100 * (min(ys) - y0) / h, 3),
                 round(100 * (max(xs) - min(xs)) / w, 3), round(100 * (max(ys) - min(ys)) / h, 3))
 
 

@@ -174,7 +174,7 @@ def _without_controls(text: str, name: str, diagnostics: Diagnostics) -> str:
     return _CONTROL.sub(" ", text)
 
 
-def merge(posts: list[Post]) -> list[Post]:
+def merge_posts(posts: list[Post]) -> list[Post]:
     """One post per normalised title: the fuller body wins, facts missing from it are filled in."""
     groups: dict[str, list[Post]] = {}
     for post in posts:
@@ -208,7 +208,7 @@ def read_files(files: Iterable[Path], diagnostics: Diagnostics) -> list[Post]:
     posts: list[Post] = []
     for path in files:
         posts.extend(read_file(path, diagnostics))
-    posts = merge(posts)
+    posts = merge_posts(posts)
     for post in posts:
         if not post.series:
             post.series, part = parse_series(post.title)

@@ -13,7 +13,7 @@ import bisect
 import re
 from pathlib import Path
 
-from kexue_anthology.check.extract import Item, Span, markdown_runs, scan, scan_runs
+from kexue_anthology.check.extract import FormulaSpan, Item, markdown_runs, scan, scan_runs
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.sourcetext import SourceFile, SourceText, TextBuilder
@@ -190,7 +190,7 @@ def authoring_body(escaped: SourceText) -> SourceText:
         plain = plains[a, b]
         pos = a
         for span in items:
-            if not isinstance(span, Span):
+            if not isinstance(span, FormulaSpan):
                 continue
             s = bisect.bisect_left(escaped.offsets, plain.offsets[span.start], a, b)
             e = b if span.end >= len(plain) else bisect.bisect_left(escaped.offsets, plain.offsets[span.end], a, b)

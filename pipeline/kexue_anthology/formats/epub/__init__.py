@@ -1,1 +1,1 @@
-"""The EPUB: its emitter."""
+"""The EPUB: its emitter, the chapter cache (chapters), XHTML made XML (xhtml), accessibility metadata."""

@@ -5,7 +5,7 @@ A book of several series has a part per series (posts under it in series order) 
 is one chapter file, so equation numbers and `\\eqref` links (always within a post) stay in
 one file; links between posts go through pandoc's own link resolution (`#post-ID`, a heading
 `#post-ID_HEADING`: heading ids are made the post's own).  Every XHTML file is checked with an
-XML parser before the book is closed, and mended when pandoc wrote it badly (`well_formed`).
+XML parser before the book is closed, and mended when pandoc wrote it badly (kexue_anthology.formats.epub.xhtml).
 
 Math is MathML, or with `--math svg` each distinct formula once as an SVG image with alt text.
 The cover is the project's image (PNG or JPEG) or drawn here (Pillow, the CJK font of the
@@ -15,7 +15,7 @@ The book's metadata goes to pandoc inside the document, as literal strings: a ti
 command line or a post is text, never markup.  Every book-level word (title, subtitle, author,
 language, source, licence) is the project's (`options.project`, kexue_anthology.config.project).  The package
 document carries EPUB Accessibility 1.1's discovery metadata, read off the content pandoc is
-given (`_accessibility`: MathML or drawings, alt text, placeholders for images).  pandoc's own
+given (kexue_anthology.formats.epub.accessibility: MathML or drawings, alt text, placeholders for images).  pandoc's own
 title page and landmarks are replaced by ours (templates/epub/front.xhtml, styled like the
 PDF's title page), its cover picture is labelled, and the contents are titled 目录.
 
@@ -26,9 +26,9 @@ written.
 A rebuild is incremental and writes the same bytes as a build from scratch.  The whole book is
 cached by a key over all that goes into it (each chapter's key, the metadata, stylesheet and
 cover): nothing changed, nothing is run.  Each chapter's file is cached by a key over its post's
-text, title and the book around it (`_chapter_key`); pandoc's EPUB writer, whose time goes into
+text, title and the book around it (kexue_anthology.formats.epub.chapters); pandoc's EPUB writer, whose time goes into
 reading the raw HTML of the math, is given for such a chapter only its heading and what it must
-know of the file (its ids, whether it holds MathML or SVG: `_placeholder`), and the file it
+know of the file (its ids, whether it holds MathML or SVG: `placeholder`), and the file it
 writes is replaced by the cached one.  Books with `--math svg` cache whole books only: pandoc
 names their drawings by their order in the whole book.  A chapter shown as plain text is never
 cached, so that it is reported again.
@@ -46,34 +46,34 @@ import re
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
-from xml.etree import ElementTree
 
 import PIL
 
-from kexue_anthology.collection.assemble import Collection, body_key, book_link, post_anchor, post_blocks
+from kexue_anthology import TEMPLATES
+from kexue_anthology.collection.anchors import post_anchor
+from kexue_anthology.collection.bodies import post_blocks
+from kexue_anthology.collection.collection import Collection
+from kexue_anthology.collection.links import book_link
 from kexue_anthology.config.project import Project
 from kexue_anthology.config.settings import Settings
-from kexue_anthology.core.cache import BlobCache, Cache
 from kexue_anthology.core.cache import key as cache_key
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.errors import SetupError
-from kexue_anthology.core.fileio import atomic_file, scratch_dir
+from kexue_anthology.core.fileio import scratch_dir, write_if_changed
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.outputs import MARK
 from kexue_anthology.documents import pandoc
 from kexue_anthology.documents.document import FALLBACK_NOTE, fallback
 from kexue_anthology.documents.pandoc_ast import Attr, Document, Header, Node, RawBlock, Str, element, walk
 from kexue_anthology.formats.base import Emitter
-from kexue_anthology.formats.common import (
-    TEMPLATES,
-    book_id,
-    build_date,
-    cjk_serif_font,
-    environment,
-    post_meta,
-)
+from kexue_anthology.formats.common import build_date
 from kexue_anthology.formats.cover import cover_image, draw_cover
+from kexue_anthology.formats.epub.accessibility import accessibility_metadata, meta_string
+from kexue_anthology.formats.epub.chapters import ChapterStore, Misplaced, chapter_files, chapter_key, placeholder
+from kexue_anthology.formats.epub.xhtml import well_formed
+from kexue_anthology.formats.fonts import cjk_serif_font
+from kexue_anthology.formats.ids import book_id
+from kexue_anthology.formats.templates import environment, post_meta
 from kexue_anthology.formulas.formula_text import plain_title
 from kexue_anthology.formulas.mathhtml import MathHTML, svg_files
 
@@ -100,17 +100,19 @@ class EPUBEmitter(Emitter):
             groups = collection.groups()
             depth = 1 if len(groups) == 1 and groups[0][0] is None else 2
             when = build_date(collection)
-            store = _Store(options.cache_dir)
+            store = ChapterStore(options.cache_dir)
             css = "".join((TEMPLATES / name).read_text(encoding="utf-8") for name in ("epub/book.css", "math.css"))
             (work / "book.css").write_text(css, encoding="utf-8")
             project = options.project
             cover_name, cover = _cover(work, collection.title, project, when, store)
-            book = Book(work, _metadata(collection, when, project), depth, when, len(collection.posts), cover_name)
-            files = _chapter_files(groups)
+            book = EPUBWriter(work, _metadata(collection, when, project), depth, when, len(collection.posts),
+                              cover_name)
+            files = chapter_files(groups)
             front = _front(collection, project, when, files)
             context = cache_key(EPUB_VERSION, pandoc.version(), depth, book.meta, when.isoformat(), files,
                                 mathhtml.mode, front)
-            keys = {post.id: _chapter_key(collection, post, mathhtml, context) for post in collection.posts}
+            keys = {post.id: chapter_key(collection, post, mathhtml, context, self.keeps_heading_ids)
+                    for post in collection.posts}
             book_key = cache_key("epub-book", context, css, hashlib.sha256(cover).hexdigest(),
                                  [(name, [keys[post.id] for post in posts]) for name, posts in groups])
             whole = store.books.get_bytes(book_key)
@@ -119,7 +121,7 @@ class EPUBEmitter(Emitter):
                         if (text := store.chapter(keys[post.id], mathhtml.mode)) is not None}
                 try:
                     made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
-                except _Misplaced:          # never seen: the book is written whole instead
+                except Misplaced:          # never seen: the book is written whole instead
                     done = {}
                     made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 for post in collection.posts:
@@ -128,16 +130,16 @@ class EPUBEmitter(Emitter):
                 whole = (work / "book.epub").read_bytes()
                 if not fell_back:          # a post shown as plain text is reported again by the next build
                     store.books.put_bytes(book_key, whole)
-            _write_if_changed(out, whole)
+            write_if_changed(out, whole)
         return out
 
 
-def _written(collection: Collection, book: Book, mathhtml: MathHTML, files: dict[str, str], done: dict[str, str],
-             front: Front, diagnostics: Diagnostics) -> tuple[dict[str, str], set[str]]:
+def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: dict[str, str],
+             done: dict[str, str], front: Front, diagnostics: Diagnostics) -> tuple[dict[str, str], set[str]]:
     """The book written into its work folder (`book.epub`), the chapters of `done` (post id →
     the chapter file made before) taken as they are, the front matter (`front`) set in: the
     text of each chapter file, and the posts shown as plain text because pandoc failed on them."""
-    chapters = {post.id: _placeholder(post, book.depth, done[post.id]) if post.id in done
+    chapters = {post.id: [*_head(post, book.depth), placeholder(post, done[post.id])] if post.id in done
                 else _chapter(collection, post, mathhtml, book.depth) for post in collection.posts}
     groups = collection.groups()
     fell_back: set[str] = set()
@@ -162,49 +164,7 @@ EMITTER = EPUBEmitter()
 EPUB_VERSION = 6          # raised whenever what a chapter file or the book is made of changes here
 
 
-class _Misplaced(RuntimeError):
-    """A chapter file pandoc wrote is not the one `_chapter_files` said it would be."""
-
-
-class _Store:
-    """The cache of a book's parts: each chapter's XHTML file as written (by `_chapter_key`,
-    MathML books only: an SVG book's drawings are named by their order in the whole book),
-    the whole book (by all that goes into it) and the cover."""
-
-    def __init__(self, cache_dir: Path | None) -> None:
-        self.chapters = Cache(cache_dir, "epub-chapters")
-        self.books = BlobCache(cache_dir, "epub-books")
-
-    def chapter(self, k: str, mode: str) -> str | None:
-        text = self.chapters.get(k) if mode == "mathml" else None
-        return text if isinstance(text, str) and text.startswith("<?xml") else None
-
-
-def _chapter_files(groups: list[tuple[str | None, list[Post]]]) -> dict[str, str]:
-    """The file pandoc writes each part (by its anchor) and each post (by its id) into: one
-    file per heading it splits at, numbered in order (`ch001.xhtml` …)."""
-    files: dict[str, str] = {}
-    for n, (name, posts) in enumerate(groups, 1):
-        if name is not None:
-            files[f"#part-{n}"] = _chapter_file(len(files) + 1)
-        for post in posts:
-            files[post.id] = _chapter_file(len(files) + 1)
-    return files
-
-
-def _chapter_file(n: int) -> str:
-    return f"EPUB/text/ch{n:03d}.xhtml"
-
-
-def _chapter_key(collection: Collection, post: Post, mathhtml: MathHTML, context: str) -> str:
-    """A key over everything a post's chapter file is made of: its text (`body_key`), title and
-    readers, and the book around it (`context`: where every post's file is, the metadata,
-    pandoc and this module's version)."""
-    body = body_key(collection, post, mathhtml, book_link(collection), EMITTER.keeps_heading_ids)
-    return cache_key("epub-chapter", context, body, post.title, post_meta(post))
-
-
-def _cover(work: Path, title: str, project: Project, when: dt.datetime, store: _Store) -> tuple[str, bytes]:
+def _cover(work: Path, title: str, project: Project, when: dt.datetime, store: ChapterStore) -> tuple[str, bytes]:
     """The cover's file in `work` and its bytes: the project's image (checked to be PNG or JPEG),
     else the one drawn (kexue_anthology.formats.cover), taken from the cache when the same words, year,
     fonts and drawing code made it before."""
@@ -234,34 +194,7 @@ def _stat(path: Path) -> list[int]:
     return [info.st_size, info.st_mtime_ns]
 
 
-def _placeholder(post: Post, depth: int, xhtml: str) -> list[Node]:
-    """A chapter whose file is taken from the cache: its heading (the contents are made of
-    it), then what pandoc must still see of the file's content — every id (a link from
-    another chapter to it is resolved by pandoc) and whether it holds MathML or SVG (the
-    manifest says so) — in one raw block; the file pandoc writes for it is then replaced."""
-    ids = "".join(f'<span id="{ident}"></span>' for ident in dict.fromkeys(_ID.findall(xhtml))
-                  if ident != post_anchor(post))
-    marks = "".join(f"{name}></{name[1:]}>" for name in ("<math", "<svg") if name in xhtml)
-    if _PLACEHOLDER in xhtml:        # read by _accessibility
-        marks += f'<span {_PLACEHOLDER}></span>'
-    return [*_head(post, depth), RawBlock.new("html", f"<div>{ids}{marks}</div>")]
-
-
-_ID = re.compile(r'\sid="([^"]+)"')
-_PLACEHOLDER = 'class="image-placeholder"'      # an image of the post, not in the book (assemble.py)
-
-
-def _write_if_changed(out: Path, data: bytes) -> None:
-    try:
-        if out.is_file() and out.stat().st_size == len(data) and out.read_bytes() == data:
-            return
-    except OSError:
-        pass
-    with atomic_file(out) as target:
-        target.write_bytes(data)
-
-
-class Book:
+class EPUBWriter:
     """pandoc's EPUB writer with the book's stylesheet, cover and metadata, in `work`."""
 
     def __init__(self, work: Path, meta: dict[str, Node], depth: int, when: dt.datetime, posts: int,
@@ -273,7 +206,7 @@ class Book:
     def write(self, blocks: list[Node], target: Path) -> None:
         source = self.work / "book.json"
         content = json.dumps(blocks, ensure_ascii=False)
-        meta = json.dumps({**self.meta, **_accessibility(content)}, ensure_ascii=False)
+        meta = json.dumps({**self.meta, **accessibility_metadata(content)}, ensure_ascii=False)
         source.write_text(f'{{"pandoc-api-version": {json.dumps(pandoc.api_version())}, "meta": {meta}, '
                           f'"blocks": {content}}}', encoding="utf-8")
         pandoc.run([str(source), "--from=json", "--to=epub3", f"--output={target}",
@@ -301,15 +234,11 @@ def _blocks(groups: list[tuple[str | None, list[Post]]], chapters: dict[str, lis
     return blocks
 
 
-def _meta_text(value: str) -> Node:
-    return element("MetaString", value)
-
-
 def _metadata(collection: Collection, when: dt.datetime, project: Project) -> dict[str, Node]:
     """The book's metadata as pandoc's own JSON: every value a literal string, never read as
     Markdown (as a --metadata-file would be), so a title cannot carry markup into the book.
     A subtitle is a second dc:title, refined as the subtitle."""
-    text = _meta_text
+    text = meta_string
     title = text(collection.title)
     if project.subtitle:
         title = element("MetaList", [element("MetaMap", {"type": text(kind), "text": text(value)})
@@ -328,45 +257,6 @@ def _metadata(collection: Collection, when: dt.datetime, project: Project) -> di
 
 
 CONTENTS = "目录"
-
-
-def _accessibility(content: str) -> dict[str, Node]:
-    """EPUB Accessibility 1.1's discovery metadata (schema.org) for a book whose content, as
-    pandoc's JSON, is `content`: MathML, drawings (SVG or <img>, each with its TeX as alt text:
-    kexue_anthology.formulas.mathhtml) and placeholders for the posts' images are read off it, so that what the
-    metadata says holds for this book.  The cover is no content (it says what the title page
-    says) and needs no `visual` access mode."""
-    mathml = "<math" in content
-    drawn = "<svg" in content or json.dumps('<img class="math-img"')[1:-1] in content
-    placeholders = '"image-placeholder"' in content or json.dumps(_PLACEHOLDER)[1:-1] in content
-    modes = ["textual"] + (["visual", "mathOnVisual"] if drawn else [])
-    features = ["tableOfContents", "readingOrder", "structuralNavigation", "displayTransformability",
-                "alternativeText"]
-    if mathml:
-        features.append("MathML")
-    if mathml or drawn:
-        features.append("describedMath")
-    summary = ["本书为可重排的电子书：有目录、逐级的标题结构和与原文一致的阅读顺序，"
-               "文字可由阅读软件调整字体与字号，朗读软件可读出全部内容。"]
-    if mathml and drawn:
-        summary.append("公式以 MathML 编写；含链接的公式画作 SVG 图形。每个公式都以其 TeX 源码为替代文字。")
-    elif mathml:
-        summary.append("公式以 MathML 编写，每个公式都以其 TeX 源码为替代文字（alttext）。")
-    elif drawn:
-        summary.append("公式画作 SVG 图片，每个公式都以其 TeX 源码为替代文字（alt）。")
-    if placeholders:
-        summary.append("原文的图片未收录，以其图注和地址代替。")
-    summary.append("封面图片附有文字说明。没有闪烁、动画或声音。")
-
-    def strings(values: list[str]) -> Node:
-        return element("MetaList", [_meta_text(v) for v in values])
-    return {
-        "accessModes": strings(modes),
-        "accessModeSufficient": strings(["textual"] + (["textual,visual"] if drawn else [])),
-        "accessibilityFeatures": strings(features),
-        "accessibilityHazards": strings(["none"]),
-        "accessibilitySummary": _meta_text("".join(summary)),
-    }
 
 
 Front = dict[str, str]
@@ -396,8 +286,8 @@ def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]], front: Fron
     so it becomes the post's (or the part's) title.  The title page, the landmarks and the
     cover get the front matter (`_front`: `_set_front`).  Every XHTML file is made well-formed XML
     (`well_formed`): a reader cannot open a chapter that is not.  The files named in `spliced`
-    (a chapter taken from the cache, `_placeholder`: the post's anchor and its file as it was
-    made before) are replaced by that text; a file not holding the anchor raises _Misplaced.
+    (a chapter taken from the cache, `placeholder`: the post's anchor and its file as it was
+    made before) are replaced by that text; a file not holding the anchor raises Misplaced.
     Entries keep their order, dates and compression, so the book stays byte-for-byte
     reproducible.  Returns the text of every chapter file."""
     with zipfile.ZipFile(book) as z:
@@ -410,7 +300,7 @@ def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]], front: Fron
             if info.filename in spliced:
                 anchor, made = spliced[info.filename]
                 if f'id="{anchor}"' not in data.decode("utf-8"):
-                    raise _Misplaced(f"{info.filename} is not the chapter of #{anchor}")
+                    raise Misplaced(f"{info.filename} is not the chapter of #{anchor}")
                 chapters[info.filename] = made
                 data = made.encode("utf-8")
             elif info.filename == "EPUB/content.opf":
@@ -455,104 +345,6 @@ _COVER = re.compile(r"(<svg\b[^>]*?)(\s*>)")
 def _literally(replacement: str) -> Callable[[re.Match[str]], str]:
     """A replacement for `re.sub` taken as it is (no backslash or group references)."""
     return lambda _: replacement
-
-
-# --- XHTML that is XML ---------------------------------------------------------------------------
-class NotXML(RuntimeError):
-    """An XHTML file of the book that no repair makes well-formed: a fault of the tool."""
-
-
-def well_formed(text: str, name: str = "") -> str:
-    """`text` as it is when an XML parser reads it; else with its tags written again as XML
-    (pandoc's EPUB writer passes raw HTML through TagSoup, which writes an empty attribute
-    bare, `<mtable columnalign>`); else the whole file parsed as HTML5 and written by an XML
-    serializer.  What no step mends raises NotXML, naming the file and the parser's complaint."""
-    problem = _xml_problem(text)
-    if problem is None:
-        return text
-    for mend in (_xml_tags, _reserialized):
-        mended = mend(text)
-        if _xml_problem(mended) is None:
-            return mended
-    raise NotXML(f"{name or 'an XHTML file'} of the EPUB is not well-formed XML ({problem})")
-
-
-def _xml_problem(text: str) -> str | None:
-    try:
-        ElementTree.fromstring(text.encode("utf-8"))
-    except ElementTree.ParseError as e:
-        return str(e)
-    return None
-
-
-_TAG = re.compile(r"<([A-Za-z][\w:.-]*)((?:\s+[^\s=/>\"'<]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s\"'=<>`]+))?)*)\s*(/?)>")
-_ATTRIBUTE = re.compile(r"([^\s=/>\"'<]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'=<>`]+)))?")
-_KEEP_EMPTY = ("alt", "alttext", "title")      # said when empty; any other empty attribute says nothing
-
-
-def _xml_tags(text: str) -> str:
-    """Each start tag written again as XML: a bare attribute dropped (`alt` and the like get
-    `""`), an unquoted value quoted, a repeated attribute kept once, `&` and `<` in values escaped."""
-    def tag(m: re.Match[str]) -> str:
-        seen: set[str] = set()
-        attributes: list[str] = []
-        for a in _ATTRIBUTE.finditer(m.group(2)):
-            name = a.group(1)
-            value = next((v for v in a.groups()[1:] if v is not None), None)
-            if name in seen or (value is None and name not in _KEEP_EMPTY):
-                continue
-            seen.add(name)
-            attributes.append(f' {name}="{_attribute(html.unescape(value or ""))}"')
-        return f"<{m.group(1)}{''.join(attributes)}{' /' if m.group(3) else ''}>"
-    return _TAG.sub(tag, text)
-
-
-def _attribute(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
-
-
-def _reserialized(text: str) -> str:
-    """The file read as HTML5 (as a browser would) and written by an XML serializer."""
-    import tinyhtml5  # WeasyPrint's HTML parser, installed with it
-
-    root = tinyhtml5.parse(text)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html>\n']
-    _write(root, out, None)
-    return "".join(out)
-
-
-def _write(root: ElementTree.Element, out: list[str], parent_ns: str | None) -> None:
-    """An element and its subtree as XML, without recursion: each namespace declared where it
-    starts (XHTML at the root, with `epub:`), names without prefixes."""
-    # a comment's or processing instruction's tag is a function, not a name
-    stack: list[str | tuple[ElementTree.Element[Any], str | None]] = [(root, parent_ns)]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            out.append(item)
-            continue
-        node, outer = item
-        if not isinstance(node.tag, str):                 # a comment or processing instruction
-            stack.append(_text(node.tail))
-            continue
-        ns, _, local = node.tag[1:].partition("}") if node.tag.startswith("{") else ("", "", node.tag)
-        attributes = []
-        if ns != outer:
-            attributes.append(f' xmlns="{ns}"' if ns else "")
-            if outer is None:
-                attributes.append(' xmlns:epub="http://www.idpf.org/2007/ops"')
-        for key, value in node.attrib.items():
-            key = key.split("}")[-1] if key.startswith("{") else key
-            if key in ("xmlns",) or key.startswith("xmlns:") or not re.fullmatch(r"[A-Za-z_][\w.:-]*", key):
-                continue
-            attributes.append(f' {key}="{_attribute(value)}"')
-        out.append(f"<{local}{''.join(attributes)}>{_text(node.text)}")
-        stack.append(f"</{local}>{_text(node.tail)}")
-        stack.extend((child, ns) for child in reversed(list(node)))
-
-
-def _text(text: str | None) -> str:
-    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _header(level: int, ident: str, text: str, classes: Sequence[str] = ()) -> Node:

@@ -1,7 +1,7 @@
 """The HTML collection: a static site that opens from the file system, math without JavaScript.
 
     index.html              posts by date (newest first, by year) and the series with their parts
-    series/NAME.html        one page per series, parts in order (kexue_anthology.formats.common.slugs names them)
+    series/NAME.html        one page per series, parts in order (kexue_anthology.formats.names.slugs names them)
     posts/ID.html           one page per post: title, date, readers, series navigation, the text
     errors.html             the formulas MathJax rejects, each linked to where it stands
     tags.html               the blog's tags with their posts (when the posts have tags)
@@ -13,7 +13,7 @@ Math is MathML (default) or inline SVG (`--math svg`), from the shared math laye
 contents, permalinks and earlier/later links (formats/html/navigation.py).
 
 A rebuild takes each post's text from the cache when nothing it is made of changed
-(kexue_anthology.collection.assemble.bodies) and writes only the files whose bytes changed (`write_tree`, the
+(kexue_anthology.collection.bodies) and writes only the files whose bytes changed (`write_tree`, the
 others are hard-linked from the old site), into a new folder that replaces the old one whole:
 the folder ends as a build from scratch into an empty one leaves it.
 """
@@ -28,16 +28,20 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
-from kexue_anthology.collection.assemble import Collection, bodies
+from kexue_anthology import TEMPLATES
+from kexue_anthology.collection.bodies import bodies
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.config.settings import Settings
 from kexue_anthology.core.diagnostics import Diagnostics
-from kexue_anthology.core.fileio import atomic_dir
+from kexue_anthology.core.fileio import atomic_dir, holds
 from kexue_anthology.core.model import Post, rejected
 from kexue_anthology.core.outputs import STAMP
 from kexue_anthology.formats.base import Emitter
-from kexue_anthology.formats.common import TEMPLATES, environment, math_font, slug, slugs
+from kexue_anthology.formats.fonts import math_font
 from kexue_anthology.formats.html.navigation import by_date, by_tag, contents, post_permalinks
 from kexue_anthology.formats.html.search import search_files
+from kexue_anthology.formats.names import slug, slugs
+from kexue_anthology.formats.templates import environment
 from kexue_anthology.formulas.mathhtml import MathHTML, formula_anchor
 
 
@@ -144,7 +148,8 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
     if out.is_symlink() and out.is_dir():
         out = out.resolve()
     old = _old_files(out)
-    same = {path for path, data in files.items() if old.get(path) == "file" and _holds(out / path, data)}
+    same = {path for path, data in files.items()
+            if old.get(path) == "file" and holds(out / path, data, follow_links=False)}
     wanted = set(files) | {parent.as_posix() for path in files for parent in Path(path).parents
                            if parent != Path(".")}
     if len(same) == len(files) and set(old) == wanted:
@@ -169,15 +174,6 @@ def _old_files(out: Path) -> dict[str, str]:
                 "file" if path.is_file() else "other"
             found[path.relative_to(out).as_posix()] = kind
     return found
-
-
-def _holds(path: Path, data: bytes) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    with os.fdopen(fd, "rb") as f:
-        return os.fstat(fd).st_size == len(data) and f.read(len(data) + 1) == data
 
 
 def _link(source: Path, target: Path) -> bool:

@@ -2,8 +2,8 @@
 numbered equations, the posts before and after it by date, and the posts by tag.
 
 The contents are read off the post's pandoc document (`Collection.asts`, whose headings carry
-the ids the page has, kexue_anthology.collection.assemble `_heading_ids`); the permalinks are put into the HTML
-the body cache keeps (kexue_anthology.collection.assemble.bodies), so that the cached text is the same for every
+the ids the page has, kexue_anthology.collection.anchors `heading_ids`); the permalinks are put into the HTML
+the body cache keeps (kexue_anthology.collection.bodies), so that the cached text is the same for every
 emitter and only the site's pages carry them.
 """
 
@@ -15,9 +15,20 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from kexue_anthology.collection.assemble import Collection
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.core.model import Post
-from kexue_anthology.documents.pandoc_ast import Document, Header, Math, Node, Str, replace, walk
+from kexue_anthology.documents.pandoc_ast import (
+    Document,
+    Header,
+    Math,
+    Node,
+    Str,
+    block_lists,
+    element,
+    replace,
+    tag,
+    text,
+)
 from kexue_anthology.formulas.formula_text import plain_text
 
 LEAST_HEADINGS = 3          # a post with fewer headings reads without a contents list
@@ -29,30 +40,31 @@ _EQ_TAG = re.compile(r'<span class="eq-tag" id="([^"]+)"([^>]*)>')
 
 
 @dataclass
-class Entry:
+class ContentsEntry:
     """A heading in a post's contents, with the headings below it."""
     id: str
     title: str
     level: int
-    children: list[Entry] = field(default_factory=list)
+    children: list[ContentsEntry] = field(default_factory=list)
 
 
 @dataclass
-class Tag:
+class TagPosts:
+    """A tag of tags.html with the posts that carry it."""
     name: str
     anchor: str                     # its id on tags.html
     posts: list[Post]               # newest first
 
 
-def contents(ast: Document, least: int = LEAST_HEADINGS) -> list[Entry]:
+def contents(ast: Document, least: int = LEAST_HEADINGS) -> list[ContentsEntry]:
     """The headings of a post's document nested by level (a heading goes below the nearest one
     before it of a higher level), or none when it has fewer than `least`."""
-    flat = [Entry(h.attr.id, _plain(h.inlines), h.level)
+    flat = [ContentsEntry(h.attr.id, _plain(h.inlines), h.level)
             for node in _blocks(ast["blocks"]) if (h := Header.of(node)) is not None and h.attr.id]
     if len(flat) < least:
         return []
-    top: list[Entry] = []
-    open_: list[Entry] = []
+    top: list[ContentsEntry] = []
+    open_: list[ContentsEntry] = []
     for entry in flat:
         while open_ and open_[-1].level >= entry.level:
             open_.pop()
@@ -66,37 +78,25 @@ def _blocks(blocks: list[Node]) -> Iterator[Node]:
     heading is a block): the whole tree's walk costs most of a warm rebuild's contents."""
     for node in blocks:
         yield node
-        kind, content = node.get("t"), node.get("c") or []
-        if kind in ("BlockQuote", "Figure"):
-            yield from _blocks(content if kind == "BlockQuote" else content[-1])
-        elif kind == "Div":
-            yield from _blocks(content[1])
-        elif kind in ("BulletList", "OrderedList", "DefinitionList"):
-            items = content[1] if kind == "OrderedList" else content
-            for item in items:
-                if kind == "DefinitionList":
-                    for definition in item[1]:
-                        yield from _blocks(definition)
-                else:
-                    yield from _blocks(item)
+        for inner in block_lists(node):
+            yield from _blocks(inner)
 
 
 def _plain(inlines: list[Node]) -> str:
     """A heading's text as plain text: its formulas as text (formulas.formula_text), its notes left out."""
     inlines = copy.deepcopy(inlines)
-    replace(inlines, lambda node: [] if node["t"] == "Note" else None)
-    out: list[str] = []
-    for node in walk(inlines):
-        kind = node["t"]
-        if kind == "Str":
-            out.append(Str(node).text)
-        elif kind in ("Space", "SoftBreak", "LineBreak"):
-            out.append(" ")
-        elif kind == "Math":
-            out.append(plain_text(Math(node).tex))
-        elif kind == "Code":
-            out.append(str(node["c"][1]))
-    return " ".join("".join(out).split()) or "（无标题）"
+    replace(inlines, _plain_node)
+    return " ".join(text(inlines).split()) or "（无标题）"
+
+
+def _plain_node(node: Node) -> Node | list[Node] | None:
+    """A heading's element as `text` is to read it: a note gone, a formula as its text, a line break a space."""
+    kind = tag(node)
+    if kind == "Note":
+        return []
+    if kind == "Math":
+        return Str.new(plain_text(Math(node).tex))
+    return element("Space") if kind == "LineBreak" else None
 
 
 def permalinks(body: str, headings: set[str], equations: set[str]) -> str:
@@ -123,19 +123,19 @@ def post_permalinks(collection: Collection, post: Post, body: str) -> str:
 
 def by_date(collection: Collection) -> dict[str, tuple[Post | None, Post | None]]:
     """Each post's neighbours in the collection's date order: (earlier, later)."""
-    posts = collection.posts                    # in date order (kexue_anthology.collection.assemble.date_key)
+    posts = collection.posts                    # in date order (kexue_anthology.collection.collection.date_key)
     return {post.id: (posts[i - 1] if i > 0 else None, posts[i + 1] if i + 1 < len(posts) else None)
             for i, post in enumerate(posts)}
 
 
-def by_tag(posts: list[Post]) -> dict[str, Tag]:
+def by_tag(posts: list[Post]) -> dict[str, TagPosts]:
     """The tags the posts carry (front matter `tags:`), most used first, each with its posts
     newest first and an id for tags.html; empty when no post has a tag."""
     found: dict[str, list[Post]] = {}
     for post in sorted(posts, key=lambda p: (p.date or "", p.title), reverse=True):
         for name in dict.fromkeys(post.tags):
             found.setdefault(name, []).append(post)
-    tags: dict[str, Tag] = {}
+    tags: dict[str, TagPosts] = {}
     used: set[str] = set()
     for name, tagged in sorted(found.items(), key=lambda item: (-len(item[1]), item[0])):
         base = "tag-" + (re.sub(r"\s+", "-", name.strip()) or "tag")
@@ -144,5 +144,5 @@ def by_tag(posts: list[Post]) -> dict[str, Tag]:
             n += 1
             anchor = f"{base}-{n}"
         used.add(anchor)
-        tags[name] = Tag(name, anchor, tagged)
+        tags[name] = TagPosts(name, anchor, tagged)
     return tags

@@ -27,10 +27,10 @@ from operator import sub
 from pathlib import Path
 from typing import Any
 
-from kexue_anthology.collection.assemble import Collection
+from kexue_anthology import TEMPLATES
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.core.cache import BlobCache
 from kexue_anthology.core.model import Post
-from kexue_anthology.formats.common import TEMPLATES
 from kexue_anthology.formulas.formula_text import alt_text, plain_title
 
 INDEX_FILE = "assets/search-index.js"
@@ -66,7 +66,7 @@ def _words(html: str) -> str:
 _PLAIN: dict[bytes, str] = {}     # a rebuild in the same process (serve) reads each page once
 
 
-def plain_text(html: str, post: Post) -> str:
+def index_text(html: str, post: Post) -> str:
     """The text of a post's rendered body (markup the site's own, kexue_anthology.formulas.safemarkup): a
     formula becomes its TeX (inline) or nothing (display), blocks are parted by a space,
     whitespace is collapsed.  Regular expressions, not an HTML parser: the pages are ours, and
@@ -102,7 +102,7 @@ def build_index(collection: Collection, texts: dict[str, str], url: Callable[[Po
     postings: defaultdict[str, list[int]] = defaultdict(list)
     for number, post in enumerate(collection.posts):
         title = plain_title(post.title)
-        text = plain_text(texts.get(post.id, ""), post)
+        text = index_text(texts.get(post.id, ""), post)
         docs.append([title, post.date or "", post.series or "", list(post.tags), url(post), text])
         for term in terms(" ".join([title, post.series or "", " ".join(post.tags), text])):
             postings[term].append(number)

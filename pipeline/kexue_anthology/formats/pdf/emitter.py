@@ -33,7 +33,10 @@ from pathlib import Path
 import pikepdf
 from markupsafe import Markup
 
-from kexue_anthology.collection.assemble import Collection, bodies, post_anchor
+from kexue_anthology import TEMPLATES
+from kexue_anthology.collection.anchors import post_anchor
+from kexue_anthology.collection.bodies import bodies
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.config.settings import Settings
 from kexue_anthology.core import progress
 from kexue_anthology.core.diagnostics import Diagnostics
@@ -41,9 +44,11 @@ from kexue_anthology.core.fileio import atomic_dir, atomic_file, held_interrupts
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.outputs import STAMP, OutputRefused
 from kexue_anthology.formats.base import Emitter, Option
-from kexue_anthology.formats.common import TEMPLATES, build_date, cjk_serif, environment
+from kexue_anthology.formats.common import build_date
+from kexue_anthology.formats.fonts import cjk_serif
 from kexue_anthology.formats.pdf import parts as pdf_parts
 from kexue_anthology.formats.pdf.merge import NumberPage, Piece, destinations, merge, page_layout
+from kexue_anthology.formats.templates import environment
 from kexue_anthology.formulas.mathhtml import MathHTML, svg_files
 
 PAPERS = {"a4": "A4", "a5": "A5", "b5": "JIS-B5"}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from kexue_anthology.collection.assemble import Collection
+from kexue_anthology.collection.collection import Collection
 from kexue_anthology.core import cachelimit, lifeline, progress
 from kexue_anthology.core.cache import used
 from kexue_anthology.core.fileio import atomic_write_bytes

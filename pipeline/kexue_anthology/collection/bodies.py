@@ -1,0 +1,182 @@
+"""Each post's text as HTML, for the outputs written from HTML.
+
+    post_blocks()   each post's document with formulas in place and links settled (formulas.mathhtml);
+                    `heading_ids` is the emitter's declaration (kexue_anthology.formats.base)
+    bodies()        the same as HTML, by one pandoc run, each post's HTML cached by a key over all
+                    it is made of (`body_key`); a post pandoc fails on alone is reported and shown
+                    as plain text
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from pathlib import Path
+
+from kexue_anthology.collection.anchors import scope_heading_ids
+from kexue_anthology.collection.collection import Collection, PostLink
+from kexue_anthology.collection.footnotes import notes_at_end
+from kexue_anthology.collection.links import settle_links
+from kexue_anthology.core.cache import Cache, key
+from kexue_anthology.core.model import Post, drawable, is_reference
+from kexue_anthology.documents import document, pandoc
+from kexue_anthology.documents.pandoc_ast import Document, Inlines, Node, RawBlock, RawInline, Str, tag
+from kexue_anthology.formulas.mathhtml import MathHTML
+
+HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
+BODY_VERSION = 2          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
+
+
+def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
+           cache_dir: Path | None = None) -> dict[str, str]:
+    """Each post's text as HTML, from one pandoc run for the posts not in the cache.
+    `post_link(post, fragment)` is where a link to another post of the collection goes;
+    `heading_ids=False` makes the headings' ids the post's own (they repeat between posts of
+    one book; `scope_heading_ids`).  With `cache_dir` each post's HTML is kept under a key
+    over all it is made of (`body_key`), so that pandoc runs only for posts whose key changed.
+    When that run fails, the posts are converted one by one: a post pandoc fails on alone is
+    reported and shown as its plain text with the formulas in place (never cached, so that it
+    is reported again); the others are as ever."""
+    cache = Cache(cache_dir, "bodies") if cache_dir else None
+    keys = {post.id: body_key(collection, post, mathhtml, post_link, heading_ids) for post in collection.posts}
+    texts: dict[str, str] = {}
+    if cache:
+        texts = {post_id: found for post_id, k in keys.items() if isinstance(found := cache.get(k), str)}
+        for post in collection.posts:
+            if post.id in texts:
+                _place_drawings(collection, post, mathhtml)
+    missing = [post for post in collection.posts if post.id not in texts]
+    blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids) for post in missing}
+    try:
+        converted = _html(missing, blocks)
+    except pandoc.PandocError:
+        converted = {}
+        for post in missing:
+            text = _html_alone(collection, post, blocks[post.id], mathhtml)
+            if text is not None:
+                converted[post.id] = text
+    for post in missing:
+        if post.id in converted:
+            if cache:
+                cache.put(keys[post.id], converted[post.id])
+            texts[post.id] = converted[post.id]
+        else:
+            texts[post.id] = _plain_fallback(collection, post, mathhtml)
+    return {post.id: texts[post.id] for post in collection.posts}
+
+
+def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
+             heading_ids: bool) -> str:
+    """A key over everything a post's HTML (`bodies`) is made of, had without making it: the
+    post's document as the collection holds it (links checked, heading ids set), its formulas
+    (`math_digest`), how math is shown, each post of the collection it links to with that
+    post's anchors and where `post_link` sends a link to it, and where a link to a post not in
+    it goes (`source_url`); the code that makes the HTML out of these is `BODY_VERSION` and
+    pandoc's version."""
+    ast = json.dumps(collection.asts[post.id]["blocks"], ensure_ascii=False)
+    linked = sorted(set(re.findall(r"/archives/(\d+)", ast)))
+    others = [(other.id, post_link(other, ""), sorted(collection.ids.get(other.id, set())),
+               sorted(collection.headings.get(other.id, set())))
+              for other in map(collection.by_id, linked) if other is not None]
+    return key("body", BODY_VERSION, pandoc.version(), HTML_ARGS, mathhtml.mode, _math_links(mathhtml), heading_ids,
+               post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post), others,
+               sorted(collection.headings.get(post.id, set())), collection.source_url)
+
+
+def math_digest(collection: Collection, post: Post) -> str:
+    """A digest of what kexue_anthology.formulas.mathhtml shows a post's formulas from: each formula's TeX,
+    kind and verdict, its drawing, the post's equation numbers and references."""
+    digest = hashlib.sha256()
+    numbers = collection.numbers[post.id]
+    digest.update(repr([(t.text, t.star, t.label, t.anchor, t.formula, t.row) for t in numbers.tags]).encode())
+    digest.update(repr(sorted((i, r.label, r.eqref, r.target.anchor if r.target else None,
+                               r.target.text if r.target else None, r.target.star if r.target else None)
+                              for i, refs in numbers.refs.items() for r in refs)).encode())
+    for f in post.formulas:
+        digest.update(repr((f.index, f.tex, f.display, f.delimiter, f.ok, f.message)).encode())
+        drawing = collection.renders.get((post.id, f.index))
+        if drawing is not None:
+            digest.update(repr((drawing.width, drawing.height, drawing.valign, drawing.margin_bottom,
+                                drawing.rows, drawing.alt, drawing.links, len(drawing.svg))).encode())
+            digest.update(drawing.svg.encode())
+            digest.update(drawing.mathml.encode())
+    return digest.hexdigest()
+
+
+def _place_drawings(collection: Collection, post: Post, mathhtml: MathHTML) -> None:
+    """In img mode each drawing is a file the math layer writes when it shows the formula: a
+    post's HTML taken from the cache still needs its files."""
+    if mathhtml.mode != "img" or mathhtml.image is None:
+        return
+    for f in post.formulas:
+        drawing = collection.renders.get((post.id, f.index))
+        if drawing is not None and drawable(f) and not is_reference(f):
+            mathhtml.image(drawing)
+
+
+def _math_links(mathhtml: MathHTML) -> list[str]:
+    """Where the math layer sends an anchor and, in img mode, how it names a drawing: probed,
+    since both are functions."""
+    return [mathhtml.link("eq-probe"), "img" if mathhtml.image else ""]
+
+
+def _post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
+                 heading_ids: bool) -> list[Node]:
+    blocks = post_blocks(collection, post, mathhtml, post_link, heading_ids)
+    return blocks + notes_at_end(blocks, post)
+
+
+def post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
+                heading_ids: bool, ast: Document | None = None) -> list[Node]:
+    """A post's document (`ast`, default the collection's) with its formulas in place (formulas.mathhtml)
+    and its links settled; `heading_ids=False` makes the headings' ids the post's own."""
+    doc = mathhtml.document(ast or collection.asts[post.id], post, collection.numbers[post.id], collection.renders)
+    settle_links(doc["blocks"], collection, post_link, post, scoped=not heading_ids)
+    if not heading_ids:
+        scope_heading_ids(doc["blocks"], post)
+    blocks: list[Node] = doc["blocks"]
+    return blocks
+
+
+def _html(posts: list[Post], blocks: dict[str, list[Node]]) -> dict[str, str]:
+    """One pandoc run for `posts`, each behind a marker the HTML is cut at."""
+    if not posts:
+        return {}
+    whole: list[Node] = []
+    for n, post in enumerate(posts):
+        whole.append(RawBlock.new("html", f"<!--kx-post {n}-->"))
+        whole.extend(blocks[post.id])
+    written = pandoc.from_ast({"pandoc-api-version": pandoc.api_version(), "meta": {}, "blocks": whole},
+                              "html5", HTML_ARGS, posts=len(posts))
+    parts = re.split(r"<!--kx-post (\d+)-->\n?", written)
+    return {posts[int(parts[i])].id: parts[i + 1].strip() for i in range(1, len(parts), 2)}
+
+
+def _html_alone(collection: Collection, post: Post, blocks: list[Node], mathhtml: MathHTML) -> str | None:
+    """The post's HTML by a pandoc run of its own, or None (reported) when pandoc fails on it."""
+    try:
+        return _html([post], {post.id: blocks})[post.id]
+    except pandoc.PandocError as e:
+        collection.diagnostics.error("document-failed", f"{e}: {document.FALLBACK_NOTE}", post.position)
+    return None
+
+
+def _plain_fallback(collection: Collection, post: Post, mathhtml: MathHTML) -> str:
+    ast = mathhtml.document(document.fallback(post), post, collection.numbers[post.id], collection.renders)
+    return plain_html(ast["blocks"])
+
+
+def plain_html(blocks: list[Node]) -> str:
+    """A `document.fallback` document (after kexue_anthology.formulas.mathhtml) as HTML, without pandoc."""
+    return "\n".join("<p>" + "".join(map(_inline_html, Inlines(block).inlines)) + "</p>" for block in blocks)
+
+
+def _inline_html(node: Node) -> str:
+    kind = tag(node)
+    if kind == "Str":
+        return html.escape(Str(node).text, quote=False)
+    if kind == "RawInline":
+        return RawInline(node).text
+    return "\n" if kind == "SoftBreak" else " "

@@ -1,0 +1,76 @@
+"""The collection the emitters write: its posts in order and its series.
+
+    Collection.posts    by date, oldest first (undated last, by title)
+    Collection.series   each series with its parts in order; posts of no series stand alone
+    Collection.diagnostics  where a post pandoc fails on is reported (it is shown as plain text)
+
+The collection is made by the assemble stage (kexue_anthology.collection.assemble).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kexue_anthology.check.number import PostNumbers
+from kexue_anthology.config.project import Project
+from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.core.model import Post
+from kexue_anthology.documents.pandoc_ast import Document
+from kexue_anthology.formulas.drawing import Render
+
+OTHERS = "其他文章"          # the part of a book that holds the posts of no series
+PostLink = Callable[[Post, str], str]      # where a link to (post, "#fragment" or "") goes
+
+
+@dataclass
+class Series:
+    name: str
+    parts: list[Post]
+
+
+@dataclass
+class Collection:
+    title: str
+    posts: list[Post]
+    series: list[Series]
+    numbers: dict[str, PostNumbers]
+    renders: dict[tuple[str, int], Render]
+    asts: dict[str, Document] = field(default_factory=dict)
+    ids: dict[str, set[str]] = field(default_factory=dict)     # heading, equation, formula ids per post
+    headings: dict[str, set[str]] = field(default_factory=dict)    # heading ids per post
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    source_url: str = Project.source_url    # the blog: where a link to a post not in the collection goes
+
+    def series_of(self, post: Post) -> Series | None:
+        return next((s for s in self.series if post in s.parts), None)
+
+    def neighbours(self, post: Post) -> tuple[Post | None, Post | None]:
+        series = self.series_of(post)
+        if not series:
+            return None, None
+        i = series.parts.index(post)
+        return (series.parts[i - 1] if i > 0 else None,
+                series.parts[i + 1] if i + 1 < len(series.parts) else None)
+
+    def by_id(self, post_id: str) -> Post | None:
+        return next((p for p in self.posts if p.id == post_id), None)
+
+    def standalone(self) -> list[Post]:
+        return [p for p in self.posts if not self.series_of(p)]
+
+    def groups(self) -> list[tuple[str | None, list[Post]]]:
+        """The parts of a book: one per series, then 「其他文章」 by date; a book of one series
+        (or of no series) is a single unnamed part."""
+        if len(self.series) == 1 and not self.standalone():
+            return [(None, self.series[0].parts)]
+        if not self.series:
+            return [(None, self.posts)]
+        groups: list[tuple[str | None, list[Post]]] = [(s.name, s.parts) for s in self.series]
+        if self.standalone():
+            groups.append((OTHERS, self.standalone()))
+        return groups
+
+
+def date_key(post: Post) -> tuple[bool, str, str]:
+    return (post.date is None, post.date or "", post.title)

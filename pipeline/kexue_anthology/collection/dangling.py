@@ -1,0 +1,156 @@
+"""Links that would land nowhere in an output.
+
+Every link must land in every output: a link to an anchor the output has (a heading, an
+equation, a formula) stays, and one to anything else — scrape damage such as `E[L(…)](3)`,
+which pandoc reads as a link to the file `3`, or a footnote reference `[1](#fn:1)` whose note
+the scrape lost — is shown as the text the author wrote, brackets and target included, with a
+`dangling-link` warning at its place in the source (`LinkLocator`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from urllib.parse import unquote
+
+from kexue_anthology.collection.collection import Collection
+from kexue_anthology.collection.links import ARCHIVE, SCHEME
+from kexue_anthology.core.model import Post
+from kexue_anthology.documents.pandoc_ast import Attr, Link, Node, Span, Str, replace
+from kexue_anthology.formulas.links import WEB_URL
+
+DANGLING = "dangling-link"
+
+
+def unlink_dangling(collection: Collection, post: Post) -> None:
+    """Every link of `post` that would land nowhere in an output becomes the text the author
+    wrote — `[` its text `](` its target `)` — with a `dangling-link` warning where it stands
+    in the source.  A link lands when its target is a web address (http, https, mailto; also
+    `//host/…`, made https), a post of the collection (`…/archives/ID`), or `#ID` of a heading,
+    an equation or a formula of the post (a fragment written with spaces for the heading's `-`
+    is mended).  Other schemes (`javascript:` …) are left to `settle_links`, which drops them."""
+    ast = collection.asts[post.id]
+    ids = collection.ids.get(post.id, set())
+    where = LinkLocator(post)
+
+    def as_text(node: Node) -> Node | None:
+        link = Link.of(node)
+        if link is None:
+            return None
+        url, title = link.url, link.title
+        problem = dangling(url, ids, link)
+        if problem is None:
+            return None
+        found = where.find(url)
+        start: int | None = None
+        shown = "[…]"
+        if found:
+            written = where.target(found)
+            start = where.start(found)
+            if found[0] - start <= 60:
+                shown = where.text[start:found[0] + 1]
+        else:
+            written = url + (f' "{title}"' if title else "")
+        collection.diagnostics.warning(
+            DANGLING, f"the link {shown}({written}) leads nowhere: {problem}; it is shown as the text "
+            "written", post.body.position(start) if start is not None else post.position)
+        return Span.new(Attr.new("", [DANGLING]), [Str.new("["), *link.inlines, Str.new(f"]({written})")])
+    replace(ast["blocks"], as_text)
+
+
+def dangling(url: str, ids: set[str], link: Link) -> str | None:
+    """Why a link to `url` lands nowhere, or None when it lands (`link` may be mended)."""
+    bare = url.strip()
+    if WEB_URL.match(bare):
+        return None
+    if bare.startswith("//"):
+        link.url = "https:" + bare
+        return None
+    if ARCHIVE.match(bare):
+        return None                            # the post in the collection, else the blog's page
+    if SCHEME.match(bare):
+        return None                            # javascript: … lose their target (settle_links)
+    if bare.startswith("#"):
+        fragment = unquote(bare[1:])
+        for name in (fragment, re.sub(r"\s+", "-", fragment.strip())):
+            if name in ids:
+                link.url = "#" + name
+                return None
+        if not fragment:
+            return "`#` names no anchor"
+        return f"no heading, equation, formula or footnote of this post has the id {fragment!r}"
+    if not bare:
+        return "it has no target"
+    return f"{bare!r} is no web address, no post of the collection and no anchor of this post"
+
+
+class LinkLocator:
+    """Where a link stands in its post's source: pandoc's AST has no positions, so the n-th
+    link to a target is taken to be the n-th `](target` in the body (Markdown escapes allowed
+    between its characters), and its place is that of the `[` opening its text.  Formulas are
+    skipped when brackets are matched back, since theirs are TeX's."""
+
+    REACH = 4000          # how far back an opening bracket is looked for
+    SEARCHES = 500        # links looked for in one post (each may read the whole text)
+
+    def __init__(self, post: Post) -> None:
+        self.text = post.body.text
+        self.formulas = [(f.start, f.end) for f in post.formulas]
+        self.starts = [a for a, _ in self.formulas]
+        self.cursor = 0
+        self.searches = 0
+
+    def find(self, url: str) -> tuple[int, int] | None:
+        """(index of the `]`, index after the target) of the next link to `url` after the
+        last one found (links are looked for in document order), or None."""
+        chars = url.strip()
+        self.searches += 1
+        if len(chars) > 2000 or self.searches > self.SEARCHES:
+            return None
+        pattern = re.compile(r"\]\(\s*<?" + (r"\\?".join(map(re.escape, chars)) if chars else r"(?=\s*>?\s*\))"))
+        m = pattern.search(self.text, self.cursor) or pattern.search(self.text)
+        if not m:
+            return None
+        self.cursor = m.end()
+        return m.start(), m.end()
+
+    def _formula_at(self, i: int) -> tuple[int, int] | None:
+        k = bisect.bisect_right(self.starts, i) - 1
+        return self.formulas[k] if k >= 0 and self.formulas[k][0] <= i < self.formulas[k][1] else None
+
+    def start(self, found: tuple[int, int]) -> int:
+        """The `[` opening the link's text (the `]` when none is found)."""
+        depth, i = 0, found[0] - 1
+        while i >= max(0, found[0] - self.REACH):
+            inside = self._formula_at(i)
+            if inside:
+                i = inside[0] - 1
+                continue
+            ch = self.text[i]
+            if ch in "[]" and not (i > 0 and self.text[i - 1] == "\\"):
+                if ch == "]":
+                    depth += 1
+                elif depth == 0:
+                    return i
+                else:
+                    depth -= 1
+            elif ch == "\n" and self.text[i - 1:i] == "\n":
+                break                                      # a link stands in one paragraph
+            i -= 1
+        return found[0]
+
+    def target(self, found: tuple[int, int]) -> str:
+        """The target as written: from after `](` to the `)` that closes it."""
+        depth, i = 0, found[0] + 2
+        while i < min(len(self.text), found[1] + self.REACH):
+            ch = self.text[i]
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                if depth == 0:
+                    return self.text[found[0] + 2:i]
+                depth -= 1
+            elif ch == "\n":
+                break
+            i += 1
+        return self.text[found[0] + 2:found[1]]
