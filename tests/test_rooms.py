@@ -61,8 +61,8 @@ def test_a_link_to_a_post_not_in_the_collection_goes_to_the_projects_blog():
 
 def test_the_assembled_collection_takes_the_blog_it_is_given():
     from kexue_anthology.collection.assemble import assemble
-    assert assemble([], {}, {}, {}).source_url == "https://kexue.fm"
-    assert assemble([], {}, {}, {}, source_url="https://example.org").source_url == "https://example.org"
+    assert assemble([], {}, {}, {}, "t").source_url == "https://kexue.fm"
+    assert assemble([], {}, {}, {}, "t", source_url="https://example.org").source_url == "https://example.org"
 
 
 def test_an_output_holding_its_bytes_is_left_as_it_is(tmp_path):
