@@ -1,5 +1,5 @@
 /* kexue-anthology: the search page's script (search.html only; every other page is script-free).
-   The index (assets/search-index.js, pipeline/kexue_anthology/formats/html/search.py) sets window.KX_SEARCH:
+   The index (assets/search-index.js, pipeline/emit/search.py) sets window.KX_SEARCH:
      docs:  [title, date, series, tags, url, text] per post
      terms: one string of sorted lines "\nTERM D,D,…", the posts holding TERM as differences in
             base 36; a term is a CJK character bigram (a lone CJK character is its own term) or a
