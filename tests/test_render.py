@@ -47,6 +47,8 @@ def test_drawings_of_the_numbering_fixture():
     assert gather[0] < gather[1]
     inside = run.renders[("n1", 8)]                    # \eqref inside a formula: our anchor and number
     assert 'href="#eq-n1-l-eq.3a.row1"' in inside.svg and 'href="#eq-n1-l-eq.3a.row1"' in inside.mathml
+    # the link is named by what it shows, so that a screen reader hears which equation
+    assert re.search(r'<a class="mjx-svg-href" href="#eq-n1-l-eq.3a.row1"[^>]* xlink:title="公式 \(2\)"', inside.svg)
     assert '<mtext href="#eq-n1-l-eq.3a.row1">(2)</mtext>' in inside.mathml
     assert inside.alt == r"\R^n\ \text{由}\ {\text{(2)}}"   # the TeX, its reference as our number
     [(href, left, top, width, height)] = inside.links  # where the link is drawn, for <img> overlays
@@ -60,6 +62,7 @@ def test_forward_reference_inside_a_formula_and_cjk_text(tmp_path):
     run = rendered(path)
     forward = run.renders[("r1", 0)]
     assert 'href="#eq-r1-l-eq.3a.later"' in forward.svg and '"#eq-r1-l-eq.3a.later">(1)</mtext>' in forward.mathml
+    assert 'xlink:title="公式 (1)"' in forward.svg and "跳到公式" not in forward.svg
     cjk = run.renders[("r1", 1)].svg
     assert re.search(r'<text font-family="[^"]*Noto Serif CJK SC[^"]*" font-size="13.9[0-9]*"[^>]*>中</text>', cjk)
     ids = [set(re.findall(r'id="([^"]+)"', r.svg)) for r in run.renders.values()]

@@ -4,6 +4,7 @@ Core draws it, sizes and the baselines of numbered rows read off the SVG."""
 
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from kexue_anthology.formulas.mathcore import core_mathml
 # Part of the render cache key in place of the code itself: bump it whenever `finish` (this
 # module), kexue_anthology.formulas.mathcore, formula_text.alt_text or links.link_title changes what a drawing
 # holds, so that cached drawings are redrawn; a change that keeps them the same keeps the cache.
-DRAWING_VERSION = 1
+DRAWING_VERSION = 2
 
 UNITS_PER_EX = 430.554        # MathJax SVG: 1000 units per em, x-height 0.430554 em
 EX_PER_EM = 1000 / UNITS_PER_EX
@@ -74,20 +75,25 @@ _TEXT = re.compile(r'<text font-family="monospace" ([^>]*)>([^<]*)</text>')
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f]")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _SVG_LINK = re.compile(r'<a class="mjx-svg-href" href="([^"]*)"')
+# A reference drawn as a link (formulas.render.drawn_tex): its anchor and the number it shows.
+_REFERENCE = re.compile(r"\\href\{(#[^{}]*)\}\{\\text\{([^{}]*)\}\}")
 _COLOR = re.compile(r'\b(mathcolor|mathbackground|color|background)="([^"]*)"')
 _HTML4_COLORS = {"aqua", "black", "blue", "fuchsia", "gray", "green", "lime", "maroon", "navy", "olive",
                  "purple", "red", "silver", "teal", "white", "yellow"}
 _LABEL_CELL = re.compile(r"<mlabeledtr([^>]*)>\s*<mtd[^>]*>.*?</mtd>", re.S)
 
 
-def finish(drawing: dict[str, Any], k: str, alt_tex: str) -> Render:
+def finish(drawing: dict[str, Any], k: str, alt_tex: str, drawn_tex: str = "") -> Render:
     """Our touches on MathJax's drawing (the worker's `render` answer): glyph ids unique to the
-    formula (`k`, its cache key), CJK text in a CJK font at MathJax's em, links titled, tag
+    formula (`k`, its cache key), CJK text in a CJK font at MathJax's em, links titled (a
+    reference by what it shows, `公式 (8)`, read off the TeX drawn, `drawn_tex`), tag
     cells out of the MathML, colours as MathML 3 allows them, the MathML as MathML Core draws
     it (kexue_anthology.formulas.mathcore), sizes read off the SVG, the TeX as alt text."""
     svg = _IDS.sub(lambda m: f"{m.group(1)}M{k[:12]}-", drawing["svg"])
     svg = _TEXT.sub(_text_font, svg)
-    svg = _SVG_LINK.sub(lambda m: f'{m.group(0)} xlink:title="{link_title(m.group(1))}"', svg)
+    names = {url: html.escape(f"公式 {shown}") for url, shown in _REFERENCE.findall(drawn_tex)}
+    svg = _SVG_LINK.sub(lambda m: f'{m.group(0)} xlink:title="{names.get(m.group(1)) or link_title(m.group(1))}"',
+                        svg)
     m = _SVG_SIZE.search(svg)
     if not m:
         raise ValueError(f"unexpected SVG from MathJax: {svg[:200]}")

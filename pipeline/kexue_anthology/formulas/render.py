@@ -152,7 +152,7 @@ def _draw(posts: list[Post], texts: dict[tuple[str, int], str], alts: dict[str, 
             problem = f"MathJax could not draw this formula, which it accepted when checking: {answer.get('error')}"
             if answer.get("ok") and isinstance(drawing, dict):
                 try:
-                    finished = finish(drawing, k, alts[k])
+                    finished = finish(drawing, k, alts[k], texts[(post.id, f.index)])
                 except (ValueError, TypeError, KeyError, ET.ParseError, RecursionError) as e:
                     problem = f"MathJax's drawing of this formula could not be used: {e}"
                 else:
