@@ -142,3 +142,29 @@ def test_every_formula_of_the_corpus_is_drawn_with_its_rows(corpus, tmp_path):
             assert abs(r.rows[0] - baseline) < 0.15, (post_id, i, r.rows, baseline)
             single += 1
     assert single > 300
+
+
+@pytest.mark.engine
+@pytest.mark.pandoc
+def test_one_linked_formula_twice_in_a_post_keeps_every_id_unique(tmp_path):
+    """A formula with a link inside is inline SVG even in MathML mode; drawn twice in one page
+    (or chapter), its glyph ids would repeat (epubcheck: Duplicate ID) unless made the place's own."""
+    import zipfile
+
+    from tests.helpers import run_cli
+    body = ("\\begin{equation}a=b\\label{eq:p}\\end{equation}\n\n"
+            "先看 $y=\\eqref{eq:p}+1$，再看 $y=\\eqref{eq:p}+1$，又见 $y=\\eqref{eq:p}+1$。")
+    post = write_post(tmp_path, "twice.md", body, post_id="t2")
+    cache = tmp_path / "cache"
+    assert run_cli("build", "html", post, "--out", tmp_path / "site", "--cache-dir", cache, "--no-project")[0] == 0
+    page = (tmp_path / "site" / "posts" / "t2.html").read_text(encoding="utf-8")
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert page.count("<svg") == 3 and len(ids) == len(set(ids)), [i for i in set(ids) if ids.count(i) > 1]
+    for used in re.findall(r'href="#(M[0-9a-f]{12}[^"]*)"', page):          # every glyph use finds its own
+        assert f'id="{used}"' in page
+    # the EPUB (epubcheck runs on every book run_cli builds) and its chapter likewise
+    assert run_cli("build", "epub", post, "--out", tmp_path / "b.epub", "--cache-dir", cache, "--no-project")[0] == 0
+    with zipfile.ZipFile(tmp_path / "b.epub") as book:
+        chapter = next(book.read(n).decode() for n in book.namelist() if n.endswith(".xhtml") and "<svg" in book.read(n).decode())
+    ids = re.findall(r'\sid="([^"]+)"', chapter)
+    assert len(ids) == len(set(ids))

@@ -19,6 +19,7 @@ import hashlib
 import html
 import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ MODES = ("mathml", "svg", "img")
 MATH_SCALE = 0.514 / 0.430554
 _HREF = re.compile(r'(?<![\w:-])href="([^"]*)"')          # not xlink:href (glyphs)
 _LINK_TITLE = re.compile(r'<a class="mjx-svg-href"[^>]*? xlink:title="([^"]*)"')
+_GLYPH_PREFIX = re.compile(r'id="(M[0-9a-f]{12})-')     # a drawing's glyph ids (formulas.drawing.finish)
 _SVG_BOX = re.compile(r'width="[-\d.]+(?:ex)?" height="[-\d.]+(?:ex)?" style="[^"]*"')
 # A box shows at most this much of a rejected formula's source (the diagnostics have it all),
 # with a break opportunity every BREAK_EVERY characters: a line breakable anywhere
@@ -209,9 +211,22 @@ class MathHTML:
                  renders: dict[tuple[str, int], Render]) -> Document:
         """A copy of the pandoc AST of `post` (kexue_anthology.documents.document) with each formula as raw HTML."""
         ast = json.loads(json.dumps(ast))
+        seen: Counter[str] = Counter()
         _swap(ast["blocks"], len(post.formulas),
-              lambda i: self.formula(post.formulas[i], numbers, renders.get((post.id, i))))
+              lambda i: _unique_ids(self.formula(post.formulas[i], numbers, renders.get((post.id, i))), seen))
         return ast
+
+
+def _unique_ids(markup: str, seen: Counter[str]) -> str:
+    """A post is a page (a chapter) of its own: the second and later inline drawings of one
+    formula in it get their glyph ids suffixed (`M…n2-`), so that every id stays unique in
+    the page (formulas.drawing makes them unique to each formula, not to each place it stands)."""
+    for prefix in dict.fromkeys(_GLYPH_PREFIX.findall(markup)):
+        n = seen[prefix]
+        seen[prefix] += 1
+        if n:
+            markup = re.sub(f'(id="|href="#){prefix}-', rf"\g<1>{prefix}n{n}-", markup)
+    return markup
 
 
 def _invisible_tex(render: Render, display: bool) -> str:

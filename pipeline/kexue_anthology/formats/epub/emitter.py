@@ -161,7 +161,7 @@ def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files
 
 
 EMITTER = EPUBEmitter()
-EPUB_VERSION = 6          # raised whenever what a chapter file or the book is made of changes here
+EPUB_VERSION = 7          # raised whenever what a chapter file or the book is made of changes here
 
 
 def _cover(work: Path, title: str, project: Project, when: dt.datetime, store: ChapterStore) -> tuple[str, bytes]:
