@@ -19,7 +19,7 @@ PACKAGE = ROOT / "pipeline" / "kexue_anthology"
 # package itself (its paths), "__main__" the `python -m` entry.  `read` stands above `check`
 # because reading finds the formulas (check.extract); `engine` is the MathJax worker's client,
 # below the stages that ask it (check.validate, formulas.render).
-LAYERS = ("", "core", "config", "engine", "check", "read", "documents", "formulas", "collection", "formats",
+LAYERS = ("", "core", "config", "engine", "check", "read", "documents", "formulas", "images", "collection", "formats",
           "stages", "cli", "__main__")
 
 
