@@ -9,6 +9,7 @@ override it.  With no file the blog's own defaults hold (`Project()`).
                                 licence, series, others, paper, math, cover
     [outputs]                   html, epub, pdf: where `build FORMAT` writes without --out
     [cache]                     limit: the cache folder's size limit ("500 MB"; default 2 GiB)
+    [images]                    hosts, mirror: where `anthology fetch` may take remote images from
 
 Every problem of a file is reported, each at its line (`anthology.toml:3:1: error: unknown
 key "titel" in [book]; did you mean "title"? … [project-key]`), and none is acted on: a
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from kexue_anthology import PACKAGE
 from kexue_anthology.core.diagnostics import Diagnostic
@@ -57,6 +59,8 @@ class Project:
     cover: Path | None = None              # an image; None: the drawn cover
     outputs: dict[str, str] = field(default_factory=dict)    # format → file or folder name
     cache_limit: int | None = None         # bytes; None: kexue_anthology.core.cachelimit.DEFAULT_LIMIT
+    image_hosts: tuple[str, ...] | None = None     # [images] hosts; None: the source's host (`images_allowed`)
+    image_mirror: tuple[tuple[str, str], ...] = ()  # [images] mirror: URL prefix → http(s) prefix or file: URI
     path: Path | None = None               # the anthology.toml read, None for the defaults
     series_lines: tuple[tuple[int, int], ...] = ()    # line and column of each name in `series`
 
@@ -88,6 +92,14 @@ class Project:
             return None
         base = self.path.parent if self.path else Path.cwd()
         return base / name
+
+    @property
+    def images_allowed(self) -> tuple[str, ...]:
+        """The hosts remote images may come from: [images] hosts, else the source's host (kexue.fm)."""
+        if self.image_hosts is not None:
+            return self.image_hosts
+        host = urlsplit(self.source_url).hostname if self.source_url else None
+        return (host,) if host else ()
 
     def position(self, line: int, col: int = 1) -> Position:
         """A place in the project file, for a diagnostic."""
@@ -123,7 +135,7 @@ class ProjectError(Exception):
 # The keys of each table, with what a value must be (checked in `_check`).
 BOOK_KEYS = ("title", "subtitle", "author", "language", "source_name", "source_url", "licence",
              "series", "others", "paper", "math", "cover")
-TABLES = ("book", "outputs", "cache")
+TABLES = ("book", "outputs", "cache", "images")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _BARE_KEY = r'(?:[A-Za-z0-9_-]+|"[^"\n]*"|\'[^\'\n]*\')'
 _HEADER = re.compile(r"^[ \t]*\[[ \t]*(" + _BARE_KEY + r"(?:[ \t]*\.[ \t]*" + _BARE_KEY + r")*)[ \t]*\]")
@@ -457,6 +469,67 @@ def _check(data: dict[str, Any], where: _Locator, folder: Path, formats: tuple[O
         else:
             values.setdefault("outputs", {})[key] = value
     values.update(_check_cache(data, where, problems))
+    values.update(_check_images(data, where, folder, problems))
+    return values
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^(?:{_LABEL}\.)*{_LABEL}$|^\[?[0-9A-Fa-f:.]+\]?$")
+MAX_IMAGE_HOSTS = 100
+
+
+def _mirror_target(target: str, folder: Path) -> str | None:
+    """A mirror's target as the fetcher takes it (an http(s) prefix, or a file: folder made an
+    absolute file:// URI, relative to the project file's folder), or None when it is neither."""
+    if re.match(r"^https?://[^\s/]+", target, re.I):
+        return target
+    if target.lower().startswith("file:"):
+        rest = target[5:]
+        path = Path(rest[2:] if rest.startswith("//") else rest)
+        return (folder / path).resolve().as_uri() + ("/" if target.endswith("/") else "")
+    return None
+
+
+def _check_images(data: dict[str, Any], where: _Locator, folder: Path,  # noqa: C901
+                  problems: list[Diagnostic]) -> dict[str, Any]:
+    """[images] hosts: host names or addresses; mirror: { "URL prefix" = "http(s) prefix or file: folder" }."""
+    table = data.get("images") if isinstance(data.get("images"), dict) else {}
+    assert isinstance(table, dict)
+    values: dict[str, Any] = {}
+
+    def bad(key: str, message: str) -> None:
+        problems.append(Diagnostic("error", "project-value", f"{key} = {_toml(_clip(table[key]))}: {message}",
+                                   where("images", key)))
+    for key, value in table.items():
+        if key not in ("hosts", "mirror"):
+            problems.append(Diagnostic("error", "project-key", f'unknown key "{key}" in [images]'
+                                       f'{_suggest(key, ["hosts", "mirror"])} valid keys: hosts, mirror',
+                                       where("images", key)))
+        elif key == "hosts":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                bad(key, 'must be a list of host names or addresses, e.g. ["kexue.fm", "127.0.0.1"]')
+            elif len(value) > MAX_IMAGE_HOSTS:
+                bad(key, f"names {len(value):,} hosts; the limit is {MAX_IMAGE_HOSTS}")
+            elif wrong := next((v for v in value if not _HOST.match(v.strip()) or len(v) > 253), None):
+                bad(key, f"{_toml(_clip(wrong))} is no host name or address (no scheme, port or path: kexue.fm)")
+            else:
+                values["image_hosts"] = tuple(v.strip().strip("[]").lower() for v in value)
+        elif not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            bad(key, 'must be a table of URL prefixes and where to fetch them, e.g. '
+                '{ "https://kexue.fm/usr/uploads/" = "file:uploads/" }')
+        elif len(value) > MAX_IMAGE_HOSTS:
+            bad(key, f"maps {len(value):,} prefixes; the limit is {MAX_IMAGE_HOSTS}")
+        else:
+            mirror = []
+            for prefix, target in value.items():
+                made = _mirror_target(target, folder)
+                if not re.match(r"^https?://[^\s/]+", prefix, re.I):
+                    bad(key, f"{_toml(_clip(prefix))} is no http(s) address to send elsewhere")
+                elif made is None or text_problem(target, LIMITS["source_url"]):
+                    bad(key, f"{_toml(_clip(target))} must be an http(s) address or a file: folder")
+                else:
+                    mirror.append((prefix, made))
+            values["image_mirror"] = tuple(sorted(mirror, key=lambda m: -len(m[0])))   # the longest prefix wins
     return values
 
 
@@ -529,6 +602,11 @@ paper = {_toml(d.paper)}                      # the PDF's paper: a4, a5 or b5
 
 [cache]
 # limit = "2 GiB"                   # the cache folder's size (least recently used entries go first)
+
+[images]                            # where `anthology fetch` takes the posts' remote images from
+# hosts = ["kexue.fm"]              # hosts they may come from (left out: source_url's); a loopback or
+#                                   # private address only when listed, e.g. "127.0.0.1"
+# mirror = {{ "https://kexue.fm/usr/uploads/" = "file:uploads/" }}   # URL prefix → http(s) prefix or file: folder
 '''
 
 
