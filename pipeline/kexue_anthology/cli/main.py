@@ -4,6 +4,7 @@
     anthology build      html|epub|pdf [PATH…] [--out PATH] [--title T] [--subtitle S] [--author A] [--strict]
                          [each format's own options]
     anthology list       [PATH…] [--format text|json]
+    anthology fetch      [PATH…]      the posts' remote images into the cache (`build … --fetch` too)
     anthology import     PATH… --to DIR
     anthology serve      [PATH…] [--port N] [--open] [--math mathml|svg]
     anthology init       [DIR]
@@ -135,6 +136,15 @@ with none, 科学空间's own.  See README.md, "The project file".""",
     "list": """examples:
   anthology list posts/
   anthology list posts/ --series 最小熵原理 --format json""",
+    "fetch": """examples:
+  anthology fetch posts/                      every remote image of posts/, into the cache
+  anthology build pdf posts/ --fetch          the same first, then the book
+
+Images come only from the project file's [images] hosts (default: source_url's host), through
+its [images] mirror when one matches. An image refused (not allowed, unsafe, not an image) is a
+warning [image-refused] and is not asked for again; one that could not be fetched is a warning
+[image-failed] and is asked for again next time. Warnings do not change the exit status: 0, or
+1 when a post could not be read (2 when an input cannot be read at all).""",
     "import": """examples:
   anthology import scraped/ --to posts/       a scraped archive as Markdown with front matter
   anthology import page.md --to posts/ --force""",
@@ -227,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         book(fmt)
         fmt.add_argument("--strict", action="store_true",
                          help="any error or warning fails the build and nothing is written")
+        fmt.add_argument("--fetch", action="store_true",
+                         help="first fetch the posts' remote images not yet in the cache (as `anthology fetch`); "
+                              "without it nothing is fetched")
         _declare(fmt, emitter)
         quiet(fmt)
         engine(fmt)
@@ -236,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("--format", choices=("text", "json"), default="text")
     quiet(lister)
     engine(lister, used=False)
+
+    fetch = parser_of(sub, "fetch", "fetch the posts' remote images into the cache, for builds that work offline")
+    inputs(fetch)
+    quiet(fetch)
+    engine(fetch, used=False)
 
     imp = parser_of(sub, "import", "write every post read as Markdown with front matter")
     inputs(imp, required=True)
@@ -661,6 +679,22 @@ def cmd_list(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> in
     return _finish(run, err)
 
 
+@_within_cache_limit
+def cmd_fetch(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
+    run_stages(run, "read")
+    _fetch(run, out)
+    return _finish(run, err)
+
+
+def _fetch(run: Run, out: TextIO) -> None:
+    """The posts' remote images into the cache, and the summary line."""
+    from kexue_anthology.images.fetching import fetch_posts  # loaded only here: http.client, ssl, Pillow
+    if run.settings.cache_dir is None:
+        raise UsageError("fetching keeps the images in the cache: --no-cache leaves nowhere to put them")
+    counts = fetch_posts(run.posts, run.settings.project, run.settings.cache_dir, run.diagnostics)
+    print(counts.line(), file=out)
+
+
 def cmd_import(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     run_stages(run, "extract")
     clashes = [path for path, text in planned_markdown(run.posts, args.to)
@@ -693,6 +727,8 @@ def cmd_build(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
         for path, _ in sorted(places, key=lambda place: os.path.abspath(place[0])):
             locks.enter_context(_locked(path, err))
         run_stages(run, "read")
+        if args.fetch:
+            _fetch(run, out)
         inputs: list[str | Path] = [*run.paths, *run.inputs,
                                     *(p for p in (settings.project.path, settings.project.cover) if p)]
         for path, folder in places:
@@ -808,7 +844,7 @@ def cmd_completion(args: argparse.Namespace, parser: argparse.ArgumentParser, ou
 
 Command = Callable[[argparse.Namespace, Run, TextIO, TextIO], int]
 COMMANDS: dict[str, Command] = {"check": cmd_check, "build": cmd_build, "list": cmd_list, "import": cmd_import,
-                                "serve": cmd_serve}
+                                "serve": cmd_serve, "fetch": cmd_fetch}
 # Commands that read no posts: no run, no project file, no progress.
 LocalCommand = Callable[[argparse.Namespace, argparse.ArgumentParser, TextIO, TextIO], int]
 LOCAL_COMMANDS: dict[str, LocalCommand] = {"init": cmd_init, "completion": cmd_completion, "cache": cmd_cache}

@@ -2,7 +2,8 @@
 
 An entry is used when it is written or read (core/cache.py sets its modification time on
 every hit, so recency does not depend on the file system recording access times).  Only what
-the tool writes is ever removed: files named as its entries are (`KIND/ab/ab…64 hex….json|bin|pdf`,
+the tool writes is ever removed: files named as its entries are (`KIND/ab/ab…64 hex….json|bin|pdf`, the
+images' `images/files|urls/ab/ab…64 hex….png|jpg|gif|webp|svg|json`,
 `templates/__jinja2_…40 hex….cache`), and the temporaries of such entries whose process has
 ended.  A temporary of a live process (an entry being written), MathJax's npm packages
 (`mathjax/`), the crash reports (`logs/`) and anything else in the folder are left alone.
@@ -33,9 +34,11 @@ CHECK_EVERY = 20            # runs between two walks of the folder while the est
 STATE = "usage.json"
 KEPT = {"mathjax": "MathJax's npm packages", "logs": "crash reports"}     # never pruned
 
-_ENTRY = re.compile(r"^([0-9a-f]{2})[0-9a-f]{62}\.(?:json|bin|pdf)$")
+NESTED = {"images": ("files", "urls")}     # kinds whose entries lie one folder deeper (images/store.py)
+_EXTENSIONS = r"(?:json|bin|pdf|png|jpg|gif|webp|svg)"
+_ENTRY = re.compile(rf"^([0-9a-f]{{2}})[0-9a-f]{{62}}\.{_EXTENSIONS}$")
 _TEMPLATE = re.compile(r"^__jinja2_[0-9a-f]{40}\.cache$")
-_TEMPORARY = re.compile(r"^\.([0-9a-f]{64}\.(?:json|bin|pdf))\.(\d+)\.[^/]*\.tmp$")
+_TEMPORARY = re.compile(rf"^\.([0-9a-f]{{64}}\.{_EXTENSIONS})\.(\d+)\.[^/]*\.tmp$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([kmgt])(i?)(b?)|b?)\s*$", re.IGNORECASE)
 
 _written = 0                # bytes this process stored since its last `after_run`
@@ -131,6 +134,10 @@ def measure(root: Path) -> Usage:
             continue
         elif not folder.is_dir() or folder.is_symlink():
             usage.other += 1
+        elif kind in NESTED:
+            for sub in NESTED[kind]:
+                if (folder / sub).is_dir() and not (folder / sub).is_symlink():
+                    usage.entries[f"{kind}/{sub}"] = _kind_entries(sub, folder / sub, usage)
         else:
             usage.entries[kind] = _kind_entries(kind, folder, usage)
     return usage

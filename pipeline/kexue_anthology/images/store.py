@@ -4,6 +4,9 @@ Each image is stored once, named by the SHA-256 of its bytes (`images/files/ab/a
 address asked for has a record (`images/urls/…json`: its hash, status, media type, size in pixels and the
 date of the attempt), so a second run fetches nothing new, an interrupted one resumes where it stopped,
 and a build works offline from what is stored.  Records and files are written whole or not at all.
+Both count toward the cache's size limit and are pruned least recently used first (core/cachelimit.py):
+a record whose file was pruned is fetched again, a file whose record was pruned is fetched again and
+found the same.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from kexue_anthology.core import cachelimit
 from kexue_anthology.core.cache import key, used
 from kexue_anthology.core.fileio import atomic_write_bytes
 
@@ -81,6 +85,7 @@ class ImageStore:
         if hashlib.sha256(data).hexdigest() != found.sha256:
             return None
         used(path)
+        used(self._record_path(url))        # the pair ages together (core/cachelimit.py prunes by age)
         return StoredImage(url, path, found.sha256, found.media_type, found.width, found.height)
 
     def put(self, url: str, data: bytes, media_type: str, width: int, height: int, date: str) -> StoredImage:
@@ -115,3 +120,4 @@ class ImageStore:
     def _write(self, path: Path, data: bytes) -> None:
         if self.root is not None:
             atomic_write_bytes(path, data, clean=False)
+            cachelimit.note_written(len(data))

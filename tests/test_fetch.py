@@ -1,0 +1,236 @@
+"""`anthology fetch`: remote images through one safe fetcher, against a local server on 127.0.0.1.
+
+The server serves images made here (Pillow) and hostile ones (a truncated PNG, a 30,000×30,000 PNG
+bomb, SVG with a script or an outside reference, HTML served as image/png, a redirect to 127.0.0.2, a
+404, a 500 before a 200) and counts every request, so that "nothing was asked" can be asserted.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from kexue_anthology.images.check import check_image
+from kexue_anthology.images.fetcher import Fetcher, FetchPolicy
+from kexue_anthology.images.store import REFUSED, ImageStore
+from PIL import Image
+
+from tests.helpers import run_cli
+
+UPLOADS = "https://kexue.fm/usr/uploads/"
+
+
+def raster(fmt: str, size: tuple[int, int] = (64, 48)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, fmt)
+    return out.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_bomb(side: int = 30_000) -> bytes:
+    """A PNG whose header says side×side pixels, with a small zlib stream: 900 Mpx never allocated here."""
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)          # 8-bit greyscale
+    rows = zlib.compress(b"\0" * (side + 1) * 16, 9)                      # a few rows' worth
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", rows) + _chunk(b"IEND", b"")
+
+
+CLEAN_SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80" viewBox="0 0 120 80">'
+             b'<rect x="10" y="10" width="100" height="60" fill="#36c"/></svg>')
+GOOD = {"good.png": (raster("PNG"), "image/png"), "good.jpg": (raster("JPEG"), "image/jpeg"),
+        "good.gif": (raster("GIF"), "image/gif"), "good.webp": (raster("WEBP"), "image/webp"),
+        "good.svg": (CLEAN_SVG, "image/svg+xml"), "flaky.png": (raster("PNG", (30, 20)), "image/png")}
+HOSTILE = {"truncated.png": (raster("PNG", (300, 200))[:400], "image/png"),
+           "bomb.png": (png_bomb(), "image/png"),
+           "script.svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
+           "href.svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><image href="https://evil.example/x.png"/></svg>',
+                        "image/svg+xml"),
+           "page.png": (b"<!DOCTYPE html><html><body>Not found</body></html>", "image/png")}
+
+
+class Server:
+    """A local HTTP server on 127.0.0.1 counting requests by path."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.agents: set[str] = set()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                name = self.path.rsplit("/", 1)[-1]
+                server.counts[name] += 1
+                server.agents.add(self.headers.get("User-Agent", ""))
+                if name == "redirect.png":
+                    self.send_response(302)
+                    self.send_header("Location", f"http://127.0.0.2:{server.port}/uploads/good.png")
+                    self.end_headers()
+                    return
+                if name == "flaky.png" and server.counts[name] == 1:
+                    self.send_error(500)
+                    return
+                found = GOOD.get(name) or HOSTILE.get(name)
+                if found is None:
+                    self.send_error(404)
+                    return
+                body, kind = found
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    s = Server()
+    yield s
+    s.httpd.shutdown()
+    s.httpd.server_close()
+
+
+def figure(name: str, alt: str = "图") -> str:
+    """A figure as the blog writes it, caption repeated below."""
+    return f"[![{alt}]({UPLOADS}{name})]({UPLOADS}{name})\n\n{alt}\n\n"
+
+
+def post(folder: Path, post_id: str, body: str) -> Path:
+    path = folder / f"{post_id}.md"
+    path.write_text(f'---\ntitle: 第{post_id}篇\ndate: 2024-01-01\nid: "{post_id}"\n---\n一段文字。\n\n{body}',
+                    encoding="utf-8")
+    return path
+
+
+def content(tmp_path: Path, mirror: str, hosts: str = '["kexue.fm", "127.0.0.1"]') -> Path:
+    folder = tmp_path / "content"
+    folder.mkdir()
+    (folder / "anthology.toml").write_text(f'[images]\nhosts = {hosts}\nmirror = {{ "{UPLOADS}" = "{mirror}" }}\n',
+                                           encoding="utf-8")
+    post(folder, "9001", "".join(figure(n) for n in GOOD) + "![徽章](https://kexue.fm/usr/themes/geekg/badge.png)\n")
+    post(folder, "9002", "".join(figure(n) for n in [*HOSTILE, "redirect.png", "missing.png"])
+         + "外站的图：![外](https://evil.example/x.png)\n\n`![代码](https://kexue.fm/usr/uploads/code.png)`\n")
+    return folder
+
+
+def place(path: Path, name: str) -> str:
+    """`path:line:col` of the image (its `!`) whose address ends with `name`."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if name in line:
+            return f"{path}:{number}:{line.index('![') + 1}"
+    raise AssertionError(name)
+
+
+def test_fetch_keeps_good_images_refuses_hostile_ones_and_asks_nothing_twice(tmp_path, server):
+    folder = content(tmp_path, f"http://127.0.0.1:{server.port}/uploads/")
+    cache = tmp_path / "cache"
+    status, out, err = run_cli("fetch", folder, "--cache-dir", cache)
+    assert status == 0, err                                     # warnings do not fail the run
+    assert "images: 6 fetched, 0 cached, 7 refused, 1 failed" in out
+    store = ImageStore(cache)
+    for name, (body, kind) in GOOD.items():
+        image = store.lookup(UPLOADS + name)                    # recorded under the address the post wrote
+        assert image is not None and image.media_type == kind, name
+        expected = (120, 80) if kind == "image/svg+xml" else (30, 20) if name == "flaky.png" else (64, 48)
+        assert (image.width, image.height) == expected, name
+        assert kind == "image/svg+xml" or image.path.read_bytes() == body    # rasters kept byte for byte
+    assert server.counts["flaky.png"] == 2                      # a 500, then tried again
+    hostile = folder / "9002.md"
+    reasons = {"truncated.png": "truncated", "bomb.png": "too large", "script.svg": "<script>",
+               "href.svg": "outside itself", "page.png": "not an image: HTML (served as image/png)",
+               "redirect.png": "127.0.0.2", "x.png": "evil.example is not among"}
+    for name, reason in reasons.items():
+        url = f"https://evil.example/{name}" if name == "x.png" else UPLOADS + name
+        line = next(x for x in err.splitlines() if f"image {url} " in x)
+        assert line.startswith(f"{place(hostile, name)}: warning: ") and line.endswith("[image-refused]"), line
+        assert reason in line, line
+        record = store.record(url)
+        assert record is not None and record.status == REFUSED
+    failed = next(x for x in err.splitlines() if "missing.png" in x)
+    assert failed.startswith(f"{place(hostile, 'missing.png')}: warning: ") and "HTTP 404" in failed
+    assert failed.endswith("[image-failed]")
+    assert "code.png" not in err and "badge.png" not in err and server.counts["badge.png"] == 0
+    assert {a.split()[0] for a in server.agents} == {"kexue-anthology/0.1.0"}
+
+    before = server.counts.copy()
+    status, out, err = run_cli("fetch", folder, "--cache-dir", cache)
+    assert status == 0
+    assert "images: 0 fetched, 6 cached, 7 refused, 1 failed" in out
+    asked = server.counts - before
+    assert asked == Counter({"missing.png": 1})                # only what failed is asked again
+
+
+@pytest.mark.pandoc
+def test_plain_build_asks_nothing(tmp_path, server):
+    folder = content(tmp_path, f"http://127.0.0.1:{server.port}/uploads/")
+    status, _, err = run_cli("build", "html", folder, "--out", tmp_path / "site", "--cache-dir", tmp_path / "cache")
+    assert status == 0, err
+    assert server.total == 0
+
+
+@pytest.mark.pandoc
+def test_build_fetch_through_a_file_mirror(tmp_path, server):
+    uploads = tmp_path / "content" / "uploads"
+    folder = content(tmp_path, "file:uploads/", hosts='["kexue.fm"]')
+    uploads.mkdir()
+    for name, (body, _) in GOOD.items():
+        (uploads / name).write_bytes(body)
+    (uploads / "bomb.png").write_bytes(png_bomb())
+    cache = tmp_path / "cache"
+    status, out, err = run_cli("build", "html", folder, "--fetch", "--out", tmp_path / "site", "--cache-dir", cache)
+    assert status == 0, err
+    assert "images: 6 fetched, 0 cached" in out
+    assert server.total == 0                                    # a file: mirror reads the disk
+    image = ImageStore(cache).lookup(UPLOADS + "good.webp")
+    assert image is not None and image.media_type == "image/webp"
+    assert "bomb.png refused: too large" in err
+    assert any("missing.png" in x for x in err.splitlines() if x.endswith("[image-failed]"))
+
+
+def test_private_addresses_refused_unless_listed(tmp_path):
+    store = ImageStore(tmp_path / "cache")
+    asked: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["10.1.2.3"]                                     # a name that resolves into the local network
+
+    fetcher = Fetcher(store, FetchPolicy(hosts=("example.org",), retries=0), resolve=resolve)
+    result = fetcher.fetch("https://example.org/a.png")
+    assert result.status == REFUSED and "10.1.2.3" in result.reason and asked == ["example.org"]
+    for url in ("ftp://example.org/a.png", "http://169.254.169.254/latest/meta-data", "file:///etc/passwd"):
+        assert fetcher.fetch(url).status == REFUSED, url
+    assert Fetcher(store, FetchPolicy(hosts=("example.org",)))._mirrored("https://example.org/x") \
+        == "https://example.org/x"
+    assert store.record("https://example.org/a.png").status == REFUSED
+    assert fetcher.fetch("https://example.org/a.png").status == REFUSED and asked == ["example.org"]  # not again
+
+
+def test_check_refuses_a_bomb_from_its_header():
+    started = time.perf_counter()
+    checked = check_image(png_bomb())
+    assert not checked.ok and "too large" in checked.refused
+    assert time.perf_counter() - started < 1.0                  # read from the header, never decoded
+    small = check_image(raster("PNG"))
+    assert small.ok and (small.media_type, small.width, small.height) == ("image/png", 64, 48)
