@@ -234,3 +234,35 @@ def test_check_refuses_a_bomb_from_its_header():
     assert time.perf_counter() - started < 1.0                  # read from the header, never decoded
     small = check_image(raster("PNG"))
     assert small.ok and (small.media_type, small.width, small.height) == ("image/png", 64, 48)
+
+
+def test_images_count_toward_the_cache_and_are_pruned_in_pairs_that_stay_consistent(tmp_path):
+    from kexue_anthology.core import cachelimit
+    cache = tmp_path / "cache"
+    store = ImageStore(cache)
+    for n in range(3):
+        store.put(f"{UPLOADS}{n}.png", raster("PNG", (10 + n, 10)), "image/png", 10 + n, 10, "2024-01-01T00:00:00+00:00")
+    store.mark(f"{UPLOADS}bad.png", REFUSED, "no image", "2024-01-01T00:00:00+00:00")
+    usage = cachelimit.measure(cache)
+    assert len(usage.entries["images/files"]) == 3 and len(usage.entries["images/urls"]) == 4 and usage.other == 0
+    assert usage.size == sum(p.stat().st_size for p in (cache / "images").rglob("*") if p.is_file())
+    cachelimit.prune(cache, usage.size // 2)
+    assert cachelimit.measure(cache).size <= usage.size // 2
+    for n in range(3):                  # a record whose file went is no image: it is fetched again
+        record, image = store.record(f"{UPLOADS}{n}.png"), store.lookup(f"{UPLOADS}{n}.png")
+        assert image is None or (record is not None and image.path.is_file())
+    cachelimit.prune(cache, 0)
+    assert not [p for p in (cache / "images").rglob("*") if p.is_file()]
+
+
+def test_the_images_table_is_checked_at_its_lines(tmp_path):
+    folder = content(tmp_path, "ftp://nowhere/", hosts='["kexue.fm", "http://127.0.0.1:80/"]')
+    with (folder / "anthology.toml").open("a", encoding="utf-8") as f:
+        f.write("host = []\n")
+    status, _, err = run_cli("fetch", folder, "--cache-dir", tmp_path / "cache")
+    assert status == 2
+    toml = folder / "anthology.toml"
+    assert '2:1: error: hosts = ["kexue.fm", "http://127.0.0.1:80/"]: "http://127.0.0.1:80/" is no host name' in err
+    assert '3:1: error: mirror = {…}: "ftp://nowhere/" must be an http(s) address or a file: folder [project-value]' in err
+    assert '4:1: error: unknown key "host" in [images]; did you mean "hosts"? valid keys: hosts, mirror [project-key]' in err
+    assert str(toml.name) in err

@@ -79,7 +79,7 @@ def test_every_problem_is_reported_at_its_line_with_the_valid_choices(tmp_path):
     assert found[3].startswith(f'{name}:6:1: error: cover = "missing.png": no such image file')
     assert found[4] == f"{name}:7:1: error: author = 3: must be a string, not a number [project-value]"
     assert found[5] == (f'{name}:9:1: error: unknown table "output"; did you mean "outputs"? valid tables: '
-                        '[book], [outputs], [cache] [project-key]')
+                        '[book], [outputs], [cache], [images] [project-key]')
     assert len(found) == 6
 
 
