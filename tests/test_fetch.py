@@ -266,3 +266,39 @@ def test_the_images_table_is_checked_at_its_lines(tmp_path):
     assert '3:1: error: mirror = {…}: "ftp://nowhere/" must be an http(s) address or a file: folder [project-value]' in err
     assert '4:1: error: unknown key "host" in [images]; did you mean "hosts"? valid keys: hosts, mirror [project-key]' in err
     assert str(toml.name) in err
+
+
+def test_a_few_connections_per_host_and_a_size_limit(tmp_path):
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+    big = raster("PNG", (400, 400))
+
+    class Slow(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.2)
+            body = big if "big" in self.path else raster("PNG", (8, 8 + int(self.path.rsplit("/", 1)[-1][:-4])))
+            self.send_response(200)
+            self.end_headers()                                  # no Content-Length: the limit counts as it reads
+            self.wfile.write(body)
+            with lock:
+                state["now"] -= 1
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        policy = FetchPolicy(hosts=("127.0.0.1",), listed=True, per_host=2, workers=8, max_bytes=len(big) - 1)
+        results = Fetcher(ImageStore(tmp_path / "cache"), policy).fetch_all([f"{base}{n}.png" for n in range(8)]
+                                                                           + [f"{base}big.png"])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert [r.status for r in results[:8]] == ["fetched"] * 8
+    assert [r.image.height for r in results[:8] if r.image] == [8 + n for n in range(8)]
+    assert state["most"] == 2                                   # 8 workers, 2 at a time to one host
+    assert results[8].status == REFUSED and "more than the limit" in results[8].reason
