@@ -4,6 +4,7 @@ mark is unambiguous, and a post's headings start right under its title with no l
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 
@@ -31,7 +32,7 @@ def posts_of(*paths):
 # --- scraped Markdown: the anchor makes it a heading ----------------------------------------------
 @pytest.mark.pandoc
 def test_a_heading_the_anchor_marks_is_one_wherever_the_scrape_glued_it(tmp_path):
-    post, d = post_of(tmp_path, "scraped_anchored_headings.txt")
+    post, _ = post_of(tmp_path, "scraped_anchored_headings.txt")
     assert headers(build(post)) == [(2, "紧贴署名的标题"), (3, "引用后的标题"), (2, "没有标点的标题"),
                                      (3, "含公式y_{1的标题"), (2, "行首的标题"), (2, "引用里的标题")]
     body = post.body.text
@@ -137,7 +138,7 @@ def test_no_page_of_the_corpus_site_skips_a_heading_level(corpus_site):
     for page in sorted((work / "site" / "posts").glob("*.html")):
         html = page.read_text(encoding="utf-8")
         levels = [int(n) for n in re.findall(r"<h([1-6])[\s>]", html)]
-        bad = [(a, b) for a, b in zip(levels, levels[1:], strict=False) if b > a + 1]
+        bad = [(a, b) for a, b in itertools.pairwise(levels) if b > a + 1]
         if bad or (levels and levels[0] != 1):
             skips[page.stem] = levels
     assert skips == {}
