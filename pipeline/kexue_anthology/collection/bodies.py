@@ -1,7 +1,8 @@
 """Each post's text as HTML, for the outputs written from HTML.
 
-    post_blocks()   each post's document with formulas in place and links settled (formulas.mathhtml);
-                    `heading_ids` is the emitter's declaration (kexue_anthology.formats.base)
+    post_blocks()   each post's document with formulas in place, links settled (formulas.mathhtml) and
+                    its headings from `top_level` down (collection.levels); `heading_ids` is the
+                    emitter's declaration (kexue_anthology.formats.base)
     bodies()        the same as HTML, by one pandoc run, each post's HTML cached by a key over all
                     it is made of (`body_key`); a post pandoc fails on alone is reported and shown
                     as plain text
@@ -18,6 +19,7 @@ from pathlib import Path
 from kexue_anthology.collection.anchors import scope_heading_ids
 from kexue_anthology.collection.collection import Collection, PostLink
 from kexue_anthology.collection.footnotes import notes_at_end
+from kexue_anthology.collection.levels import settle_levels
 from kexue_anthology.collection.links import settle_links
 from kexue_anthology.core.cache import Cache, key
 from kexue_anthology.core.model import Post, drawable, is_reference
@@ -26,21 +28,23 @@ from kexue_anthology.documents.pandoc_ast import Document, Inlines, Node, RawBlo
 from kexue_anthology.formulas.mathhtml import MathHTML
 
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
-BODY_VERSION = 3          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
+BODY_VERSION = 4          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
 
 
 def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
-           cache_dir: Path | None = None) -> dict[str, str]:
+           cache_dir: Path | None = None, top_level: int = 2) -> dict[str, str]:
     """Each post's text as HTML, from one pandoc run for the posts not in the cache.
     `post_link(post, fragment)` is where a link to another post of the collection goes;
     `heading_ids=False` makes the headings' ids the post's own (they repeat between posts of
-    one book; `scope_heading_ids`).  With `cache_dir` each post's HTML is kept under a key
+    one book; `scope_heading_ids`); `top_level` is the level of a post's topmost heading (one
+below the post's title in the output).  With `cache_dir` each post's HTML is kept under a key
     over all it is made of (`body_key`), so that pandoc runs only for posts whose key changed.
     When that run fails, the posts are converted one by one: a post pandoc fails on alone is
     reported and shown as its plain text with the formulas in place (never cached, so that it
     is reported again); the others are as ever."""
     cache = Cache(cache_dir, "bodies") if cache_dir else None
-    keys = {post.id: body_key(collection, post, mathhtml, post_link, heading_ids) for post in collection.posts}
+    keys = {post.id: body_key(collection, post, mathhtml, post_link, heading_ids, top_level)
+            for post in collection.posts}
     texts: dict[str, str] = {}
     if cache:
         texts = {post_id: found for post_id, k in keys.items() if isinstance(found := cache.get(k), str)}
@@ -48,7 +52,7 @@ def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, head
             if post.id in texts:
                 _place_drawings(collection, post, mathhtml)
     missing = [post for post in collection.posts if post.id not in texts]
-    blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids) for post in missing}
+    blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids, top_level) for post in missing}
     try:
         converted = _html(missing, blocks)
     except pandoc.PandocError:
@@ -68,7 +72,7 @@ def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, head
 
 
 def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
-             heading_ids: bool) -> str:
+             heading_ids: bool, top_level: int = 2) -> str:
     """A key over everything a post's HTML (`bodies`) is made of, had without making it: the
     post's document as the collection holds it (links checked, heading ids set), its formulas
     (`math_digest`), how math is shown, each post of the collection it links to with that
@@ -81,7 +85,7 @@ def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: 
                sorted(collection.headings.get(other.id, set())))
               for other in map(collection.by_id, linked) if other is not None]
     return key("body", BODY_VERSION, pandoc.version(), HTML_ARGS, mathhtml.mode, _math_links(mathhtml), heading_ids,
-               post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post), others,
+               top_level, post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post), others,
                sorted(collection.headings.get(post.id, set())), collection.source_url)
 
 
@@ -123,20 +127,22 @@ def _math_links(mathhtml: MathHTML) -> list[str]:
 
 
 def _post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
-                 heading_ids: bool) -> list[Node]:
-    blocks = post_blocks(collection, post, mathhtml, post_link, heading_ids)
+                 heading_ids: bool, top_level: int) -> list[Node]:
+    blocks = post_blocks(collection, post, mathhtml, post_link, heading_ids, top_level=top_level)
     return blocks + notes_at_end(blocks, post)
 
 
 def post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
-                heading_ids: bool, ast: Document | None = None) -> list[Node]:
-    """A post's document (`ast`, default the collection's) with its formulas in place (formulas.mathhtml)
-    and its links settled; `heading_ids=False` makes the headings' ids the post's own."""
+                heading_ids: bool, ast: Document | None = None, top_level: int = 2) -> list[Node]:
+    """A post's document (`ast`, default the collection's) with its formulas in place (formulas.mathhtml),
+    its links settled and its topmost heading at `top_level` with no level skipped below it;
+    `heading_ids=False` makes the headings' ids the post's own."""
     doc = mathhtml.document(ast or collection.asts[post.id], post, collection.numbers[post.id], collection.renders)
     settle_links(doc["blocks"], collection, post_link, post, scoped=not heading_ids)
     if not heading_ids:
         scope_heading_ids(doc["blocks"], post)
     blocks: list[Node] = doc["blocks"]
+    settle_levels(blocks, top_level)
     return blocks
 
 

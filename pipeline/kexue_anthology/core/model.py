@@ -75,6 +75,9 @@ class Post:
     url: str | None = None
     formulas: list[Formula] = field(default_factory=list)
     also_in: list[Position] = field(default_factory=list)  # other sources of the same post
+    # In page text, the blog's headings the reader found (read.plaintext): (start, end of the
+    # title, end of the ` # ` mark after it) in `body`, in order
+    headings: list[tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def path(self) -> str:

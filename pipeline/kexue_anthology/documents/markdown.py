@@ -21,16 +21,21 @@ def escape_prose(text: str) -> str:
 
 
 def markdown_body(post: Post, formula_text: Callable[[Formula], str] | None = None) -> str:
-    """The body as Markdown; each formula written by `formula_text` (default: its source)."""
+    """The body as Markdown; each formula written by `formula_text` (default: its source).
+    A heading the reader found in page text (`Post.headings`) is a `##` heading of its own."""
     text = post.body.text
     if post.body_format == "markdown" and formula_text is None:
         return text
     prose = (lambda s: s) if post.body_format == "markdown" else (
         lambda s: escape_prose(s).replace("\n", "\n\n"))
+    cuts = sorted([(f.start, f.end, f) for f in post.formulas] + [(h[0], h[2], h) for h in post.headings],
+                  key=lambda cut: cut[0])
     parts, pos = [], 0
-    for f in post.formulas:
-        parts.append(prose(text[pos:f.start]))
-        parts.append(formula_text(f) if formula_text else text[f.start:f.end])
-        pos = f.end
+    for start, end, what in cuts:
+        if isinstance(what, tuple):
+            parts += [prose(text[pos:start].rstrip(" \t")), "\n\n## ", escape_prose(text[start:what[1]]), "\n\n"]
+        else:
+            parts += [prose(text[pos:start]), formula_text(what) if formula_text else text[start:end]]
+        pos = end
     parts.append(prose(text[pos:]))
     return "".join(parts)

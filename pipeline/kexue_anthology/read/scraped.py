@@ -150,18 +150,28 @@ def _read_headless(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
 
 def _without_anchors(text: SourceText) -> SourceText:
     """Without the `[#](…)` anchor ending a heading line: from the first `[#](` of a line that
-    ends with `)` to the end of the line, spaces before it included.  Line by line, since a
-    regular expression for it re-reads a long line at every `[#](`."""
+    ends with `)` to the end of the line, spaces before it included.  A heading the anchor marks
+    that the scrape glued to the text before it (`…更精准## 小结[#](#小结)`, a quote's line, the
+    By line) is put on a line of its own after a blank line, the break standing for its `#`.
+    Line by line, since a regular expression for it re-reads a long line at every `[#](`."""
     out = TextBuilder(text.source)
     pos = 0
-    for a, b in _anchors(text.text):
+    for a, b, insert in _anchors(text.text):
         out.copy(text, pos, a)
+        if insert:
+            out.put(insert, text.offsets[a])
         pos = b
     out.copy(text, pos, len(text))
     return out.build()
 
 
-def _anchors(s: str) -> list[tuple[int, int]]:
+# The `#` run of a heading in a line that ends with the blog's anchor; not one escaped (`\#`),
+# nor part of a longer run.
+ANCHORED_MARK = re.compile(r"(?<![#\\])#{1,6}[ \t]+(?=[^\s#])")
+
+
+def _anchors(s: str) -> list[tuple[int, int, str]]:
+    """(start, end, text put there) of each edit: an anchor dropped, a glued heading broken off."""
     found = []
     start = 0
     for line in s.split("\n"):
@@ -169,9 +179,32 @@ def _anchors(s: str) -> list[tuple[int, int]]:
         body = line.rstrip(" \t").removesuffix("\\")     # some scrapes end it with a hard break
         m = ANCHOR.search(line) if body.endswith(")") else None
         if m and m.end() < len(body):
-            found.append((start + m.start(), end))
+            glued = _glued_mark(line, m.start())
+            if glued is not None:
+                found.append((start + glued, start + glued, "\n\n"))
+            found.append((start + m.start(), end, ""))
         start = end + 1
     return found
+
+
+def _glued_mark(line: str, anchor: int) -> int | None:
+    """Where the heading the anchor at `anchor` ends starts in `line`, when text comes before
+    it there: the last `#` run before the anchor outside `$…$` and code (a `#` of TeX is `\\#`
+    in a scrape, but a formula may hold `##`); None when only quote or list markers come
+    before it (a heading where Markdown has it)."""
+    head = line[:anchor]
+    last, pos, dollars, ticks = None, 0, 0, 0
+    for m in ANCHORED_MARK.finditer(head):
+        dollars += len(_DOLLAR.findall(head, pos, m.start()))
+        ticks += head.count("`", pos, m.start())
+        pos = m.start()
+        if dollars % 2 == 0 and ticks % 2 == 0:
+            last = m.start()
+    return None if last is None or _MARKERS_ONLY.fullmatch(head, 0, last) else last
+
+
+_DOLLAR = re.compile(r"(?<!\\)\$")
+_MARKERS_ONLY = re.compile(r"(?:[ \t]*(?:>|[-+*]|\d{1,9}[.)])(?=[ \t]|$))*[ \t]*")
 
 
 def authoring_body(escaped: SourceText) -> SourceText:

@@ -64,7 +64,7 @@ from kexue_anthology.core.model import Post
 from kexue_anthology.core.outputs import MARK
 from kexue_anthology.documents import pandoc
 from kexue_anthology.documents.document import FALLBACK_NOTE, fallback
-from kexue_anthology.documents.pandoc_ast import Attr, Document, Header, Node, RawBlock, Str, element, walk
+from kexue_anthology.documents.pandoc_ast import Attr, Document, Header, Node, RawBlock, Str, element
 from kexue_anthology.formats.base import Emitter
 from kexue_anthology.formats.common import build_date
 from kexue_anthology.formats.cover import cover_image, draw_cover
@@ -161,7 +161,7 @@ def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files
 
 
 EMITTER = EPUBEmitter()
-EPUB_VERSION = 7          # raised whenever what a chapter file or the book is made of changes here
+EPUB_VERSION = 8          # raised whenever what a chapter file or the book is made of changes here
 
 
 def _cover(work: Path, title: str, project: Project, when: dt.datetime, store: ChapterStore) -> tuple[str, bytes]:
@@ -354,8 +354,9 @@ def _header(level: int, ident: str, text: str, classes: Sequence[str] = ()) -> N
 def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int,
              document: Document | None = None) -> list[Node]:
     """The post's title, date and readers, then its text (`document`, default its AST)."""
-    blocks = post_blocks(collection, post, mathhtml, book_link(collection), EMITTER.keeps_heading_ids, document)
-    _shift_headers(blocks, level)
+    # the post's own headings go below its title, no level skipped (collection.levels)
+    blocks = post_blocks(collection, post, mathhtml, book_link(collection), EMITTER.keeps_heading_ids, document,
+                         top_level=level + 1)
     return _head(post, level) + blocks
 
 
@@ -366,13 +367,3 @@ def _head(post: Post, level: int) -> list[Node]:
     if meta:
         head.append(RawBlock.new("html", f'<div class="post-meta">\n<p>{meta}</p>\n</div>'))
     return head
-
-
-def _shift_headers(blocks: list[Node], level: int) -> None:
-    """A post's own headings go below its title (of `level`, where pandoc splits files), its
-    topmost one level under it: no level skipped between the title and the post's first heading,
-    which a screen reader's list of headings would show as a gap."""
-    headers = [header for node in walk(blocks) if (header := Header.of(node))]
-    by = level + 1 - min((header.level for header in headers), default=1)
-    for header in headers:
-        header.level = min(header.level + by, 6)

@@ -53,6 +53,9 @@ from kexue_anthology.formulas.mathhtml import MathHTML, svg_files
 
 PAPERS = {"a4": "A4", "a5": "A5", "b5": "JIS-B5"}
 Group = tuple[int, str | None, list[Post]]     # a series (or 「其他文章」) in the contents: its place, name, posts
+# A post's title is an h2 in the book (under a part's h1, or beside the contents' h1): its own
+# headings start at h3 (collection.levels).
+POST_BODY_TOP = 3
 CONTENTS_LINES = 40          # about as many entries fit a page of contents (a guess the front matter corrects)
 FAILED_NOTE = "这篇文章无法排版，未收入本书："
 
@@ -65,7 +68,8 @@ class Book:
         self.collection, self.build, self.project = collection, build, options.project
         texts = bodies(collection, MathHTML(mode=EMITTER.math_mode(options.math), image=svg_files(build / "math"),
                                             text_layer=True),
-                       lambda post, fragment: "#" + post_anchor(post), heading_ids=EMITTER.keeps_heading_ids)
+                       lambda post, fragment: "#" + post_anchor(post), heading_ids=EMITTER.keeps_heading_ids,
+                       top_level=POST_BODY_TOP)
         self.bodies = {k: Markup(v) for k, v in texts.items()}
         env = environment()
         self.template = env.get_template("pdf/book.html")

@@ -35,7 +35,7 @@ from kexue_anthology.formats.pdf.tags import finish_part
 
 RUN = 4                 # a run ends after a post whose id hashes to 0 mod RUN: about RUN posts a part
 MAX_RUN = 8
-PARTS_VERSION = "2"     # of the parts' HTML, stylesheets and tags beyond what is hashed; bump on a change
+PARTS_VERSION = "3"     # of the parts' HTML, stylesheets and tags beyond what is hashed; bump on a change
 NUMBERS_PER_FILE = 100
 IN_PROCESS = False      # typeset in this process instead (a test that injects a fault into WeasyPrint)
 
