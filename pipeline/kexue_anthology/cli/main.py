@@ -836,8 +836,6 @@ def cmd_init(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Tex
         written = scaffold.init(args.folder, EMITTERS.values())
     except scaffold.ScaffoldError as e:
         raise UsageError(str(e)) from None
-    except OSError as e:              # a read-only, immutable or special folder, a name too long…
-        raise UsageError(f"{e.filename or args.folder}: cannot be written: {e.strerror or e}") from None
     if not args.quiet:
         for path in written:
             print(f"wrote {path}", file=out)
@@ -854,7 +852,10 @@ def cmd_new(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Text
         if value is not None and (not value.strip() or (problem := project.text_problem(value, 200))):
             raise UsageError(f"{'TITLE' if name == 'title' else '--series'}: "
                              f"{'is empty' if not value.strip() else problem}")
-    found = project.find(["."])
+    try:
+        found = project.find(["."])
+    except ProjectError as e:
+        raise UsageError(e.problems[0].format()) from None
     if found is None:
         raise UsageError(f"no {project.FILE_NAME} here or above: run `anthology init` to start a content folder")
     try:

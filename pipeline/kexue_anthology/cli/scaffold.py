@@ -53,8 +53,13 @@ def init(folder: Path, formats: Iterable[project.Owner], today: dt.date | None =
     written = []
     for name, data in files.items():
         target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, data)
+        try:
+            if os.path.exists(folder) and not os.path.isdir(folder):
+                raise NotADirectoryError(0, f"{folder} is not a folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(target, data)
+        except OSError as e:              # a read-only, immutable or special folder, a name too long…
+            raise ScaffoldError(f"{target}: cannot be written: {e.strerror or e}") from None
         written.append(target)
     return written
 
