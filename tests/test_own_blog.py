@@ -11,12 +11,12 @@ import os
 import subprocess
 
 import pytest
-from PIL import Image
-
 from kexue_anthology.cli import scaffold
 from kexue_anthology.config import project
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.read import frontmatter, read
+from PIL import Image
+
 from tests.helpers import run_cli
 
 SAMPLE_LINE = "no anthology.toml here or above: using the bundled sample"
