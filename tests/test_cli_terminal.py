@@ -22,13 +22,13 @@ def test_bare_anthology_prints_the_usage_and_the_commands():
     status, out, err = run_cli()
     assert status == 0 and err == ""
     assert out.startswith("usage: anthology")
-    for name in ("check", "build", "list", "import", "serve", "init", "completion"):
+    for name in ("check", "build", "list", "import", "serve", "init", "new", "help", "completion"):
         assert f"\n    {name}" in out
     assert "examples:" in out
 
 
 @pytest.mark.parametrize("command", ["check", "build", "build html", "build epub", "build pdf", "list", "import",
-                                     "serve", "init", "completion"])
+                                     "serve", "init", "new", "help", "completion"])
 def test_every_command_help_has_examples(command):
     status, out, _ = run_cli(*command.split(), "--help")
     assert status == 0

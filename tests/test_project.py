@@ -125,16 +125,32 @@ def test_the_bundled_sample_carries_the_defaults():
     assert project.settings_of(sample) == project.settings_of(Project(title=DEFAULT_TITLE))
 
 
-def test_init_writes_a_file_that_loads_back_to_the_defaults_and_is_never_replaced(tmp_path):
+def test_init_writes_a_file_with_the_writers_own_name_that_loads_and_is_never_replaced(tmp_path):
     status, out, err = run_cli("init", tmp_path)
     assert status == 0 and "anthology.toml" in out
     written = (tmp_path / "anthology.toml").read_text(encoding="utf-8")
     assert all(f"{key} =" in written for key in project.BOOK_KEYS)        # every key, some commented out
-    assert project.settings_of(project.load(tmp_path / "anthology.toml", EMITTERS.values())) == project.settings_of(Project())
+    loaded = project.load(tmp_path / "anthology.toml", EMITTERS.values())
+    # no one else's name, site or licence: the blog's defaults are left only where they are no one's
+    assert loaded.author != "苏剑林" and (loaded.source_name, loaded.source_url, loaded.licence) == ("", "", "")
+    assert loaded.title == tmp_path.name
+    uncommented = "\n".join(line.split("#")[0] for line in written.splitlines())
+    assert "苏剑林" not in uncommented and "kexue" not in uncommented and "科学空间" not in uncommented
+    others = {k: v for k, v in project.settings_of(loaded).items()
+              if k not in ("title", "author", "source_name", "source_url", "licence")}
+    assert others == {k: v for k, v in project.settings_of(Project()).items() if k in others}
     (tmp_path / "anthology.toml").write_text("# mine\n", encoding="utf-8")
+    (tmp_path / "posts" / "hello.md").unlink()
     status, _, err = run_cli("init", tmp_path)
-    assert status == 2 and "exists already" in err
+    assert status == 2 and "anthology.toml exists already" in err
     assert (tmp_path / "anthology.toml").read_text(encoding="utf-8") == "# mine\n"
+    assert not (tmp_path / "posts" / "hello.md").exists()           # nothing written when one file is in the way
+
+
+def test_the_commented_template_loads_back_to_the_defaults(tmp_path):
+    (tmp_path / "anthology.toml").write_text(project.template(EMITTERS.values()), encoding="utf-8")
+    loaded = project.load(tmp_path / "anthology.toml", EMITTERS.values())
+    assert project.settings_of(loaded) == project.settings_of(Project())
 
 
 def test_list_takes_the_series_the_project_names_in_its_order(tmp_path):

@@ -8,12 +8,15 @@
     anthology import     PATH… --to DIR
     anthology serve      [PATH…] [--port N] [--open] [--math mathml|svg]
     anthology init       [DIR]
+    anthology new        TITLE [--series S]
+    anthology help       front-matter|project
     anthology completion bash|zsh|fish
     anthology cache      info|prune [--cache-dir DIR] [--limit SIZE | --all]
 
 Every command that reads posts takes --series, -q, --cache-dir/--no-cache/--cache-limit/--timeout and
 --project FILE/--no-project.  Bare `anthology` prints the usage and the commands (exit 0).
-With no PATH the bundled sample (sample) is read.  The project file (anthology.toml,
+With no PATH the content folder is read: the folder of the nearest anthology.toml (the working
+folder or above); where there is none, the bundled sample (sample), said in one line.  The project file (anthology.toml,
 config/project.py) found above the PATHs gives the book's settings; flags override it.
 Exit status: 0 when all is well, 1 when a formula (or, with --strict, a warning) fails, 2 for
 bad usage, a bad project file or unreadable input, 3 for a fault of the tool itself (one line
@@ -44,7 +47,7 @@ from typing import Any, NoReturn, TextIO, cast
 
 from kexue_anthology import SAMPLE as SAMPLE
 from kexue_anthology import __version__
-from kexue_anthology.cli import changed, completion
+from kexue_anthology.cli import changed, completion, reference, scaffold
 from kexue_anthology.cli.importer import planned_markdown, write_markdown
 from kexue_anthology.config import project
 from kexue_anthology.config.project import DEFAULT_TITLE, Project, ProjectError
@@ -53,7 +56,7 @@ from kexue_anthology.core import cachelimit, fileio, progress
 from kexue_anthology.core.cache import default_cache_dir
 from kexue_anthology.core.diagnostics import Diagnostic
 from kexue_anthology.core.errors import SetupError
-from kexue_anthology.core.fileio import LockTimeout, atomic_write_bytes, output_lock
+from kexue_anthology.core.fileio import LockTimeout, output_lock
 from kexue_anthology.core.model import Formula, Post, rejected
 from kexue_anthology.core.outputs import OutputRefused, check_target, default_target
 from kexue_anthology.engine.client import EngineUnavailable
@@ -106,14 +109,16 @@ class Parser(argparse.ArgumentParser):
 
 EXAMPLES = {
     "": """examples:
-  anthology check posts/                      every formula of posts/ as the blog's MathJax sees it
-  anthology build pdf posts/ --paper a5       the book, into ./out/ (or where anthology.toml says)
-  anthology serve posts/ --open               preview the site, rebuilt on every save
-  anthology init posts/                       a commented anthology.toml for posts/
+  anthology init blog && cd blog              a content folder with an example post
+  anthology new "标题"                          a new post, dated today
+  anthology check                             every formula of the content folder as the blog's MathJax sees it
+  anthology serve --open                      preview the site, rebuilt on every save
+  anthology build pdf --paper a5              the book, into ./out/ (or where anthology.toml says)
   anthology COMMAND --help                    a command's options and examples
 
-The book's title, author and the like come from anthology.toml (found above the PATHs);
-with none, 科学空间's own.  See README.md, "The project file".""",
+With no PATH a command reads the folder of the nearest anthology.toml (the working folder or
+above), whose settings (title, author…) it uses.  `anthology help front-matter` and `anthology
+help project` describe a post's front matter and the project file.""",
     "check": """examples:
   anthology check posts/
   anthology check posts/ --format github      annotations for a CI workflow
@@ -152,8 +157,14 @@ warning [image-refused] and is not asked for again; one that could not be fetche
   anthology serve posts/ --open
   anthology serve draft.md --port 0 --math svg""",
     "init": """examples:
-  anthology init                              ./anthology.toml
-  anthology init posts/                       posts/anthology.toml""",
+  anthology init blog                         blog/ with anthology.toml, posts/hello.md, CI and pre-commit
+  anthology init                              the same in the working folder""",
+    "new": """examples:
+  anthology new "最小熵原理（一）"                 posts/YYYY-MM-DD-1.md in the content folder
+  anthology new "第二篇" --series 最小熵原理""",
+    "help": """examples:
+  anthology help front-matter                 the fields a post's front matter takes
+  anthology help project                      the project file's tables and keys, with their defaults""",
     "cache": """examples:
   anthology cache info                        where the cache is, its size by kind, its limit
   anthology cache prune --limit 500MB         least recently used entries removed down to 500 MB
@@ -181,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     def inputs(p: argparse.ArgumentParser, required: bool = False) -> None:
         p.add_argument("paths", nargs="+" if required else "*", metavar="PATH",
                        help="files or folders of posts" + ("" if required else
-                                                           " (default: the bundled sample, sample)"))
+                                                           " (default: the content folder, that of the "
+                                                           "nearest anthology.toml; else the bundled sample)"))
         p.add_argument("--series", metavar="NAME", help="only the posts of this series")
         group = p.add_mutually_exclusive_group()
         group.add_argument("--project", type=Path, metavar="FILE",
@@ -277,12 +289,26 @@ def build_parser() -> argparse.ArgumentParser:
     quiet(serve)
     engine(serve)
 
-    init = parser_of(sub, "init", "write a commented anthology.toml (the project file) into DIR",
-                     description="Write DIR/anthology.toml with every key, its default and what it does; an\n"
-                                 "existing one is never replaced (exit status 2).")
+    init = parser_of(sub, "init", "start a content folder: project file, example post, CI and pre-commit",
+                     description="Make DIR (and its parents) and write into it a commented anthology.toml with\n"
+                                 "your name, an example post (posts/hello.md and its image), a .gitignore for\n"
+                                 "the outputs, a CI workflow (.github/workflows/anthology.yml) and a\n"
+                                 ".pre-commit-config.yaml.  Nothing existing is replaced: one of these files\n"
+                                 "there already stops it before anything is written (exit status 2).")
     init.add_argument("folder", nargs="?", type=Path, default=Path("."), metavar="DIR",
                       help="the content folder (default: the working folder)")
     quiet(init)
+
+    new = parser_of(sub, "new", "write a new post, dated today, into the content folder",
+                    description="Write a post with today's date and a fresh id into the content folder's\n"
+                                "posts/ (else the folder itself; the content folder is that of the nearest\n"
+                                "anthology.toml), and print its path.  No file is ever replaced.")
+    new.add_argument("title", metavar="TITLE")
+    new.add_argument("--series", metavar="NAME", help="the series the post belongs to")
+    quiet(new)
+
+    helper = parser_of(sub, "help", "print a reference: front-matter or project")
+    helper.add_argument("topic", choices=reference.TOPICS)
 
     comp = parser_of(sub, "completion", "print a shell completion script for anthology",
                      description="Print a completion script for bash, zsh or fish, made from this command's own\n"
@@ -350,11 +376,11 @@ def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int
         except UsageError as e:
             print(f"anthology: error: {e}", file=err)
             return 2
-    default = Path(".") if getattr(args, "changed", None) is not None else SAMPLE    # --changed: this repository
-    run = Run(paths=[str(p) for p in (args.paths or [default])])
+    run = Run(paths=[str(p) for p in args.paths])
     before = progress.use(_reporter(args, err) if own_stderr else None)
     fileio.committed.clear()
     try:
+        run.paths = run.paths or [str(_default_folder(args, err))]
         _check_environment(args)
         run.settings = _settings(args, run.paths, err)
         return COMMANDS[args.command](args, run, out, err)
@@ -410,6 +436,26 @@ def _pipe_closed(streams: tuple[TextIO, ...]) -> int:
     finally:
         os.close(devnull)
     return PIPE_CLOSED
+
+
+def _default_folder(args: argparse.Namespace, err: TextIO) -> Path:
+    """What a command given no PATH reads: the folder of `--project FILE`, else of the nearest
+    anthology.toml (config/project.py's lookup from the working folder); else with --changed the
+    working folder, else the bundled sample, said in one line."""
+    if getattr(args, "project", None) is not None:
+        return Path(os.path.dirname(args.project) or ".")
+    warnings: list[Diagnostic] = []
+    found = project.find(["."], warnings)
+    if found is not None:
+        return Path(os.path.relpath(found.parent))
+    for warning in warnings:
+        print(warning.format(), file=err)
+    if getattr(args, "changed", None) is not None:      # --changed: this repository
+        return Path(".")
+    if not getattr(args, "quiet", False):
+        print(f"anthology: no {project.FILE_NAME} here or above: using the bundled sample of 科学空间's posts; "
+              "run `anthology init` to start your own", file=err)
+    return SAMPLE
 
 
 def _declare(parser: argparse.ArgumentParser, emitter: Emitter) -> None:
@@ -821,19 +867,43 @@ def cmd_serve(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
 
 
 def cmd_init(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
-    """A commented project file in DIR; an existing one is left as it is."""
-    target = args.folder / project.FILE_NAME
+    """A new content folder (cli/scaffold.py); nothing that exists is replaced."""
     try:
-        if not args.folder.is_dir():
-            raise UsageError(f"{args.folder}: no such folder")
-        if os.path.lexists(target):
-            raise UsageError(f"{target} exists already; it is not replaced (edit it, or remove it first)")
-        atomic_write_bytes(target, project.template(EMITTERS.values()).encode("utf-8"))
-    except OSError as e:              # a read-only, immutable or special folder, a name too long…
-        raise UsageError(f"{target}: cannot be written: {e.strerror or e}") from None
+        written = scaffold.init(args.folder, EMITTERS.values())
+    except scaffold.ScaffoldError as e:
+        raise UsageError(str(e)) from None
     if not args.quiet:
-        print(f"wrote {target}: every key with its default; edit it, then run `anthology check {args.folder}`",
-              file=out)
+        for path in written:
+            print(f"wrote {path}", file=out)
+        go = "" if args.folder == Path(".") else f"cd {args.folder}\n  "
+        print(f"next: fill in your name and the book's title in {project.FILE_NAME}, then\n  {go}"
+              'anthology new "标题"\n  anthology check\n  anthology serve --open\n  anthology build pdf', file=out)
+    return 0
+
+
+def cmd_new(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
+    """A new post in the content folder; its path on `out`."""
+    for name in ("title", "series"):
+        value = getattr(args, name)
+        if value is not None and (not value.strip() or (problem := project.text_problem(value, 200))):
+            raise UsageError(f"{'TITLE' if name == 'title' else '--series'}: "
+                             f"{'is empty' if not value.strip() else problem}")
+    try:
+        found = project.find(["."])
+    except ProjectError as e:
+        raise UsageError(e.problems[0].format()) from None
+    if found is None:
+        raise UsageError(f"no {project.FILE_NAME} here or above: run `anthology init` to start a content folder")
+    try:
+        path = scaffold.new_post(Path(os.path.relpath(found.parent)), args.title, args.series)
+    except OSError as e:
+        raise UsageError(f"{e.filename}: cannot be written: {e.strerror or e}") from None
+    print(path, file=out)
+    return 0
+
+
+def cmd_help(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
+    out.write(reference.text(args.topic, EMITTERS.values()))
     return 0
 
 
@@ -847,4 +917,5 @@ COMMANDS: dict[str, Command] = {"check": cmd_check, "build": cmd_build, "list": 
                                 "serve": cmd_serve, "fetch": cmd_fetch}
 # Commands that read no posts: no run, no project file, no progress.
 LocalCommand = Callable[[argparse.Namespace, argparse.ArgumentParser, TextIO, TextIO], int]
-LOCAL_COMMANDS: dict[str, LocalCommand] = {"init": cmd_init, "completion": cmd_completion, "cache": cmd_cache}
+LOCAL_COMMANDS: dict[str, LocalCommand] = {"init": cmd_init, "new": cmd_new, "help": cmd_help,
+                                           "completion": cmd_completion, "cache": cmd_cache}

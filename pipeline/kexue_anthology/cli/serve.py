@@ -120,7 +120,7 @@ def banner(outcome: Outcome) -> str:
     if not lines:
         return ""
     errors = sum(1 for d in outcome.problems if d.severity == "error")
-    warnings = len(outcome.problems) - errors
+    warnings = sum(1 for d in outcome.problems if d.severity == "warning")
     head = ("the build failed; this is the last good site" if outcome.failure
             else f"{_many(errors, 'error')}, {_many(warnings, 'warning')}")
     more = len(outcome.problems) - MAX_SHOWN
@@ -426,7 +426,7 @@ def _build(site: Site, live: Live, out: TextIO, err: TextIO, crash_log: Callable
     if not failure:
         print(f"{'built' if first else 'rebuilt'} {_many(len(run.posts), 'post')} in "
               f"{time.perf_counter() - started:.1f} s: {_many(errors, 'error')}, "
-              f"{_many(len(problems) - errors, 'warning')}", file=out, flush=True)
+              f"{_many(sum(1 for d in problems if d.severity == 'warning'), 'warning')}", file=out, flush=True)
     err.flush()
     live.publish(problems, failure)
 

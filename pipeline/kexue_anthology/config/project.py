@@ -573,24 +573,29 @@ def _toml(value: object) -> str:
     return str(value)
 
 
-def template(formats: Iterable[Owner]) -> str:
-    """The commented project file `anthology init` writes: every key with its default (those
-    without one commented out), so that it loads back to `Project()`; [outputs] names the `formats`."""
-    d = Project()
+def template(formats: Iterable[Owner], own: Mapping[str, str] | None = None) -> str:
+    """The commented project file: every key with its default (those without one commented out),
+    so that it loads back to `Project()`; [outputs] names the `formats`.  `own` (what `anthology
+    init` writes) replaces the blog's title, author, source and licence, so that a new book
+    carries no one else's name."""
+    personal: dict[str, Any] = {k: v for k, v in (own or {}).items() if k != "title"}
+    d = replace(Project(), **personal)
+    title = (own or {}).get("title")
+    title_line = (f"title = {_toml(title)}" if title else f'# title = "{DEFAULT_TITLE}"').ljust(33)
     outputs = "\n".join(f'# {f.name} = "out/{f.default_out.format(name="book")}"' for f in formats)
-    return f'''# anthology.toml: the book this content folder makes (kexue-anthology, `anthology --help`).
+    return f'''# anthology.toml: the book this content folder makes (kexue-anthology; `anthology help project`).
 # Every command run on the posts here (check, list, build, serve) reads it; their flags
 # (--title, --subtitle, --author, --paper, --math, --out) override it, --no-project ignores it.
 # A key left out, or commented out as below, keeps the default shown.
 
 [book]
-# title = "{DEFAULT_TITLE}"          # the book's title (with --series: the series' name)
+{title_line} # the book's title (with --series: the series' name)
 # subtitle = "…"                    # under the title on the title page and the cover
 author = {_toml(d.author)}                  # on the title page, the cover, the metadata, the site's footer
 language = {_toml(d.language)}             # BCP 47: zh-Hans, zh-Hant, en, …
 source_name = {_toml(d.source_name)}          # the site the posts come from
 source_url = {_toml(d.source_url)}   # its address ("" for none)
-licence = {_toml(d.licence)}
+licence = {_toml(d.licence)}       # the rights line of the title page and the metadata ("" for none)
 # series = ["最小熵原理", "低秩近似之路"]   # only these series, in this order (left out: all, by date)
 others = {_toml(d.others)}                     # posts of no series go in too (「其他文章」)
 paper = {_toml(d.paper)}                      # the PDF's paper: a4, a5 or b5

@@ -13,7 +13,7 @@ from kexue_anthology.core.sourcetext import Position
 
 @dataclass
 class Diagnostic:
-    severity: str             # "error" or "warning"
+    severity: str             # "error", "warning" or "note" (what was assumed; never fails a run)
     code: str                 # short machine name, e.g. "tex-error", "unknown-label"
     message: str
     position: Position | None = None
@@ -39,7 +39,7 @@ class Diagnostic:
         def escape_property(s: str) -> str:
             return escape(s).replace(":", "%3A").replace(",", "%2C")
 
-        kind = "error" if self.severity == "error" else "warning"
+        kind = {"error": "error", "note": "notice"}.get(self.severity, "warning")
         props = [f"file={escape_property(self.position.path if self.position else self.where)}"]
         if self.position:
             props += [f"line={self.position.line}", f"col={self.position.col}"]
@@ -63,6 +63,10 @@ class Diagnostics:
                 path: str | None = None, source: str | None = None) -> None:
         self.items.append(Diagnostic("warning", code, message, position, path, source))
 
+    def note(self, code: str, message: str, position: Position | None = None, *, path: str | None = None) -> None:
+        """What the tool assumed where the input did not say (`--strict` leaves it a note)."""
+        self.items.append(Diagnostic("note", code, message, position, path))
+
     def input_error(self, path: str, message: str, code: str = "unreadable") -> None:
         """A file that could not be read at all: the run exits 2 at the end."""
         self.unreadable_input = True
@@ -70,7 +74,8 @@ class Diagnostics:
 
     def strict(self) -> None:
         for d in self.items:
-            d.severity = "error"
+            if d.severity == "warning":
+                d.severity = "error"
 
     @property
     def errors(self) -> int:

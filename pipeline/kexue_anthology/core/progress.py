@@ -25,6 +25,7 @@ class Reporter(Protocol):
     def begin(self, stage: str, total: int | None, unit: str = "") -> None: ...
     def advance(self, n: int) -> None: ...
     def end(self, failed: bool = False) -> None: ...
+    def say(self, text: str) -> None: ...
 
 
 class Silent:
@@ -35,6 +36,9 @@ class Silent:
         pass
 
     def end(self, failed: bool = False) -> None:
+        pass
+
+    def say(self, text: str) -> None:
         pass
 
 
@@ -59,6 +63,12 @@ def task(stage: str, total: int | None = None, unit: str = "") -> Iterator[Calla
         failed = False
     finally:
         _reporter.end(failed)
+
+
+def say(text: str) -> None:
+    """One line telling what the run is doing that takes a while and is no task of counted steps
+    (the engine's first install), shown as progress is (not with -q)."""
+    _reporter.say(text)
 
 
 def advance(n: int = 1) -> None:
@@ -124,6 +134,9 @@ class _Stack:
     def _began(self, task: _Open, depth: int) -> None:
         pass
 
+    def say(self, text: str) -> None:
+        pass
+
     def _advanced(self, task: _Open) -> None:
         pass
 
@@ -138,6 +151,9 @@ class PlainProgress(_Stack):
     def __init__(self, stream: TextIO) -> None:
         super().__init__()
         self.stream = stream
+
+    def say(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
 
     def _ended(self, task: _Open, path: str, failed: bool) -> None:
         count, took = task.count(failed), duration(time.perf_counter() - task.started)
@@ -171,6 +187,10 @@ class Rich(_Stack):
             self._display.start()
         self._ids[id(task)] = self._display.add_task("  " * depth + escape(task.stage), total=task.total,
                                                      count=task.count(failed=True))
+
+    def say(self, text: str) -> None:
+        from rich.markup import escape
+        (self._display.console if self._display is not None else self.console).print(escape(text))
 
     def _advanced(self, task: _Open) -> None:
         assert self._display is not None

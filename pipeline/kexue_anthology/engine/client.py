@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from kexue_anthology.core import lifeline
+from kexue_anthology.core import lifeline, progress
 
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "worker.js"
@@ -109,6 +109,7 @@ def install_node_modules() -> Path:
         work.mkdir()
         for name in ("package.json", "package-lock.json"):
             shutil.copyfile(HERE / name, work / name)
+        progress.say(f"anthology: installing the MathJax engine (npm ci, once, ~10–20 s) into {prefix}…")
         try:
             subprocess.run([npm, "ci", "--prefix", str(work), "--no-audit", "--no-fund", "--loglevel=error"],
                            check=True, capture_output=True, text=True)

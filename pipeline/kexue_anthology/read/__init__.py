@@ -1,9 +1,10 @@
 """The read stage: every form a post comes in, to one list of `Post`s.
 
 Readers are tried in the order of `READERS`; the first whose `detect` accepts a file reads
-it.  The same post met in several sources (a listing excerpt and the full scrape, or two
-listing pages) becomes one post: the fuller text wins, and missing facts are filled in from
-the others.  Series and part come from the front matter, else from the title.
+it; a Markdown file none accepts is read as plain Markdown (read/plainmarkdown.py).  The same
+post met in several sources (a listing excerpt and the full scrape, or two listing pages)
+becomes one post: the fuller text wins, and missing facts are filled in from the others.
+Series and part come from the front matter, else from the title.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.outputs import STAMP
 from kexue_anthology.core.sourcetext import SourceFile
-from kexue_anthology.read import frontmatter, listing, plaintext, scraped
+from kexue_anthology.read import frontmatter, listing, plainmarkdown, plaintext, scraped
 from kexue_anthology.read.decode import decode
 from kexue_anthology.read.series import normalize_title, parse_series
 
@@ -154,8 +155,11 @@ def _read_file(path: Path, diagnostics: Diagnostics) -> list[Post]:
     for detect, read in READERS.values():
         if detect(source.text):
             return read(source, diagnostics)
-    diagnostics.input_error(name, "not a post in any known form (listing page, scraped post, "
-                                  "plain-text post, Markdown with front matter)", code="unknown-form")
+    if plainmarkdown.accepts(name):               # any other Markdown file: a post with its facts assumed
+        return plainmarkdown.read(source, diagnostics)
+    diagnostics.input_error(name, "not a post in any known form (listing page, scraped post, plain-text post, "
+                                  "Markdown); these lines at its top make it one: "
+                                  + plainmarkdown.FRONT_MATTER_HINT, code="unknown-form")
     return []
 
 

@@ -200,6 +200,19 @@ def _kind(value: Any) -> str:
     return kinds.get(type(value), f"{type(value).__name__} {str(value)[:40]!r}")
 
 
+# What each field is, for `anthology help front-matter` (a test keeps it to FIELDS' keys).
+FIELD_HELP: dict[str, tuple[str, str]] = {
+    "title": ("text, required", "the post's title; 「系列名（三）：…」 also gives the series and part"),
+    "date": ("YYYY-MM-DD", "the date under the title; posts go by date (left out: a warning, no date)"),
+    "id": ('"text"', "letters, digits, - and _: names the post's page; left out, made from the title "
+                     "(a warning: it changes with the title)"),
+    "series": ("text", "the series the post belongs to (else read from the title): a part of the book"),
+    "part": ("number", "the post's place in its series (else read from the title)"),
+    "tags": ("[a, b] or a, b", "words the site lists posts by (tags.html)"),
+    "readers": ("number", "how many read it, shown under the title"),
+    "url": ("address", "where the post stands on the web"),
+}
+
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "title": _text(MAX_TITLE_CHARS), "date": _date, "id": _id, "series": _text(MAX_TITLE_CHARS),
     "part": _count(1, MAX_PART), "tags": _tags, "readers": _count(0, MAX_READERS), "url": _url,
