@@ -9,14 +9,16 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-
 from kexue_anthology.core.locations import root_of, shown
+
 from tests.helpers import run_cli
 
 
@@ -161,3 +163,113 @@ def test_a_series_prefix_is_suggested_with_punctuation(tmp_path):
     assert 'no series "原理"; did you mean "最小熵原理"? series found:' in err
     status, _, err = run_cli("list", tmp_path / "posts", "--series", "xyz", "--no-project")
     assert err.strip() == 'anthology: error: no series "xyz"; series found: 最小熵原理, 熵的故事'
+
+
+PERMALINKS = r"""---
+title: 标题
+date: 2020-01-01
+id: "700"
+---
+
+## 第一节
+
+\begin{equation}E = mc^2\label{eq:e}\end{equation}
+"""
+# The page in an iframe, measured from outside: the permalinks' opacity as laid out (headless Chromium
+# matches `(hover: none)`, where they used to show grey), whether a rule with :hover shows them on their
+# heading (:hover itself cannot be had without a pointer: it is read as matching), then after focus.
+PROBE = """<!DOCTYPE html><html><body><iframe id="f" src="700.html" style="width:1280px;height:900px"></iframe>
+<script>document.getElementById('f').addEventListener('load', () => {
+ const doc = document.getElementById('f').contentDocument, link = doc.querySelector('h2 .permalink');
+ const rules = [];
+ for (const sheet of doc.styleSheets) for (const r of sheet.cssRules)
+   if (r.selectorText && r.selectorText.includes(':hover') && r.style.opacity === '1') rules.push(r.selectorText);
+ const seen = {heading: getComputedStyle(link).opacity, equation: getComputedStyle(doc.querySelector('.eq-tag .permalink')).opacity,
+   hoverless: matchMedia('(hover: none)').matches, tab: link.tabIndex,
+   onHover: rules.some(s => link.matches(s.replaceAll(':hover', ':is(*)')) && !link.matches(s))};
+ link.focus();
+ seen.focused = getComputedStyle(link).opacity;
+ const pre = document.createElement('pre'); pre.id = 'kx'; pre.textContent = JSON.stringify(seen);
+ document.body.appendChild(pre); });</script></body></html>"""
+
+
+@builds
+@pytest.mark.browser
+def test_permalinks_show_only_on_hover_or_keyboard_focus(tmp_path):
+    from tests.test_html import chromium
+    browser = chromium()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "p.md").write_text(PERMALINKS, encoding="utf-8")
+    status, _, err = run_cli("build", "html", tmp_path / "src", "--out", tmp_path / "site", "--no-project",
+                             "--cache-dir", tmp_path / "cache")
+    assert status == 0, err
+    (tmp_path / "site" / "posts" / "probe.html").write_text(PROBE, encoding="utf-8")
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--allow-file-access-from-files",
+                          "--virtual-time-budget=5000", "--dump-dom",
+                          (tmp_path / "site" / "posts" / "probe.html").as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r'<pre id="kx">(.*?)</pre>', dom, re.S)
+    assert m, dom[-2000:]
+    seen = json.loads(html.unescape(m.group(1)))
+    assert seen["hoverless"] and seen["heading"] == "0" and seen["equation"] == "0", seen   # no grey ¶ anywhere
+    assert seen["onHover"], seen
+    assert seen["tab"] == 0 and seen["focused"] == "1", seen             # reached and shown by the keyboard
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make(tmp_path: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    """The checkout's Makefile run in `tmp_path` (its out/ there), `setup` taken as done and $(BIN)
+    a folder whose `anthology` runs this checkout's code with this Python."""
+    if not shutil.which("make"):
+        pytest.skip("needs make")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "anthology").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m kexue_anthology "$@"\n')
+    (bin_dir / "anthology").chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "pipeline"), "ANTHOLOGY_CACHE": str(tmp_path / "cache")}
+    return subprocess.run(["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), "-o", "setup",
+                           "-o", "system", f"BIN={bin_dir}", *targets], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_make_names_the_book_as_the_command_does(tmp_path):
+    """One default name however the book is built: the Makefile's targets pass no --out, so the
+    tool's rule holds (the project file's [outputs], else out/site, out/TITLE.epub, out/TITLE.pdf)."""
+    dry = make(tmp_path, "-n", "html", "epub", "pdf", "CONTENT=posts")
+    assert dry.returncode == 0, dry.stderr
+    commands = [line for line in dry.stdout.splitlines() if " build " in line]
+    assert len(commands) == 3 and not any("--out" in line for line in commands), commands
+    status, out, _ = run_cli("build", "pdf", "--help")
+    assert status == 0 and "NAME the book's title" in " ".join(out.split())
+    assert "`make pdf` writes the same file" in " ".join(out.split())
+
+
+@pytest.mark.engine
+@pytest.mark.pandoc
+def test_build_without_out_writes_the_title_s_name(tmp_path, monkeypatch):
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "posts" / "a.md").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "anthology.toml").write_text('[book]\ntitle = "我的文集"\nauthor = "某人"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run_cli("build", "epub", "posts", "--cache-dir", tmp_path / "cache")
+    assert status == 0, err
+    assert (tmp_path / "out" / "我的文集.epub").is_file()
+    status, _, err = run_cli("build", "epub", "posts", "--series", "熵的故事", "--cache-dir", tmp_path / "cache")
+    assert status == 0 and (tmp_path / "out" / "熵的故事.epub").is_file(), err
+
+
+@pytest.mark.engine
+@pytest.mark.pandoc
+@pytest.mark.weasyprint
+def test_make_series_builds_both_books_then_fails_on_errors(tmp_path):
+    """Slow (an EPUB and a PDF through the Makefile): a bad formula does not stop the PDF."""
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "posts" / "entropy-1.md").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "posts" / "entropy-2.md").write_text(BAD, encoding="utf-8")
+    done = make(tmp_path, "series", "SERIES=熵的故事", "CONTENT=posts")
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert (tmp_path / "out" / "熵的故事.epub").is_file() and (tmp_path / "out" / "熵的故事.pdf").is_file()
+    assert done.stdout.count("1 shown as source") == 2, done.stdout
