@@ -4,7 +4,8 @@ The text diagnostics, `check --format json` and `--format github`, the site's `e
 `serve`'s banner all name a file by `shown(path, root)`, with `root` from `root_of`: the top of the
 git repository holding the content folder (GitHub attaches an annotation only to a path relative to
 it), else the content folder (the project file's), else the working folder.  A file outside the
-root keeps the name it was given.
+root keeps the name it was given (the command line's own); only a published page (errors.html) names
+such a file from the posts' common folder instead, never by the build machine's absolute path.
 """
 
 from __future__ import annotations
