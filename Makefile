@@ -63,15 +63,17 @@ list: setup
 	$(BIN)/anthology list $(CONTENT)
 
 # out/ is this checkout's own build folder (git-ignored): the targets replace what is there (--force).
+# The files are named as `anthology build` names them with no --out (the project file's [outputs], else
+# out/site, out/TITLE.epub, out/TITLE.pdf), so a book has one name however it is built.
 html: setup
-	$(BIN)/anthology build html $(CONTENT) --out out/site --force
+	$(BIN)/anthology build html $(CONTENT) --force
 
 # The author's preview: the site served on 127.0.0.1, rebuilt and reloaded on every save (Ctrl-C stops).
 serve: setup
 	$(BIN)/anthology serve $(CONTENT) --open
 
 epub: setup
-	$(BIN)/anthology build epub $(CONTENT) --out out/anthology.epub --force
+	$(BIN)/anthology build epub $(CONTENT) --force
 
 # One series as its own books (EPUB and PDF): make series SERIES=最小熵原理 [CONTENT=../shared/corpus]
 series: setup
@@ -104,9 +106,10 @@ fuzz: setup system test-system
 bench: setup
 	$(BIN)/python -m benchmarks.bench
 
-# The main job: the printable anthology of the bundled sample (or CONTENT=…), out/anthology.pdf.
+# The main job: the printable anthology of the bundled sample (or CONTENT=…), out/科学空间文集.pdf
+# (out/TITLE.pdf: the book's title).
 pdf: setup system
-	$(BIN)/anthology build pdf $(CONTENT) --out out/anthology.pdf --force
+	$(BIN)/anthology build pdf $(CONTENT) --force
 
 # Each golden test rewrites its reference and reports itself skipped ("rewrote …"): then read the diff.
 GOLDEN := tests/test_cases.py tests/test_render_pixels.py tests/test_pdf.py::test_golden_page

@@ -57,7 +57,7 @@ def test_strict_turns_warnings_into_errors(tmp_path):
 
 def test_series_selects_posts(tmp_path):
     status, out, err = run_cli("check", DATA / "cases" / "listing_glued.txt", "--series", "最小熵原理", "--no-cache")
-    assert status == 2 and "no series '最小熵原理'" in err            # a typo must not turn CI green
+    assert status == 2 and 'no series "最小熵原理"' in err            # a typo must not turn CI green
     status, out, _ = run_cli("list", "--series", "最小熵原理")
     assert status == 0 and out.strip().endswith("2 posts")
 

@@ -158,7 +158,8 @@ def test_list_takes_the_series_the_project_names_in_its_order(tmp_path):
     status, out, err = run_cli("list", folder, "--format", "json")
     assert status == 0
     assert sorted(p["id"] for p in json.loads(out)) == ["9102", "9103", "9104"]       # 9101 has no series
-    assert f"{folder / 'anthology.toml'}:3:25: warning: series '丙系列' of the project file has no posts" in err
+    # shown relative to the content folder (no git repository here): core/locations.py
+    assert '\nanthology.toml:3:25: warning: series "丙系列" of the project file has no posts' in err
     status, out, _ = run_cli("list", folder, "--format", "json", "--no-project")
     assert status == 0 and len(json.loads(out)) == 4
     status, out, _ = run_cli("list", folder, "--format", "json", "--series", "甲系列")      # the flag wins

@@ -68,6 +68,7 @@ class Run:
     build: BuildRequest | None = None
     collection: Collection | None = None
     stage: str = ""                        # what the run is doing, for a crash report
+    root: Path | None = None               # where locations are shown from (core/locations.py)
 
 
 def _read(run: Run) -> None:

@@ -57,6 +57,7 @@ from kexue_anthology.core.cache import default_cache_dir
 from kexue_anthology.core.diagnostics import Diagnostic
 from kexue_anthology.core.errors import SetupError
 from kexue_anthology.core.fileio import LockTimeout, output_lock
+from kexue_anthology.core.locations import root_of, shown
 from kexue_anthology.core.model import Formula, Post, rejected
 from kexue_anthology.core.outputs import OutputRefused, check_target, default_target
 from kexue_anthology.engine.client import EngineUnavailable
@@ -243,7 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
         inputs(fmt)
         fmt.add_argument("--out", type=Path, metavar="PATH",
                          help=f"where (default: the project file's [outputs] {emitter.name}, else "
-                              f"./out/{emitter.default_out.format(name='NAME')})")
+                              f"./out/{emitter.default_out.format(name='NAME')}"
+                              + (", NAME the book's title, with --series the series' name; `make "
+                                 f"{emitter.name}` writes the same file)" if "{name}" in emitter.default_out
+                                 else f"; `make {emitter.name}` writes the same folder)"))
         fmt.add_argument("--force", action="store_true",
                          help="replace --out even when it holds files an earlier build did not write")
         book(fmt)
@@ -383,6 +387,7 @@ def _main(argv: list[str] | None, out: TextIO | None, err: TextIO | None) -> int
         run.paths = run.paths or [str(_default_folder(args, err))]
         _check_environment(args)
         run.settings = _settings(args, run.paths, err)
+        run.root = root_of(run.paths, run.settings.project.path)
         return COMMANDS[args.command](args, run, out, err)
     except ProjectError as e:
         for problem in e.problems:
@@ -574,7 +579,7 @@ def _finish(run: Run, err: TextIO, show: bool = True) -> int:
     d = run.diagnostics
     if show:
         for item in d.sorted():
-            print(item.format(), file=err)
+            print(item.format(run.root), file=err)
     if d.unreadable_input:
         return 2
     return 1 if d.errors else 0
@@ -681,18 +686,18 @@ def cmd_check(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     summary = Summary.of(run)
     if args.format == "json":
         json.dump({"summary": dataclasses.asdict(summary),
-                   "posts": [p.summary() for p in run.posts],
-                   "formulas": [formula_json(p, f) for p in run.posts for f in p.formulas],
-                   "diagnostics": [diagnostic_json(x) for x in d.sorted()]},
+                   "posts": [dict(p.summary(), path=shown(p.path, run.root)) for p in run.posts],
+                   "formulas": [formula_json(p, f, run.root) for p in run.posts for f in p.formulas],
+                   "diagnostics": [diagnostic_json(x, run.root) for x in d.sorted()]},
                   out, ensure_ascii=False, indent=1)
         out.write("\n")
         return _finish(run, err, show=False)
     if args.format == "github":
         for item in d.sorted():
-            print(item.format_github(), file=out)
+            print(item.format_github(run.root), file=out)
     else:
         for item in d.sorted():
-            print(item.format(), file=out)
+            print(item.format(run.root), file=out)
     stats = run.stats.validate
     engine = f", {stats.checked} through MathJax, {stats.cached_posts} posts from cache" if stats else ""
     print(f"{summary.posts} posts, {summary.formulas} formulas, {summary.errors} errors, {summary.warnings} warnings"
@@ -700,21 +705,22 @@ def cmd_check(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
     return _finish(run, err, show=False)
 
 
-def formula_json(post: Post, f: Formula) -> dict[str, object]:
-    return {"path": f.position.path, "line": f.position.line, "col": f.position.col, "post": post.id,
+def formula_json(post: Post, f: Formula, root: Path | None = None) -> dict[str, object]:
+    return {"path": shown(f.position.path, root), "line": f.position.line, "col": f.position.col, "post": post.id,
             "display": f.display, "tex": f.tex, "ok": f.ok, "message": f.message}
 
 
-def diagnostic_json(d: Diagnostic) -> dict[str, object]:
+def diagnostic_json(d: Diagnostic, root: Path | None = None) -> dict[str, object]:
     p = d.position
     return {"severity": d.severity, "code": d.code, "message": d.message,
-            "path": p.path if p else d.path, "line": p.line if p else None, "col": p.col if p else None}
+            "path": d.shown_path(root), "line": p.line if p else None, "col": p.col if p else None}
 
 
 def cmd_list(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> int:
     posts = run_stages(run, "extract").posts
     if args.format == "json":
-        json.dump([dict(p.summary(), formulas=len(p.formulas), readers=p.readers) for p in posts],
+        json.dump([dict(p.summary(), path=shown(p.path, run.root), formulas=len(p.formulas), readers=p.readers)
+                   for p in posts],
                   out, ensure_ascii=False, indent=1)
         out.write("\n")
     else:
@@ -797,8 +803,10 @@ def _build_read(args: argparse.Namespace, run: Run, written: list[Path], started
     run_stages(run, "emit", start="document")
     summary = Summary.of(run)
     broken = sum(1 for p in run.posts for f in p.formulas if rejected(f))
+    # the author's to-do: here and in the site's errors.html, never in a published page's header
+    listed = f", listed in {written[0] / 'errors.html'}" if broken and args.format == "html" else ""
     print(f"wrote {', '.join(map(str, written))}: {summary.posts} posts, {summary.formulas} formulas"
-          f"{f', {broken} shown as source (MathJax rejects them)' if broken else ''}"
+          f"{f', {broken} shown as source (MathJax rejects them{listed})' if broken else ''}"
           f" ({time.perf_counter() - started:.1f} s)", file=out)
     return _finish(run, err)
 

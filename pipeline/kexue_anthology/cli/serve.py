@@ -42,6 +42,8 @@ from kexue_anthology.core import progress
 from kexue_anthology.core.diagnostics import Diagnostic
 from kexue_anthology.core.errors import SetupError
 from kexue_anthology.core.fileio import scratch_dir
+from kexue_anthology.core.locations import root_of
+from kexue_anthology.core.model import rejected
 from kexue_anthology.engine.client import EngineUnavailable
 from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import EMITTERS
@@ -74,6 +76,8 @@ class Outcome:
     problems: tuple[Diagnostic, ...] = ()
     failure: str | None = None        # the tool itself failed (the last good site is served)
     building: bool = True
+    root: Path | None = None          # where the problems' paths are shown from (core/locations.py)
+    broken: int = 0                   # formulas shown as source (MathJax rejects them): errors.html
 
 
 class Live:
@@ -86,9 +90,11 @@ class Live:
         self.closing = False
         self._changed = threading.Condition()
 
-    def publish(self, problems: Iterable[Diagnostic], failure: str | None) -> int:
+    def publish(self, problems: Iterable[Diagnostic], failure: str | None, root: Path | None = None,
+                broken: int = 0) -> int:
         with self._changed:
-            self.outcome = Outcome(self.outcome.generation + 1, tuple(problems), failure, building=False)
+            self.outcome = Outcome(self.outcome.generation + 1, tuple(problems), failure, building=False,
+                                   root=root, broken=broken)
             self._changed.notify_all()
             return self.outcome.generation
 
@@ -116,7 +122,7 @@ def banner(outcome: Outcome) -> str:
         return (f'<div id="anthology-serve" style="{BANNER_STYLE}">anthology serve: building the site… '
                 'this page reloads when it is done</div>')
     lines = [f"anthology serve: {outcome.failure}"] if outcome.failure else []
-    lines += [d.format() for d in outcome.problems[:MAX_SHOWN]]
+    lines += [d.format(outcome.root) for d in outcome.problems[:MAX_SHOWN]]
     if not lines:
         return ""
     errors = sum(1 for d in outcome.problems if d.severity == "error")
@@ -126,8 +132,11 @@ def banner(outcome: Outcome) -> str:
     more = len(outcome.problems) - MAX_SHOWN
     if more > 0:
         lines.append(f"… and {more} more (see the terminal)")
+    # the author's to-do, here and in errors.html only: a published page's header does not carry it
+    todo = (f'; <a href="/errors.html">{outcome.broken} 个公式未能排版</a>'
+            if outcome.broken and not outcome.failure else "")
     return (f'<details id="anthology-serve" open style="{BANNER_STYLE}"><summary>anthology serve: '
-            f'{html.escape(head)}</summary><pre style="margin:.3em 0;white-space:pre-wrap">'
+            f'{html.escape(head)}{todo}</summary><pre style="margin:.3em 0;white-space:pre-wrap">'
             f'{html.escape(chr(10).join(lines))}</pre></details>')
 
 
@@ -407,6 +416,8 @@ def _build(site: Site, live: Live, out: TextIO, err: TextIO, crash_log: Callable
     started = time.perf_counter()
     failure = None
     problems: list[Diagnostic] = []
+    root = root_of(site.paths, site.settings.project.path)
+    broken = 0
     try:
         run = build_site(site, live.root)
     except (EngineUnavailable, SetupError, NoSuchSeries) as e:
@@ -416,19 +427,21 @@ def _build(site: Site, live: Live, out: TextIO, err: TextIO, crash_log: Callable
                    f"not of the input; the full report is in {crash_log()}")
     else:
         problems = run.diagnostics.sorted()
+        broken = sum(1 for p in run.posts for f in p.formulas if rejected(f))
         if not run.posts:
             failure = "error: no posts were read, nothing to show"
     for d in problems:
-        print(d.format(), file=err)
+        print(d.format(root), file=err)
     if failure:
         print(f"anthology: {failure}" + ("" if first else "; still serving the last good site"), file=err)
     errors = sum(1 for d in problems if d.severity == "error")
+    todo = f", {_many(broken, 'formula')} shown as source (errors.html)" if broken else ""
     if not failure:
         print(f"{'built' if first else 'rebuilt'} {_many(len(run.posts), 'post')} in "
               f"{time.perf_counter() - started:.1f} s: {_many(errors, 'error')}, "
-              f"{_many(sum(1 for d in problems if d.severity == 'warning'), 'warning')}", file=out, flush=True)
+              f"{_many(sum(1 for d in problems if d.severity == 'warning'), 'warning')}{todo}", file=out, flush=True)
     err.flush()
-    live.publish(problems, failure)
+    live.publish(problems, failure, root, broken)
 
 
 class Watcher:

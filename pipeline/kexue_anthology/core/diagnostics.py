@@ -1,13 +1,17 @@
 """Diagnostics, Sphinx style: `path:line:col: error: message [code]`.
 
 Stages report into one `Diagnostics` collection and never raise for bad input; the command
-counts what was reported and decides the exit status at the end.
+counts what was reported and decides the exit status at the end.  Every output names a place
+the same way: its file by `core.locations.shown` (relative to the repository's top, given as `root`),
+with the line and column of the position.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from kexue_anthology.core.locations import shown
 from kexue_anthology.core.sourcetext import Position
 
 
@@ -22,17 +26,25 @@ class Diagnostic:
 
     @property
     def where(self) -> str:
-        if self.position:
-            return str(self.position)
-        return self.path or "<input>"
+        return self.where_in(None)
 
-    def format(self) -> str:
-        text = f"{self.where}: {self.severity}: {self.message} [{self.code}]"
+    def where_in(self, root: Path | None) -> str:
+        """`path:line:col` (`path` alone when no line is known), the path as `shown` from `root`."""
+        p = self.position
+        if p:
+            return f"{shown(p.path, root)}:{p.line}:{p.col}"
+        return shown(self.path, root) if self.path else "<input>"
+
+    def shown_path(self, root: Path | None) -> str | None:
+        return shown(self.position.path if self.position else self.path or "", root) or None
+
+    def format(self, root: Path | None = None) -> str:
+        text = f"{self.where_in(root)}: {self.severity}: {self.message} [{self.code}]"
         if self.source is not None:
             text += "\n" + "\n".join("    " + line for line in self.source.splitlines() or [""])
         return text
 
-    def format_github(self) -> str:
+    def format_github(self, root: Path | None = None) -> str:
         def escape(s: str) -> str:
             return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -40,7 +52,7 @@ class Diagnostic:
             return escape(s).replace(":", "%3A").replace(",", "%2C")
 
         kind = {"error": "error", "note": "notice"}.get(self.severity, "warning")
-        props = [f"file={escape_property(self.position.path if self.position else self.where)}"]
+        props = [f"file={escape_property(self.shown_path(root) or '<input>')}"]
         if self.position:
             props += [f"line={self.position.line}", f"col={self.position.col}"]
         props.append(f"title={escape_property(self.code)}")

@@ -95,7 +95,8 @@ def read(source: SourceFile, diagnostics: Diagnostics) -> list[Post]:
         loader = _Loader(text)
         root = loader.get_single_node()
     except yaml.YAMLError as e:
-        diagnostics.error("front-matter", f"front matter is not valid YAML: {_problem(e)}", at(_offset(e)))
+        offset, context = _offset(e, len(text))
+        diagnostics.error("front-matter", f"front matter is not valid YAML: {_problem(e)}{context}", at(offset))
         return []
     except RecursionError:
         diagnostics.error("front-matter", "front matter nested too deeply", at(0))
@@ -131,11 +132,20 @@ def _problem(e: Exception) -> str:
     return text.split(";")[0][:200]
 
 
-def _offset(e: yaml.YAMLError) -> int:
+def _offset(e: yaml.YAMLError, size: int) -> tuple[int, str]:
+    """Where the error is in the YAML text, and what to add to its message.  An error PyYAML
+    finds at the end of the text (a quote or bracket never closed) would stand on the closing
+    `---` line: it is put where the unclosed thing began (PyYAML's context), else on the
+    YAML's last character."""
     mark = getattr(e, "problem_mark", None)
-    if mark is not None:
-        return int(mark.index)
-    return getattr(e, "position", 0) or 0        # a ReaderError: a character YAML refuses
+    if mark is None:
+        return getattr(e, "position", 0) or 0, ""       # a ReaderError: a character YAML refuses
+    if int(mark.index) < size:
+        return int(mark.index), ""
+    context, begun = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if begun is not None and int(begun.index) < size:
+        return int(begun.index), f" ({context}, begun here)" if context else ""
+    return max(size - 2, 0), ""
 
 
 # --- fields -------------------------------------------------------------------------------

@@ -46,24 +46,31 @@ def select_project(posts: list[Post], project: Project, diagnostics: Diagnostics
         names = sorted({p.series for p in posts if p.series})
         for name, (line, col) in zip(project.series, places, strict=False):
             if normalize_title(name) not in found:
-                diagnostics.warning("project-series", f"series {name!r} of the project file has no posts among "
-                                    f"those read{_closest_series(name, names)}", project.position(line, col))
+                hint = _closest_series(name, names).rstrip(";")
+                diagnostics.warning("project-series", f'series "{name}" of the project file has no posts among '
+                                    f"those read{hint}", project.position(line, col))
     return chosen
 
 
 def _no_series(series: str, posts: list[Post]) -> str:
     names = sorted({p.series for p in posts if p.series})
     if not names:
-        return f"no series {series!r}: the posts read belong to no series"
+        return f'no series "{series}": the posts read belong to no series'
     shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-    return f"no series {series!r}{_closest_series(series, names)} Series found: {shown}"
+    return f'no series "{series}"{_closest_series(series, names)} series found: {shown}'
 
 
 def _closest_series(name: str, names: list[str]) -> str:
-    """The hint `; did you mean NAME?` for the series of `names` nearest to `name`, else nothing."""
+    """The hint `; did you mean "NAME"?` for the series of `names` nearest to `name`, else `;`:
+    the shortest that begins with it, else that holds it, else the closest by difflib."""
     by_key = {normalize_title(n): n for n in names}
-    close = difflib.get_close_matches(normalize_title(name), list(by_key), n=1, cutoff=0.5)
-    return f"; did you mean {by_key[close[0]]}?" if close else ""
+    wanted = normalize_title(name)
+    for fits in (str.startswith, str.__contains__):
+        found = sorted((key for key in by_key if wanted and fits(key, wanted)), key=lambda key: (len(key), key))
+        if found:
+            return f'; did you mean "{by_key[found[0]]}"?'
+    close = difflib.get_close_matches(wanted, list(by_key), n=1, cutoff=0.5)
+    return f'; did you mean "{by_key[close[0]]}"?' if close else ";"
 
 
 def _warn_incomplete(chosen: list[Post], diagnostics: Diagnostics) -> None:

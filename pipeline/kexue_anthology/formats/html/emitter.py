@@ -29,12 +29,14 @@ import jinja2
 from markupsafe import Markup
 
 from kexue_anthology import TEMPLATES
+from kexue_anthology.check.locate import fault
 from kexue_anthology.collection.bodies import bodies
 from kexue_anthology.collection.collection import Collection
 from kexue_anthology.config.settings import Settings
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.fileio import atomic_dir, holds
-from kexue_anthology.core.model import Post, rejected
+from kexue_anthology.core.locations import root_of, shown
+from kexue_anthology.core.model import Formula, Post, rejected
 from kexue_anthology.core.outputs import STAMP
 from kexue_anthology.formats.base import Emitter
 from kexue_anthology.formats.fonts import math_font
@@ -106,7 +108,7 @@ class HTMLEmitter(Emitter):
         if common["tags"]:
             page("tags.html", "html/tags.html")
         page("errors.html", "html/errors.html", anchor=formula_anchor,
-             source=source_names([p.path for p in collection.posts]))
+             where=fault_places(collection.posts, options.project.path))
         page("search.html", "html/search.html")
         files.update(search_files(collection, texts, lambda post: href(post_file(post)), options.cache_dir))
         if font:
@@ -182,6 +184,20 @@ def _link(source: Path, target: Path) -> bool:
         return True
     except OSError:                # a file system without hard links: the bytes are written
         return False
+
+
+def fault_places(posts: list[Post], project_file: Path | None) -> Callable[[Post, Formula], str]:
+    """`path:line:col` of a rejected formula's fault as `check` names it (core/locations.py, and
+    check/locate.py for the place inside the formula); a file outside the repository is named
+    relative to the posts' common folder, never by the build machine's absolute path."""
+    paths = [p.path for p in posts]
+    root, elsewhere = root_of(paths, project_file), source_names(paths)
+
+    def where(post: Post, f: Formula) -> str:
+        at = fault(f, post.body, f.message or "MathJax rejected this formula")[0]
+        path = shown(at.path, root)
+        return f"{elsewhere(at.path) if os.path.isabs(path) else path}:{at.line}:{at.col}"
+    return where
 
 
 def source_names(sources: list[str]) -> Callable[[str], str]:
