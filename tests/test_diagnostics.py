@@ -191,10 +191,10 @@ def test_forms_without_front_matter_get_no_such_warning(case):
 
 # --- every code in the README -------------------------------------------------------------------
 
-_LITERAL = re.compile(r'\.(?:error|warning)\(\s*"([a-z][a-z0-9-]*)"'          # diagnostics.error("code", …
+_LITERAL = re.compile(r'\.(?:error|warning|note)\(\s*"([a-z][a-z0-9-]*)"'          # diagnostics.error("code", …
                       r'|_report\(\s*\w+,\s*"([a-z][a-z0-9-]*)"'              # document.py's helper
                       r'|\bcode(?::\s*str)?\s*=\s*"([a-z][a-z0-9-]*)"')     # input_error(…, code="…"), defaults
-_CONSTANT = re.compile(r"\.(?:error|warning)\(\s*([A-Z][A-Z0-9_]*)\s*,")
+_CONSTANT = re.compile(r"\.(?:error|warning|note)\(\s*([A-Z][A-Z0-9_]*)\s*,")
 
 
 def emitted_codes() -> set[str]:
@@ -229,7 +229,7 @@ def test_every_code_is_listed_in_the_readme_with_a_meaning_and_an_example():
     assert not listed.keys() - codes, f"README lists codes the tool never emits: {sorted(listed.keys() - codes)}"
     for code, row in listed.items():
         severity, meaning, example = (cell.strip() for cell in row.strip().strip("|").split(" | "))
-        assert severity in ("error", "warning", "error (exit 2)"), code
+        assert severity in ("error", "warning", "note", "error (exit 2)"), code
         assert meaning and example, code
 
 

@@ -28,7 +28,3 @@ def error_code(message: str) -> str:
             return code
     return "tex-error"
 
-
-# `anthology fetch`'s warnings, at the place a post shows the image (kexue_anthology.images.fetching).
-IMAGE_REFUSED = "image-refused"     # not allowed, unsafe or no image: not asked for again
-IMAGE_FAILED = "image-failed"       # could not be fetched: asked for again on the next fetch

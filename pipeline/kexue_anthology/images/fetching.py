@@ -13,11 +13,13 @@ from pathlib import Path
 from kexue_anthology.config.project import Project
 from kexue_anthology.core import progress
 from kexue_anthology.core.diagnostics import Diagnostics
-from kexue_anthology.core.error_codes import IMAGE_FAILED, IMAGE_REFUSED
 from kexue_anthology.core.model import Post
 from kexue_anthology.images.addresses import remote_images
 from kexue_anthology.images.fetcher import CACHED, Fetcher, FetchPolicy, FetchResult
 from kexue_anthology.images.store import FAILED, FETCHED, REFUSED, ImageStore
+
+IMAGE_REFUSED = "image-refused"     # not allowed, unsafe or no image: not asked for again
+IMAGE_FAILED = "image-failed"       # could not be fetched: asked for again on the next fetch
 
 
 @dataclass(frozen=True)
