@@ -13,9 +13,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from kexue_anthology.images.store import ImageStore
 from PIL import Image
 
-from kexue_anthology.images.store import ImageStore
 from tests.helpers import epubcheck, run_cli
 
 pytestmark = [pytest.mark.engine, pytest.mark.pandoc]
@@ -143,13 +143,19 @@ def test_epub_lists_the_figures(content, tmp_path, math):
 
 
 @pytest.mark.weasyprint
-def test_pdf_embeds_the_figures(content, tmp_path):
+def test_pdf_embeds_the_figures(content, tmp_path, monkeypatch):
+    """Each raster figure once (the GIF as its first frame), and the same bytes from a second build
+    in another cache and build folder (WeasyPrint names an image by its URL: data: URLs)."""
     if not shutil.which("pdfimages"):
         pytest.skip("needs poppler's pdfimages")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     posts, cache = content
-    book = tmp_path / "book.pdf"
+    book, again = tmp_path / "book.pdf", tmp_path / "again.pdf"
     status, _out, stderr = run_cli("build", "pdf", posts, "--out", book, "--cache-dir", cache)
     assert status == 0, stderr
+    put(tmp_path / "other-cache", STORED)
+    run_cli("build", "pdf", posts, "--out", again, "--cache-dir", tmp_path / "other-cache")
+    assert book.read_bytes() == again.read_bytes()
     listing = subprocess.run(["pdfimages", "-list", str(book)], capture_output=True, text=True, check=True).stdout
     rows = [line.split() for line in listing.splitlines()[2:]]
     assert sorted((int(r[3]), int(r[4])) for r in rows) == sorted([(400, 300), (320, 200), (120, 80), (800, 500)])

@@ -15,6 +15,7 @@ How an output draws a figure (where its files are, whether it links) is a `Figur
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import re
@@ -113,6 +114,19 @@ def place_figures(collection: Collection, folder: Path) -> None:
             if not path.exists():
                 folder.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(picture.read())
+
+
+def inline_figures(html_text: str, collection: Collection, prefix: str = "images/") -> str:
+    """A body's figures (`prefix` + their file's name) as `data:` URLs: what WeasyPrint embeds
+    is then named by the image's bytes, not by the build folder's (the PDF stays reproducible)."""
+    names = {p.file_name: p for found in collection.pictures.values() for p in found.values()}
+
+    def data_url(m: re.Match[str]) -> str:
+        picture = names.get(m.group(2))
+        if picture is None:
+            return m.group(0)
+        return f'{m.group(1)}="data:{picture.media_type};base64,{base64.b64encode(picture.read()).decode()}"'
+    return re.sub(r'\b(src|href)="' + re.escape(prefix) + r'([0-9a-f]{16}\.[a-z]+)"', data_url, html_text)
 
 
 def picture_digest(pictures: dict[str, Picture]) -> str:
