@@ -34,6 +34,7 @@ from kexue_anthology.documents.pandoc_ast import Document
 from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import Emitter
 from kexue_anthology.formulas import render
+from kexue_anthology.images.pictures import content_root
 from kexue_anthology.read.selection import select, select_project
 
 
@@ -118,7 +119,8 @@ def _assemble(run: Run) -> None:
     settings = run.settings
     run.collection = assemble(run.posts, run.numbers, run.renders, run.asts, title=settings.title,
                               diagnostics=run.diagnostics, order=None if settings.series else settings.project.series,
-                              source_url=settings.project.source_url)
+                              source_url=settings.project.source_url, cache_dir=settings.cache_dir,
+                              content=content_root(run.paths, settings.project.path))
 
 
 def _emit(run: Run) -> None:

@@ -1,32 +1,39 @@
 """The assemble stage: the collection the emitters write (kexue_anthology.collection.collection),
 gathered and checked before anything is: the posts in order, the series in theirs, each post's
 anchors (kexue_anthology.collection.anchors), and its links that would land nowhere made text
-(kexue_anthology.collection.dangling)."""
+(kexue_anthology.collection.dangling), and the images each post names found
+(kexue_anthology.collection.figures)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from kexue_anthology.check.number import PostNumbers
 from kexue_anthology.collection.anchors import formula_anchors, heading_ids
 from kexue_anthology.collection.collection import Collection, Series, date_key
 from kexue_anthology.collection.dangling import dangling, unlink_dangling
+from kexue_anthology.collection.figures import find_pictures
 from kexue_anthology.config.project import Project
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents.pandoc_ast import Document, Link
 from kexue_anthology.formulas.drawing import Render
+from kexue_anthology.images.pictures import content_root
 from kexue_anthology.read.series import normalize_title
 
 
 def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[tuple[str, int], Render],
              asts: dict[str, Document], title: str,
              diagnostics: Diagnostics | None = None, order: Sequence[str] | None = None,
-             source_url: str = Project.source_url) -> Collection:
+             source_url: str = Project.source_url, cache_dir: Path | None = None,
+             content: Path | None = None) -> Collection:
     """The collection of `posts` with their documents (`asts`, kexue_anthology.documents.document),
     titled `title` (the settings', kexue_anthology.config.settings); the series in the `order`
     named (the project file's `series`), else by their first part's date.  A link to a post of
-    the blog not in the collection goes to `source_url` (the project file's)."""
+    the blog not in the collection goes to `source_url` (the project file's).  Web images are
+    looked up in the store of `cache_dir`, a writer's own beside its post inside the `content`
+    folder (default: the posts' common folder)."""
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     ordered = sorted(posts, key=date_key)
     groups: dict[str, list[Post]] = {}
@@ -49,4 +56,6 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
     for post in ordered:
         if any(dangling(link.url, ids[post.id], link) for link in links[post.id]):
             unlink_dangling(collection, post)
+    root = content or content_root([post.path for post in ordered], None)
+    collection.pictures = find_pictures(ordered, collection.asts, cache_dir, root, diagnostics)
     return collection

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kexue_anthology.collection.anchors import scope_heading_ids
 from kexue_anthology.collection.collection import Collection, PostLink
+from kexue_anthology.collection.figures import FigureStyle, draw_figures, picture_digest
 from kexue_anthology.collection.footnotes import notes_at_end
 from kexue_anthology.collection.levels import settle_levels
 from kexue_anthology.collection.links import settle_links
@@ -32,7 +33,7 @@ BODY_VERSION = 4          # raised whenever the code making a post's HTML from `
 
 
 def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
-           cache_dir: Path | None = None, top_level: int = 2) -> dict[str, str]:
+           cache_dir: Path | None = None, top_level: int = 2, figures: FigureStyle | None = None) -> dict[str, str]:
     """Each post's text as HTML, from one pandoc run for the posts not in the cache.
     `post_link(post, fragment)` is where a link to another post of the collection goes;
     `heading_ids=False` makes the headings' ids the post's own (they repeat between posts of
@@ -43,7 +44,7 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
     reported and shown as its plain text with the formulas in place (never cached, so that it
     is reported again); the others are as ever."""
     cache = Cache(cache_dir, "bodies") if cache_dir else None
-    keys = {post.id: body_key(collection, post, mathhtml, post_link, heading_ids, top_level)
+    keys = {post.id: body_key(collection, post, mathhtml, post_link, heading_ids, top_level, figures)
             for post in collection.posts}
     texts: dict[str, str] = {}
     if cache:
@@ -52,7 +53,8 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
             if post.id in texts:
                 _place_drawings(collection, post, mathhtml)
     missing = [post for post in collection.posts if post.id not in texts]
-    blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids, top_level) for post in missing}
+    blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids, top_level, figures)
+              for post in missing}
     try:
         converted = _html(missing, blocks)
     except pandoc.PandocError:
@@ -72,13 +74,13 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
 
 
 def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
-             heading_ids: bool, top_level: int = 2) -> str:
+             heading_ids: bool, top_level: int = 2, figures: FigureStyle | None = None) -> str:
     """A key over everything a post's HTML (`bodies`) is made of, had without making it: the
     post's document as the collection holds it (links checked, heading ids set), its formulas
     (`math_digest`), how math is shown, each post of the collection it links to with that
     post's anchors and where `post_link` sends a link to it, and where a link to a post not in
-    it goes (`source_url`); the code that makes the HTML out of these is `BODY_VERSION` and
-    pandoc's version."""
+    it goes (`source_url`), its images found and how figures are drawn (`figures`); the code that
+    makes the HTML out of these is `BODY_VERSION` and pandoc's version."""
     ast = json.dumps(collection.asts[post.id]["blocks"], ensure_ascii=False)
     linked = sorted(set(re.findall(r"/archives/(\d+)", ast)))
     others = [(other.id, post_link(other, ""), sorted(collection.ids.get(other.id, set())),
@@ -86,7 +88,8 @@ def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: 
               for other in map(collection.by_id, linked) if other is not None]
     return key("body", BODY_VERSION, pandoc.version(), HTML_ARGS, mathhtml.mode, _math_links(mathhtml), heading_ids,
                top_level, post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post), others,
-               sorted(collection.headings.get(post.id, set())), collection.source_url)
+               sorted(collection.headings.get(post.id, set())), collection.source_url,
+               repr(figures), picture_digest(collection.pictures.get(post.id, {})))
 
 
 def math_digest(collection: Collection, post: Post) -> str:
@@ -127,17 +130,21 @@ def _math_links(mathhtml: MathHTML) -> list[str]:
 
 
 def _post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
-                 heading_ids: bool, top_level: int) -> list[Node]:
-    blocks = post_blocks(collection, post, mathhtml, post_link, heading_ids, top_level=top_level)
+                 heading_ids: bool, top_level: int, figures: FigureStyle | None) -> list[Node]:
+    blocks = post_blocks(collection, post, mathhtml, post_link, heading_ids, top_level=top_level, figures=figures)
     return blocks + notes_at_end(blocks, post)
 
 
 def post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
-                heading_ids: bool, ast: Document | None = None, top_level: int = 2) -> list[Node]:
+                heading_ids: bool, ast: Document | None = None, top_level: int = 2,
+                figures: FigureStyle | None = None) -> list[Node]:
     """A post's document (`ast`, default the collection's) with its formulas in place (formulas.mathhtml),
-    its links settled and its topmost heading at `top_level` with no level skipped below it;
+    its images drawn as `figures` says (None: all placeholders), its links settled and its topmost heading
+    at `top_level` with no level skipped below it;
     `heading_ids=False` makes the headings' ids the post's own."""
     doc = mathhtml.document(ast or collection.asts[post.id], post, collection.numbers[post.id], collection.renders)
+    if figures is not None:
+        draw_figures(doc["blocks"], collection.pictures.get(post.id, {}), figures)
     settle_links(doc["blocks"], collection, post_link, post, scoped=not heading_ids)
     if not heading_ids:
         scope_heading_ids(doc["blocks"], post)

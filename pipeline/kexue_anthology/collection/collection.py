@@ -18,6 +18,7 @@ from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents.pandoc_ast import Document
 from kexue_anthology.formulas.drawing import Render
+from kexue_anthology.images.pictures import Picture
 
 OTHERS = "其他文章"          # the part of a book that holds the posts of no series
 PostLink = Callable[[Post, str], str]      # where a link to (post, "#fragment" or "") goes
@@ -41,6 +42,8 @@ class Collection:
     headings: dict[str, set[str]] = field(default_factory=dict)    # heading ids per post
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     source_url: str = Project.source_url    # the blog: where a link to a post not in the collection goes
+    pictures: dict[str, dict[str, Picture]] = field(default_factory=dict)   # post id → address → image found
+                                            # (kexue_anthology.collection.figures)
 
     def series_of(self, post: Post) -> Series | None:
         return next((s for s in self.series if post in s.parts), None)

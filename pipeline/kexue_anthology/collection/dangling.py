@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from kexue_anthology.collection.collection import Collection
 from kexue_anthology.collection.links import ARCHIVE, SCHEME
 from kexue_anthology.core.model import Post
-from kexue_anthology.documents.pandoc_ast import Attr, Link, Node, Span, Str, replace
+from kexue_anthology.documents.pandoc_ast import Attr, Image, Link, Node, Span, Str, replace, tag
 from kexue_anthology.formulas.links import WEB_URL
 
 DANGLING = "dangling-link"
@@ -59,9 +59,10 @@ def unlink_dangling(collection: Collection, post: Post) -> None:
 
 
 def dangling(url: str, ids: set[str], link: Link) -> str | None:
-    """Why a link to `url` lands nowhere, or None when it lands (`link` may be mended)."""
+    """Why a link to `url` lands nowhere, or None when it lands (`link` may be mended).  A link
+    holding only an image of the same address is that figure's (kexue_anthology.collection.figures)."""
     bare = url.strip()
-    if WEB_URL.match(bare):
+    if WEB_URL.match(bare) or _own_image(link):
         return None
     if bare.startswith("//"):
         link.url = "https:" + bare
@@ -82,6 +83,11 @@ def dangling(url: str, ids: set[str], link: Link) -> str | None:
     if not bare:
         return "it has no target"
     return f"{bare!r} is no web address, no post of the collection and no anchor of this post"
+
+
+def _own_image(link: Link) -> bool:
+    inner = [x for x in link.inlines if tag(x) not in ("Space", "SoftBreak", "LineBreak")]
+    return len(inner) == 1 and tag(inner[0]) == "Image" and Image(inner[0]).url.strip() == link.url.strip()
 
 
 class LinkLocator:

@@ -3,8 +3,8 @@
 A link to another post of the collection (`https://kexue.fm/archives/ID`, also the site-relative
 `/archives/ID`) goes to that post wherever the emitter puts it (`post_link`), one to a post not
 in it to the blog's page (the project's `source_url`); links whose scheme is not
-http(s)/mailto (`javascript:` …) lose their target; images are not fetched (the posts' images
-live on the web) but shown as a captioned placeholder with their address.  Links that would
+http(s)/mailto (`javascript:` …) lose their target; images not drawn before (not found:
+kexue_anthology.collection.figures) are shown as a captioned placeholder with their address.  Links that would
 land nowhere were made text before (kexue_anthology.collection.dangling).
 """
 

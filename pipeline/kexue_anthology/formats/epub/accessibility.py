@@ -7,6 +7,7 @@ import json
 from kexue_anthology.documents.pandoc_ast import Node, element
 
 PLACEHOLDER = 'class="image-placeholder"'      # an image of the post, not in the book (collection.links)
+FIGURE = '<figure class="figure">'              # an image of the post in the book (collection.figures)
 
 
 def meta_string(value: str) -> Node:
@@ -23,7 +24,8 @@ def accessibility_metadata(content: str) -> dict[str, Node]:
     mathml = "<math" in content
     drawn = "<svg" in content or json.dumps('<img class="math-img"')[1:-1] in content
     placeholders = '"image-placeholder"' in content or json.dumps(PLACEHOLDER)[1:-1] in content
-    modes = ["textual"] + (["visual", "mathOnVisual"] if drawn else [])
+    figures = json.dumps(FIGURE)[1:-1] in content or 'class=\\"inline-image\\"' in content
+    modes = ["textual"] + (["visual"] if drawn or figures else []) + (["mathOnVisual"] if drawn else [])
     features = ["tableOfContents", "readingOrder", "structuralNavigation", "displayTransformability",
                 "alternativeText"]
     if mathml:
@@ -38,15 +40,17 @@ def accessibility_metadata(content: str) -> dict[str, Node]:
         summary.append("公式以 MathML 编写，每个公式都以其 TeX 源码为替代文字（alttext）。")
     elif drawn:
         summary.append("公式画作 SVG 图片，每个公式都以其 TeX 源码为替代文字（alt）。")
+    if figures:
+        summary.append("图片附有图注，并以图注或原文的说明为替代文字。")
     if placeholders:
-        summary.append("原文的图片未收录，以其图注和地址代替。")
+        summary.append(("原文的部分图片" if figures else "原文的图片") + "未收录，以其图注和地址代替。")
     summary.append("封面图片附有文字说明。没有闪烁、动画或声音。")
 
     def strings(values: list[str]) -> Node:
         return element("MetaList", [meta_string(v) for v in values])
     return {
         "accessModes": strings(modes),
-        "accessModeSufficient": strings(["textual"] + (["textual,visual"] if drawn else [])),
+        "accessModeSufficient": strings(["textual"] + (["textual,visual"] if drawn or figures else [])),
         "accessibilityFeatures": strings(features),
         "accessibilityHazards": strings(["none"]),
         "accessibilitySummary": meta_string("".join(summary)),

@@ -11,6 +11,7 @@ from pathlib import Path
 from kexue_anthology.collection.anchors import post_anchor
 from kexue_anthology.collection.bodies import body_key
 from kexue_anthology.collection.collection import Collection
+from kexue_anthology.collection.figures import FigureStyle
 from kexue_anthology.collection.links import book_link
 from kexue_anthology.core.cache import BlobCache, Cache
 from kexue_anthology.core.cache import key as cache_key
@@ -29,7 +30,8 @@ class Misplaced(RuntimeError):
 
 class ChapterStore:
     """The cache of a book's parts: each chapter's XHTML file as written (by `chapter_key`,
-    MathML books only: an SVG book's drawings are named by their order in the whole book),
+    MathML books only: an SVG book's drawings, as a chapter's figures, are named by their order in
+    the whole book),
     the whole book (by all that goes into it) and the cover."""
 
     def __init__(self, cache_dir: Path | None) -> None:
@@ -38,7 +40,8 @@ class ChapterStore:
 
     def chapter(self, k: str, mode: str) -> str | None:
         text = self.chapters.get(k) if mode == "mathml" else None
-        return text if isinstance(text, str) and text.startswith("<?xml") else None
+        # pandoc names a figure's file by its order in the whole book: a chapter with one is made anew
+        return text if isinstance(text, str) and text.startswith("<?xml") and "<img" not in text else None
 
 
 def chapter_files(groups: list[tuple[str | None, list[Post]]]) -> dict[str, str]:
@@ -57,11 +60,12 @@ def chapter_file(n: int) -> str:
     return f"EPUB/text/ch{n:03d}.xhtml"
 
 
-def chapter_key(collection: Collection, post: Post, mathhtml: MathHTML, context: str, heading_ids: bool) -> str:
+def chapter_key(collection: Collection, post: Post, mathhtml: MathHTML, context: str, heading_ids: bool,
+                figures: FigureStyle | None = None) -> str:
     """A key over everything a post's chapter file is made of: its text (`body_key`), title and
     readers, and the book around it (`context`: where every post's file is, the metadata,
     pandoc and the emitter's version, EPUB_VERSION)."""
-    body = body_key(collection, post, mathhtml, book_link(collection), heading_ids)
+    body = body_key(collection, post, mathhtml, book_link(collection), heading_ids, figures=figures)
     return cache_key("epub-chapter", context, body, post.title, post_meta(post))
 
 

@@ -53,6 +53,7 @@ from kexue_anthology import TEMPLATES
 from kexue_anthology.collection.anchors import post_anchor
 from kexue_anthology.collection.bodies import post_blocks
 from kexue_anthology.collection.collection import Collection
+from kexue_anthology.collection.figures import FigureStyle, place_figures
 from kexue_anthology.collection.links import book_link
 from kexue_anthology.config.project import Project
 from kexue_anthology.config.settings import Settings
@@ -97,6 +98,7 @@ class EPUBEmitter(Emitter):
     def write(self, collection: Collection, out: Path, options: Settings, diagnostics: Diagnostics) -> Path:
         with scratch_dir("epub") as work:
             mathhtml = MathHTML(mode=self.math_mode(options.math), image=svg_files(work / "math"))
+            place_figures(collection, work / "images")
             groups = collection.groups()
             depth = 1 if len(groups) == 1 and groups[0][0] is None else 2
             when = build_date(collection)
@@ -111,7 +113,7 @@ class EPUBEmitter(Emitter):
             front = _front(collection, project, when, files)
             context = cache_key(EPUB_VERSION, pandoc.version(), depth, book.meta, when.isoformat(), files,
                                 mathhtml.mode, front)
-            keys = {post.id: chapter_key(collection, post, mathhtml, context, self.keeps_heading_ids)
+            keys = {post.id: chapter_key(collection, post, mathhtml, context, self.keeps_heading_ids, FIGURES)
                     for post in collection.posts}
             book_key = cache_key("epub-book", context, css, hashlib.sha256(cover).hexdigest(),
                                  [(name, [keys[post.id] for post in posts]) for name, posts in groups])
@@ -125,7 +127,7 @@ class EPUBEmitter(Emitter):
                     done = {}
                     made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 for post in collection.posts:
-                    if post.id not in done and post.id not in fell_back:
+                    if post.id not in done and post.id not in fell_back and "<img" not in made[files[post.id]]:
                         store.chapters.put(keys[post.id], made[files[post.id]])
                 whole = (work / "book.epub").read_bytes()
                 if not fell_back:          # a post shown as plain text is reported again by the next build
@@ -161,6 +163,7 @@ def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files
 
 
 EMITTER = EPUBEmitter()
+FIGURES = FigureStyle("images/")        # pandoc, run in the work folder, puts each in the book and its manifest
 EPUB_VERSION = 8          # raised whenever what a chapter file or the book is made of changes here
 
 
@@ -356,7 +359,7 @@ def _chapter(collection: Collection, post: Post, mathhtml: MathHTML, level: int,
     """The post's title, date and readers, then its text (`document`, default its AST)."""
     # the post's own headings go below its title, no level skipped (collection.levels)
     blocks = post_blocks(collection, post, mathhtml, book_link(collection), EMITTER.keeps_heading_ids, document,
-                         top_level=level + 1)
+                         top_level=level + 1, figures=FIGURES)
     return _head(post, level) + blocks
 
 

@@ -7,6 +7,7 @@
     tags.html               the blog's tags with their posts (when the posts have tags)
     search.html             offline search (formats/html/search.py: assets/search-index.js, search.js);
                             the only page with a script
+    images/                 the posts' figures, each named by its content (kexue_anthology.collection.figures)
     assets/                 site.css, math.css and, when installed, a math font (OpenType MATH)
 
 Math is MathML (default) or inline SVG (`--math svg`), from the shared math layer.  Posts carry
@@ -32,6 +33,7 @@ from kexue_anthology import TEMPLATES
 from kexue_anthology.check.locate import fault
 from kexue_anthology.collection.bodies import bodies
 from kexue_anthology.collection.collection import Collection
+from kexue_anthology.collection.figures import FigureStyle
 from kexue_anthology.config.settings import Settings
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.fileio import atomic_dir, holds
@@ -83,7 +85,7 @@ class HTMLEmitter(Emitter):
             diagnostics.warning("no-math-font", "no font with OpenType math tables is installed (Debian: "
                                 "fonts-lmodern); the MathML is drawn with the reader's own math fonts")
         texts = bodies(collection, MathHTML(mode=mode), page_link, heading_ids=self.keeps_heading_ids,
-                       cache_dir=options.cache_dir)
+                       cache_dir=options.cache_dir, figures=FIGURES)
         broken = [(post, f) for post in collection.posts for f in post.formulas if rejected(f)]
         series_file = series_files(collection)
         common = dict(collection=collection, project=options.project, href=href, post_file=post_file,
@@ -111,6 +113,7 @@ class HTMLEmitter(Emitter):
              where=fault_places(collection.posts, options.project.path))
         page("search.html", "html/search.html")
         files.update(search_files(collection, texts, lambda post: href(post_file(post)), options.cache_dir))
+        files.update(figure_files(collection))
         if font:
             files[f"assets/{font.name}"] = font.read_bytes()
         files["assets/site.css"] = env.get_template("html/site.css").render(
@@ -122,6 +125,13 @@ class HTMLEmitter(Emitter):
 
 
 EMITTER = HTMLEmitter()
+FIGURES = FigureStyle("../images/", linked=True, lazy=True)      # from posts/ID.html
+
+
+def figure_files(collection: Collection, folder: str = "images/") -> dict[str, bytes]:
+    """Every figure found, once, under its content's name: a rebuild writes none that did not change."""
+    return {folder + picture.file_name: picture.read()
+            for found in collection.pictures.values() for picture in found.values()}
 
 
 def _environment(cache_dir: Path | None) -> jinja2.Environment:

@@ -37,6 +37,7 @@ from kexue_anthology import TEMPLATES
 from kexue_anthology.collection.anchors import post_anchor
 from kexue_anthology.collection.bodies import bodies
 from kexue_anthology.collection.collection import Collection
+from kexue_anthology.collection.figures import FigureStyle, inline_figures
 from kexue_anthology.config.settings import Settings
 from kexue_anthology.core import progress
 from kexue_anthology.core.diagnostics import Diagnostics
@@ -51,6 +52,7 @@ from kexue_anthology.formats.pdf.merge import NumberPage, Piece, destinations, m
 from kexue_anthology.formats.templates import environment
 from kexue_anthology.formulas.mathhtml import MathHTML, svg_files
 
+FIGURES = FigureStyle("images/")          # put in as data: URLs when typeset (inline_figures)
 PAPERS = {"a4": "A4", "a5": "A5", "b5": "JIS-B5"}
 Group = tuple[int, str | None, list[Post]]     # a series (or 「其他文章」) in the contents: its place, name, posts
 # A post's title is an h2 in the book (under a part's h1, or beside the contents' h1): its own
@@ -69,8 +71,8 @@ class Book:
         texts = bodies(collection, MathHTML(mode=EMITTER.math_mode(options.math), image=svg_files(build / "math"),
                                             text_layer=True),
                        lambda post, fragment: "#" + post_anchor(post), heading_ids=EMITTER.keeps_heading_ids,
-                       top_level=POST_BODY_TOP)
-        self.bodies = {k: Markup(v) for k, v in texts.items()}
+                       top_level=POST_BODY_TOP, figures=FIGURES)
+        self.bodies = {k: Markup(inline_figures(v, collection)) for k, v in texts.items()}
         env = environment()
         self.template = env.get_template("pdf/book.html")
         self.stylesheets = [env.get_template("pdf/book.css").render(

@@ -13,7 +13,9 @@ from kexue_anthology.formats.pdf import cjk_justify
 
 
 class LocalFetcher:
-    """WeasyPrint's URL fetcher, limited to files below `root`: no network, no file:// outside."""
+    """WeasyPrint's URL fetcher, limited to files below `root` and `data:` URLs (the figures: WeasyPrint
+    names a raster image by its URL, and the build folder's name changes from build to build): no
+    network, no file:// outside."""
 
     def __init__(self, root: Path) -> None:
         from weasyprint.urls import URLFetcher
@@ -21,12 +23,14 @@ class LocalFetcher:
         class Fetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint is untyped
             def fetch(inner, url: str, headers: Any = None) -> Any:
                 parsed = urlparse(url)
+                if parsed.scheme == "data":
+                    return super(Fetcher, inner).fetch(url, headers)
                 path = Path(unquote(parsed.path)).resolve() if parsed.scheme == "file" else None
                 if path is None or not (path == root or root in path.parents):
                     raise ValueError(f"not fetched: {url} (the book reads only files below {root})")
                 return super(Fetcher, inner).fetch(url, headers)
 
-        self.fetcher = Fetcher(allowed_protocols={"file"})
+        self.fetcher = Fetcher(allowed_protocols={"file", "data"})
 
 
 # What WeasyPrint raises on a document it cannot typeset (its own faults included).
