@@ -135,10 +135,11 @@ def content(tmp_path: Path, mirror: str, hosts: str = '["kexue.fm", "127.0.0.1"]
 
 
 def place(path: Path, name: str) -> str:
-    """`path:line:col` of the image (its `!`) whose address ends with `name`."""
+    """`path:line:col` of the image (its `!`) whose address ends with `name`, the path as every output
+    shows it: relative to the content folder (the project file's; no git repository here)."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if name in line:
-            return f"{path}:{number}:{line.index('![') + 1}"
+            return f"{path.name}:{number}:{line.index('![') + 1}"
     raise AssertionError(name)
 
 
