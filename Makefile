@@ -12,6 +12,10 @@ APT_PACKAGES := nodejs npm fonts-noto-cjk fonts-lmodern poppler-utils libharfbuz
 # What the tests look through besides: a browser for screenshots, epubcheck for the ebooks, and the
 # shells whose completions are run (zsh, fish; bash is there already).
 TEST_PACKAGES := chromium epubcheck zsh fish
+# The checkers the tests run on the outputs (tests/checkers): the Nu HTML Checker (a jar: Java comes
+# with epubcheck) and DAISY Ace on the system Chromium; no install script runs, nothing else is downloaded.
+CHECKERS := tests/checkers
+CHECKSTAMP := $(CHECKERS)/node_modules/.anthology-installed
 
 .PHONY: setup system test-system apt check list html serve epub series test test-fast lint fuzz bench pdf clean update-golden
 
@@ -85,7 +89,12 @@ series: setup
 	$(BIN)/anthology build pdf $(CONTENT) --series "$(SERIES)" --force || status=$$?; \
 	exit $$status
 
-test: setup system test-system
+$(CHECKSTAMP): $(CHECKERS)/package-lock.json
+	@$(MAKE) --no-print-directory system
+	cd $(CHECKERS) && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(CHECKSTAMP)
+
+test: setup system test-system $(CHECKSTAMP)
 	$(BIN)/python -m pytest -q -rs
 
 # The fast tier: pure Python, no Node, pandoc, WeasyPrint, browser, venv or ../shared (markers in pyproject.toml).

@@ -47,12 +47,12 @@ def test_links_inside_a_larger_formula_are_svg_links_in_mathml_mode(tmp_path):
     assert not any(re.search(r"<math\b[^>]*>.*\bhref=", h, re.S) for h in out.values())
 
 
-def test_wide_display_formulas_shrink_to_their_column(tmp_path):
+def test_wide_display_formulas_shrink_to_their_column_down_to_a_readable_size(tmp_path):
     for mode in ("mathml", "svg"):
         out = _formulas(tmp_path, mode)
         wide = out[r"\mathcal{L} = " + LONG]
-        sizes = re.findall(r'class="math-body" style="font-size:min\(1em,calc\(\(100vw - 2.5rem\) / ([\d.]+)\)\);'
-                           r'font-size:min\(1em,calc\(100cqi / ([\d.]+)\)\)"', wide)
+        sizes = re.findall(r'class="math-body" style="font-size:max\(0.7em,min\(1em,calc\(\(100vw - 2.5rem\) / '
+                           r'([\d.]+)\)\)\);font-size:max\(0.7em,min\(1em,calc\(100cqi / ([\d.]+)\)\)\)"', wide)
         assert sizes and float(sizes[0][0]) > FIT_FROM and sizes[0][0] == sizes[0][1], wide[:300]
         assert 'class="math-body">' in out["a = b"]          # narrow ones are left alone
 

@@ -1,6 +1,7 @@
 """The corpus site in MathML mode as Chromium draws it at a phone's width: every `\\eqref` a
 link the browser follows (HTML or SVG, never a link on MathML, which only Firefox follows),
-and no display formula cut off at 390 px."""
+and no display formula cut off at 390 px: one scrolls in its own box only once it is down to
+MIN_FIT of the text's size."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections import Counter
 
 import pytest
 from kexue_anthology.engine.options import EngineOptions
+from kexue_anthology.formulas.mathhtml import MIN_FIT
 from kexue_anthology.stages import Run, run_stages
 
 from tests.helpers import run_cli
@@ -31,8 +33,11 @@ window.addEventListener('load', () => {{
       const hit = doc.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
       return hit && hit.closest('a') === a;
     }}).length;
+    // a formula may scroll in its box only once it is down to MIN_FIT of the text's size
+    const size = e => parseFloat(view.getComputedStyle(e).fontSize);
     const cut = [...doc.querySelectorAll('.math.display .math-body')]
-      .filter(b => b.scrollWidth > b.clientWidth + 1 || b.getBoundingClientRect().right > view.innerWidth + 1)
+      .filter(b => (b.scrollWidth > b.clientWidth + 1 && size(b) > {min_fit} * size(b.parentElement) + 0.1)
+                   || b.getBoundingClientRect().right > view.innerWidth + 1)
       .map(b => b.parentElement.dataset.formula);
     out[frame.getAttribute('src')] = {{links: links.length, followed,
       mathml_links: doc.querySelectorAll('math [href]').length, cut,
@@ -57,7 +62,7 @@ def test_every_eqref_is_a_followed_link_and_no_formula_is_cut_at_390px(corpus, c
     pages = sorted(p.name for p in posts.glob("*.html") if not p.name.startswith("_"))
     frames = "".join(f'<iframe src="{name}" style="border:0;width:390px;height:700px"></iframe>' for name in pages)
     probe = posts / "_eqref-links.html"
-    probe.write_text(HARNESS.format(frames=frames), encoding="utf-8")
+    probe.write_text(HARNESS.format(frames=frames, min_fit=MIN_FIT), encoding="utf-8")
     args = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
             "--disable-background-networking", "--allow-file-access-from-files", "--window-size=500,1000",
             "--dump-dom", probe.as_uri()]

@@ -122,6 +122,22 @@ def test_the_seed_anthology(seed_book):
     assert str(reader.trailer["/Root"].get("/Lang")) == "zh-Hans"
 
 
+def test_formula_glyphs_are_filled_and_never_stroked(seed_book):
+    """A stroke on a glyph outline is drawn at least a device pixel wide by viewers and printers:
+    formulas printed bolder than the text.  Glyphs are filled only (MathJax's SVG, drawn by
+    WeasyPrint as paths in the page; the text is text, not paths)."""
+    import pikepdf
+    painted: dict[str, int] = {}
+    with pikepdf.open(seed_book) as pdf:
+        for page in pdf.pages:
+            for op in pikepdf.parse_content_stream(page):
+                name = str(op.operator)
+                if name in ("f", "f*", "B", "B*", "b", "b*", "S", "s"):
+                    painted[name] = painted.get(name, 0) + 1
+    assert painted.get("f", 0) > 400, painted           # the sample's formulas: some 480 glyphs and bars
+    assert not {"B", "B*", "b", "b*", "S", "s"} & set(painted), painted
+
+
 def test_the_minimum_entropy_series(corpus, tmp_path):
     needs_poppler()
     pdf = tmp_path / "最小熵原理.pdf"

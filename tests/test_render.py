@@ -168,3 +168,25 @@ def test_one_linked_formula_twice_in_a_post_keeps_every_id_unique(tmp_path):
         chapter = next(book.read(n).decode() for n in book.namelist() if n.endswith(".xhtml") and "<svg" in book.read(n).decode())
     ids = re.findall(r'\sid="([^"]+)"', chapter)
     assert len(ids) == len(set(ids))
+
+
+@pytest.mark.engine
+def test_glyphs_are_filled_only_and_rules_keep_their_strokes(tmp_path):
+    """MathJax 2 strokes every glyph outline (`stroke-width="1"`), which a PDF viewer draws at
+    least a device pixel wide: a formula printed bolder than its text.  Glyphs are filled only;
+    the rules MathJax draws as strokes (\\boxed, \\hline, \\cancel, \\enclose) keep them."""
+    path = write_post(tmp_path, "s.md", "$$\\frac{a}{\\sqrt{b}}+\\overline{x}\\xrightarrow{f}\\vec{v}$$\n\n"
+                      "$$\\boxed{E}\\begin{array}{|c:c|}\\hline a&b\\\\ \\hline\\end{array}"
+                      "\\require{cancel}\\cancel{y}\\require{enclose}\\enclose{circle,radical}{z}$$")
+    run = rendered(path)
+    plain, ruled = run.renders[("r1", 0)].svg, run.renders[("r1", 1)].svg
+    for svg in (plain, ruled):
+        glyphs = re.findall(r"<path ([^>]*)>", svg)
+        assert glyphs and all(re.match(r'stroke-width="0" id="M[0-9a-f]{12}-MJ', g) for g in glyphs
+                              if ' id="' in g), glyphs
+        assert 'stroke-width="0" transform="matrix(1 0 0 -1 0 0)"' in svg          # the group too
+    assert not re.search(r'stroke-width="(?!0")', plain)                             # nothing stroked
+    assert re.search(r'<rect stroke="none" width="\d+" height="60"', plain)          # bars are filled
+    widths = re.findall(r'<(line|ellipse|path) [^>]*?stroke-width="([\d.]+)"', ruled)
+    stroked = {element for element, width in widths if float(width) > 1}
+    assert stroked == {"line", "ellipse", "path"}, widths   # box, rules, cancel, circle, radical

@@ -29,7 +29,7 @@ from kexue_anthology.documents.pandoc_ast import Document, Inlines, Node, RawBlo
 from kexue_anthology.formulas.mathhtml import MathHTML
 
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
-BODY_VERSION = 4          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
+BODY_VERSION = 5          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
 
 
 def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,

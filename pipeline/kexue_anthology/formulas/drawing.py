@@ -1,5 +1,5 @@
-"""MathJax's drawing of a formula made ours (`finish`): glyph ids unique to the formula, CJK
-text in a CJK font, links titled and located, tag cells out of the MathML, MathML as MathML
+"""MathJax's drawing of a formula made ours (`finish`): glyph ids unique to the formula, glyphs
+filled and not stroked, CJK text in a CJK font, links titled and located, tag cells out of the MathML, MathML as MathML
 Core draws it, sizes and the baselines of numbered rows read off the SVG."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from kexue_anthology.formulas.mathcore import core_mathml
 # Part of the render cache key in place of the code itself: bump it whenever `finish` (this
 # module), kexue_anthology.formulas.mathcore, formula_text.alt_text or links.link_title changes what a drawing
 # holds, so that cached drawings are redrawn; a change that keeps them the same keeps the cache.
-DRAWING_VERSION = 2
+DRAWING_VERSION = 3
 
 UNITS_PER_EX = 430.554        # MathJax SVG: 1000 units per em, x-height 0.430554 em
 EX_PER_EM = 1000 / UNITS_PER_EX
@@ -71,6 +71,12 @@ class Render:
 _SVG_SIZE = re.compile(r'<svg[^>]*?width="([-\d.]+)(?:ex)?" height="([-\d.]+)(?:ex)?" style="([^"]*)"')
 _STYLE = re.compile(r"(vertical-align|margin-bottom):\s*([-\d.]+)ex")
 _IDS = re.compile(r'(id="|href="#)E\d+-')
+# MathJax 2 gives each glyph outline `stroke-width="1"` (its group has 0): a browser draws the
+# hairline, but a PDF viewer or printer draws a stroke at least one device pixel wide, so every
+# glyph came out bolder than the text beside it.  MathJax 3 fills glyphs only.  Rules meant to
+# be stroked (\boxed, \hline, \cancel, \enclose) are <line>, <rect> or <ellipse> with their
+# own widths and stay.
+_GLYPH_STROKE = re.compile(r'<path stroke-width="[\d.]+" (?=id=")')
 _TEXT = re.compile(r'<text font-family="monospace" ([^>]*)>([^<]*)</text>')
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0002fa1f]")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -85,11 +91,12 @@ _LABEL_CELL = re.compile(r"<mlabeledtr([^>]*)>\s*<mtd[^>]*>.*?</mtd>", re.S)
 
 def finish(drawing: dict[str, Any], k: str, alt_tex: str, drawn_tex: str = "") -> Render:
     """Our touches on MathJax's drawing (the worker's `render` answer): glyph ids unique to the
-    formula (`k`, its cache key), CJK text in a CJK font at MathJax's em, links titled (a
-    reference by what it shows, `公式 (8)`, read off the TeX drawn, `drawn_tex`), tag
+    formula (`k`, its cache key), glyphs filled only (no stroke), CJK text in a CJK font at
+    MathJax's em, links titled (a reference by what it shows, `公式 (8)`, read off the TeX drawn, `drawn_tex`), tag
     cells out of the MathML, colours as MathML 3 allows them, the MathML as MathML Core draws
     it (kexue_anthology.formulas.mathcore), sizes read off the SVG, the TeX as alt text."""
     svg = _IDS.sub(lambda m: f"{m.group(1)}M{k[:12]}-", drawing["svg"])
+    svg = _GLYPH_STROKE.sub('<path stroke-width="0" ', svg)
     svg = _TEXT.sub(_text_font, svg)
     names = {url: html.escape(f"公式 {shown}") for url, shown in _REFERENCE.findall(drawn_tex)}
     svg = _SVG_LINK.sub(lambda m: f'{m.group(0)} xlink:title="{names.get(m.group(1)) or link_title(m.group(1))}"',

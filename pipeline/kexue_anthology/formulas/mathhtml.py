@@ -45,6 +45,7 @@ _SVG_BOX = re.compile(r'width="[-\d.]+(?:ex)?" height="[-\d.]+(?:ex)?" style="[^
 SHOWN_SOURCE = 2000
 MATHML_SPARE = 1.12     # Chromium's MathML against MathJax's width: corpus median 0.97, 99th percentile 1.09, max 1.16
 FIT_FROM = 12.0          # em: display formulas at least this wide shrink to fit a narrow column
+MIN_FIT = 0.7            # of the text's size: a display formula shrinks no further, it scrolls in its box
 BREAK_EVERY = 40
 MIN_TEX_SCALE = 0.2      # of the invisible TeX's width (_invisible_tex)
 
@@ -77,17 +78,19 @@ def svg_files(directory: Path, prefix: str = "math/") -> Callable[[Render], str]
 
 
 def fit_width(render: Render, spare: float = 1.0) -> str:
-    """The style that shrinks a wide display formula to the width of its column: its font size
-    at most the column's width over the formula's width in em (MathJax's measure, times
-    `spare`: a browser sets MathML wider than MathJax draws it).  `cqi` is the column
+    """The style that shrinks a wide display formula to the width of its column, but not below
+    MIN_FIT of the text's size (a phone drew the widest at 5 px): past that it scrolls sideways
+    in its box (`.math-body`), its numbers beside the box.  Its font size is the column's width
+    over the formula's width in em (MathJax's measure, times `spare`: a browser sets MathML
+    wider than MathJax draws it), between MIN_FIT and 1em.  `cqi` is the column
     (`.math.display` is a size container); where
     container units are unknown the declaration is dropped and the screen's width (`vw`) less
     the page's margins stands in; where `min()` is unknown too, the formula scrolls."""
     width = render.em(render.width) * MATH_SCALE * spare
     if width < FIT_FROM:
         return ""
-    return (f' style="font-size:min(1em,calc((100vw - 2.5rem) / {width:.2f}));'
-            f'font-size:min(1em,calc(100cqi / {width:.2f}))"')
+    return (f' style="font-size:max({MIN_FIT}em,min(1em,calc((100vw - 2.5rem) / {width:.2f})));'
+            f'font-size:max({MIN_FIT}em,min(1em,calc(100cqi / {width:.2f})))"')
 
 
 def formula_anchor(f: Formula) -> str:

@@ -164,7 +164,7 @@ def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files
 
 EMITTER = EPUBEmitter()
 FIGURES = FigureStyle("images/")        # pandoc, run in the work folder, puts each in the book and its manifest
-EPUB_VERSION = 8          # raised whenever what a chapter file or the book is made of changes here
+EPUB_VERSION = 9          # raised whenever what a chapter file or the book is made of changes here
 
 
 def _cover(work: Path, title: str, project: Project, when: dt.datetime, store: ChapterStore) -> tuple[str, bytes]:
