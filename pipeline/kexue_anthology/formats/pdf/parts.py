@@ -137,17 +137,12 @@ def cache_key(text: str, stylesheets: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-_kept: typeset.Kept | None = None         # a worker's fonts and stylesheets, kept between its parts
-
-
 def typeset_one(html_path: str, pdf_path: str, extra_css: str) -> str | None:
     """Typeset one part (in a worker process), its tags finished (formats/pdf/tags.py):
     None, or what WeasyPrint failed with."""
-    global _kept
     try:
-        if _kept is None:
-            _kept = typeset.Kept()
-        typeset.write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css, kept=_kept)
+        typeset.keep()             # fonts and the book's stylesheets parsed once per worker, not per part
+        typeset.write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css)
     except typeset.TYPESETTING_FAULTS as e:
         return f"{type(e).__name__}: {str(e)[:200]}"
     finish_part(Path(pdf_path), hashlib.sha256(Path(html_path).read_bytes()).hexdigest()[:8])

@@ -94,10 +94,22 @@ class Kept:
         return self._sheets[text]
 
 
-def write_pdf(html: Path, target: Path, identifier: bytes, extra_css: str = "", kept: Kept | None = None) -> None:
+_kept: Kept | None = None
+
+
+def keep() -> None:
+    """From now on this process keeps fonts and stylesheets between documents (a worker that
+    typesets the book's parts)."""
+    global _kept
+    if _kept is None:
+        _kept = Kept()
+
+
+def write_pdf(html: Path, target: Path, identifier: bytes, extra_css: str = "") -> None:
     """Typeset `html` into `target`, tagged as PDF/UA-1 asks (structure tree, language, alt texts);
-    with what a typesetting process `kept` from the documents before."""
+    with what this process kept from the documents before, if it keeps them (`keep`)."""
     import weasyprint
+    kept = _kept
     root = html.parent.resolve()
     document = weasyprint.HTML(filename=str(html), base_url=root.as_uri() + "/",
                                url_fetcher=LocalFetcher(root).fetcher)
