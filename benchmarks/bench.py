@@ -300,10 +300,10 @@ class Table:
     def row(self, name: str, seconds: float, note: str = "") -> None:
         print(f"  {name:24} {seconds:8.1f} s  {note}", flush=True)
 
-    def target(self, name: str, value: float, limit: float, unit: str = "x") -> None:
+    def target(self, name: str, value: float, limit: float, unit: str = "x", note: str = "") -> None:
         met = value <= limit
-        print(f"  target {name}: {value:.2f}{unit} (at most {limit:g}{unit}) {'met' if met else 'MISSED'}",
-              flush=True)
+        print(f"  target {name}: {value:.2f}{unit} (at most {limit:g}{unit}) {'met' if met else 'MISSED'}"
+              + (f"  ({note})" if note else ""), flush=True)
         if not met:
             self.missed.append(name)
 
@@ -403,8 +403,12 @@ def pdf_collection(table: Table, work: Path, paths: list[str], cache: Path, edit
     table.row("pdf no change", same.seconds, f"--jobs 2 (the post back as it was), {same.seconds / one:.2f}x --jobs 1")
     alone = sampled([sys.executable, "-c", WEASYPRINT_ALONE, str(work / "kept1" / "book.html"),
                      str(work / "alone.pdf")])
-    table.row("WeasyPrint alone", alone.seconds, f"{pages(work / 'alone.pdf')} pages; {alone.memory()}; "
-              f"--jobs 1 {one / alone.seconds:.2f}x, --jobs 2 {two.seconds / alone.seconds:.2f}x it")
+    table.row("WeasyPrint alone", alone.seconds, f"{pages(work / 'alone.pdf')} pages; {alone.memory()}")
+    # processor time beside wall time: on a shared machine the wall time says what others ran too
+    for jobs, limit in ((1, 1.05), (2, 0.55)):
+        run = runs[jobs]
+        table.target(f"pdf --jobs {jobs} / WeasyPrint alone", run.seconds / alone.seconds, limit,
+                     note=f"processor time {run.cpu / alone.cpu:.2f}x: {run.cpu:.0f} s against {alone.cpu:.0f} s")
 
 
 def pages(pdf: Path) -> str:

@@ -141,6 +141,7 @@ def typeset_one(html_path: str, pdf_path: str, extra_css: str) -> str | None:
     """Typeset one part (in a worker process), its tags finished (formats/pdf/tags.py):
     None, or what WeasyPrint failed with."""
     try:
+        typeset.keep()             # fonts and the book's stylesheets parsed once per worker, not per part
         typeset.write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css)
     except typeset.TYPESETTING_FAULTS as e:
         return f"{type(e).__name__}: {str(e)[:200]}"

@@ -5,6 +5,8 @@ the workers that typeset its parts (formats/pdf/parts.py).
 
 from __future__ import annotations
 
+import copy
+import hashlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -33,20 +35,94 @@ class LocalFetcher:
         self.fetcher = Fetcher(allowed_protocols={"file", "data"})
 
 
+_linked: dict[tuple[str, bytes], tuple[Any, list[Any]]] = {}
+
+
+def _keep_linked_stylesheets() -> None:
+    """WeasyPrint parses each `<link>`ed stylesheet of every document anew; this keeps each
+    parsed one (by its address and content) for the next document that links it.  A parsed
+    sheet brings its `@page` rules into a list of the document's, which is refilled here; a
+    sheet that adds layers or counter styles is not kept."""
+    import weasyprint.css
+    original = weasyprint.css.CSS
+    if getattr(original, "kept", False):
+        return
+
+    def css(*args: Any, **kwargs: Any) -> Any:
+        url, rules, layers, counters = (kwargs.get(k) for k in ("url", "page_rules", "layers", "counter_style"))
+        parsed = urlparse(url) if isinstance(url, str) else None
+        if args or parsed is None or parsed.scheme != "file" or rules is None or layers is None or counters is None:
+            return original(*args, **kwargs)
+        try:
+            data = Path(unquote(parsed.path)).read_bytes()
+        except OSError:
+            return original(*args, **kwargs)
+        # the font configuration is the worker's own (`Kept.fonts`): its id names it
+        key = (f"{url} {kwargs.get('media_type')} {id(kwargs.get('font_config'))}", hashlib.sha256(data).digest())
+        if key in _linked:
+            sheet, added = _linked[key]
+            rules.extend(added)
+            sheet = copy.copy(sheet)
+            sheet.page_rules, sheet.layers = rules, layers
+            return sheet
+        before = (len(rules), len(layers), len(counters))
+        sheet = original(*args, **kwargs)
+        if (len(layers), len(counters)) == before[1:]:
+            _linked[key] = (sheet, rules[before[0]:])
+        return sheet
+
+    css.kept = True  # type: ignore[attr-defined]
+    weasyprint.css.CSS = css
+
+
 # What WeasyPrint raises on a document it cannot typeset (its own faults included).
 TYPESETTING_FAULTS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
                       RecursionError, ZeroDivisionError, OverflowError)
 
 
+class Kept:
+    """What a process that typesets many documents keeps between them: WeasyPrint's font
+    configuration and the stylesheets parsed, the book's own (`<link>`ed: parsing them is the
+    largest fixed cost of a part) as well as the user stylesheets."""
+
+    def __init__(self) -> None:
+        from weasyprint.text.fonts import FontConfiguration
+        self.fonts = FontConfiguration()
+        self._sheets: dict[str, Any] = {}
+        _keep_linked_stylesheets()
+
+    def stylesheet(self, text: str) -> Any:
+        import weasyprint
+        if text not in self._sheets:
+            self._sheets[text] = weasyprint.CSS(string=text, font_config=self.fonts)
+        return self._sheets[text]
+
+
+_kept: Kept | None = None
+
+
+def keep() -> None:
+    """From now on this process keeps fonts and stylesheets between documents (a worker that
+    typesets the book's parts)."""
+    global _kept
+    if _kept is None:
+        _kept = Kept()
+
+
 def write_pdf(html: Path, target: Path, identifier: bytes, extra_css: str = "") -> None:
-    """Typeset `html` into `target`, tagged as PDF/UA-1 asks (structure tree, language, alt texts)."""
+    """Typeset `html` into `target`, tagged as PDF/UA-1 asks (structure tree, language, alt texts);
+    with what this process kept from the documents before, if it keeps them (`keep`)."""
     import weasyprint
+    kept = _kept
     root = html.parent.resolve()
     document = weasyprint.HTML(filename=str(html), base_url=root.as_uri() + "/",
                                url_fetcher=LocalFetcher(root).fetcher)
     # Chinese lines flush on both sides (formats/pdf/cjk_justify.py); where this WeasyPrint
     # cannot, flush left: WeasyPrint alone would open holes at the few Latin spaces.
-    ragged = [] if cjk_justify.install() else [weasyprint.CSS(string="body { text-align: start; }")]
-    extra = [weasyprint.CSS(string=extra_css)] if extra_css else []
-    document.write_pdf(str(target), pdf_identifier=identifier, stylesheets=ragged + extra,
-                       pdf_variant="pdf/ua-1")
+    sheets = ([] if cjk_justify.install() else ["body { text-align: start; }"]) + ([extra_css] if extra_css else [])
+    if kept is None:
+        stylesheets = [weasyprint.CSS(string=text) for text in sheets]
+        document.write_pdf(str(target), pdf_identifier=identifier, stylesheets=stylesheets, pdf_variant="pdf/ua-1")
+    else:
+        document.write_pdf(str(target), pdf_identifier=identifier, stylesheets=[kept.stylesheet(t) for t in sheets],
+                           pdf_variant="pdf/ua-1", font_config=kept.fonts)
