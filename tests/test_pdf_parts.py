@@ -223,3 +223,20 @@ def test_volumes_are_books_of_their_own_that_link_to_each_other(sample_books, tm
                         remote += 1
     assert remote > 0                                              # posts of one volume cite posts of the other
 
+
+
+@pytest.mark.engine
+@pytest.mark.pandoc
+@pytest.mark.weasyprint
+def test_parts_halved_for_two_workers_still_make_the_book_in_one_piece(sample_books, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    shutil.copytree(sample_books / "cache", cache)                 # the sample typeset already: only halves are new
+    before = set((cache / "pdf-parts").rglob("*.pdf"))
+    monkeypatch.setattr(pdf_parts, "SPLIT_COST", 40_000)           # the longer parts of the sample halved
+    status, _, err = run_cli("build", "pdf", "--jobs", "2", "--out", tmp_path / "halved.pdf", "--cache-dir", cache)
+    assert status == 0, err
+    assert len(set((cache / "pdf-parts").rglob("*.pdf")) - before) >= 2
+    halved, one = tmp_path / "halved.pdf", sample_books / "one.pdf"
+    assert page_texts(halved) == page_texts(one)
+    merged, whole = structure(halved), structure(one)
+    assert merged["links"] == whole["links"] and merged["outline"] == whole["outline"]

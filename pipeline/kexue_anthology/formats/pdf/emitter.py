@@ -48,12 +48,13 @@ from kexue_anthology.formats.base import Emitter, Option
 from kexue_anthology.formats.common import build_date
 from kexue_anthology.formats.fonts import cjk_serif
 from kexue_anthology.formats.pdf import parts as pdf_parts
-from kexue_anthology.formats.pdf.merge import NumberPage, Piece, destinations, merge, page_layout
+from kexue_anthology.formats.pdf.merge import Piece, destinations, merge, page_layout
 from kexue_anthology.formats.templates import environment
 from kexue_anthology.formulas.mathhtml import MathHTML, svg_files
 
 FIGURES = FigureStyle("images/")          # put in as data: URLs when typeset (inline_figures)
 PAPERS = {"a4": "A4", "a5": "A5", "b5": "JIS-B5"}
+Numbers = tuple[int, int, pdf_parts.Job]      # a document showing the page numbers first…last
 Group = tuple[int, str | None, list[Post]]     # a series (or 「其他文章」) in the contents: its place, name, posts
 # A post's title is an h2 in the book (under a part's h1, or beside the contents' h1): its own
 # headings start at h3 (collection.levels).
@@ -166,11 +167,19 @@ class PDFEmitter(Emitter):
                 typeset = _typeset_parts(book, typesetter, diagnostics)
                 volumes = [Volume(n if count > 1 else None, count, run, path)
                            for n, (run, path) in enumerate(zip(_split(typeset, count), targets, strict=True), 1)]
-                for volume in volumes:
-                    _front(book, typesetter, volume)
-                numbers = _number_files(book, typesetter, max(v.pages for v in volumes))
+                # the page numbers for the pages the first guesses of the front matter give,
+                # typeset beside the front matter (a second core is otherwise idle then)
+                guessed = [_layout(v, _front_guess(v))[1:] for v in volumes]
+                numbers = _number_jobs(book, typesetter, min(g[0] for g in guessed), max(g[1] for g in guessed))
+                for n, volume in enumerate(volumes):
+                    _front(book, typesetter, volume, also=[job for _, _, job in numbers] if n == 0 else [])
+                number_page = _NumberPages(numbers)
+                missing = number_page.missing(min(v.first for v in volumes), max(v.pages for v in volumes))
+                more = [job for low, high in missing for job in _number_jobs(book, typesetter, low, high)]
+                _run_numbers(typesetter, more)
+                number_page.add(more)
             with contextlib.ExitStack() as opened:
-                number_page = _number_page(numbers, opened)
+                opened.callback(number_page.close)
                 # every volume into a temporary first, then all put in place at once
                 files = opened.enter_context(contextlib.ExitStack())
                 with progress.task("merge", total=len(volumes), unit="books") as advance:
@@ -216,6 +225,7 @@ class Volume:
     path: Path
     front: Path = Path()
     pages: int = 0
+    first: int = 1                       # its first numbered page (after the front matter)
     anchors: dict[str, tuple[int, float, float]] = dataclasses.field(default_factory=dict)   # in the volume
 
 
@@ -228,11 +238,17 @@ def _positive(text: str) -> int:
 def _typeset_parts(book: Book, typesetter: pdf_parts.Typesetter, diagnostics: Diagnostics) -> list[Typeset]:
     """Every part typeset, in order.  A part WeasyPrint fails on is typeset a post at a time;
     a post it fails on alone is a marked box and an error."""
-    parts, pdfs = pdf_parts.plan(book.collection), {}
+    first = _finer(book, pdf_parts.plan(book.collection))
+    texts, parts, pdfs = {part.name: text for part, text in first}, [part for part, _ in first], {}
+
+    def html(part: pdf_parts.Part) -> str:
+        # the first try's HTML as _finer wrote it; after a failure anew (a post may be a marked box now)
+        text = texts.pop(part.name, None)
+        return _part_html(book, part) if text is None else text
+
     pending, given_up = list(parts), set()
     while pending:
-        jobs = {part.name: typesetter.job(part.name, pdf_parts.cross_part_links(book.html(part.sections)),
-                                          book.stylesheets) for part in pending}
+        jobs = {part.name: typesetter.job(part.name, html(part), book.stylesheets) for part in pending}
         failed = typesetter.run(list(jobs.values()))
         pdfs.update({name: job.pdf for name, job in jobs.items() if name not in failed})
         pending = []
@@ -261,6 +277,26 @@ def _typeset_parts(book: Book, typesetter: pdf_parts.Typesetter, diagnostics: Di
     return typeset
 
 
+def _part_html(book: Book, part: pdf_parts.Part) -> str:
+    return pdf_parts.cross_part_links(book.html(part.sections))
+
+
+
+def _finer(book: Book, parts: list[pdf_parts.Part]) -> list[tuple[pdf_parts.Part, str]]:
+    """`parts` with their HTML, each that would cost too much halved until its pieces do not
+    (or are one post)."""
+    finer: list[tuple[pdf_parts.Part, str]] = []
+    pending = list(reversed(parts))
+    while pending:
+        part = pending.pop()
+        text = _part_html(book, part)
+        if len(part.posts) > 1 and pdf_parts.too_long(pdf_parts.cost(text)):
+            pending += reversed(pdf_parts.halves(part))
+        else:
+            finer.append((part, text))
+    return finer
+
+
 def _split(typeset: list[Typeset], count: int) -> list[list[Typeset]]:
     """The parts in `count` volumes of about equal length, each ending where a series ends
     when one does near enough."""
@@ -285,21 +321,36 @@ def _split(typeset: list[Typeset], count: int) -> list[list[Typeset]]:
     return [typeset[a:b] for a, b in itertools.pairwise(ends)]
 
 
-def _front(book: Book, typesetter: pdf_parts.Typesetter, volume: Volume) -> None:
-    """A volume's front matter, its contents numbered, and where its pages and anchors fall.  The
-    front matter's own length moves every number: it is typeset until that no longer changes."""
-    right = [False] + [t.part.starts_right for t in volume.parts]
-    counts = [t.pages for t in volume.parts]
+def _front_guess(volume: Volume) -> int:
+    """A first guess at the length of a volume's front matter (title page and contents)."""
     groups = _groups(volume)
-    length = 1 + -(-(len(groups) + sum(len(posts) for _, _, posts in groups)) // CONTENTS_LINES)   # a first guess
+    return 1 + -(-(len(groups) + sum(len(posts) for _, _, posts in groups)) // CONTENTS_LINES)
+
+
+def _layout(volume: Volume, length: int) -> tuple[list[int], int, int]:
+    """Where each piece of a volume starts with a front matter of `length` pages, its first
+    numbered page and its last page."""
+    counts = [t.pages for t in volume.parts]
+    starts, _ = page_layout([length, *counts], [False] + [t.part.starts_right for t in volume.parts])
+    return starts, (starts[1] + 1 if counts else length + 1), (starts[-1] + counts[-1] if counts else length)
+
+
+def _front(book: Book, typesetter: pdf_parts.Typesetter, volume: Volume, also: list[pdf_parts.Job]) -> None:
+    """A volume's front matter, its contents numbered, and where its pages and anchors fall.  The
+    front matter's own length moves every number: it is typeset until that no longer changes.
+    The jobs `also` (page numbers) are typeset beside its first try."""
+    groups = _groups(volume)
+    length = _front_guess(volume)
     name = "front" if volume.number is None else f"front-{volume.number}"
     for _ in range(6):
-        starts, _ = page_layout([length, *counts], right)
+        starts, volume.first, volume.pages = _layout(volume, length)
         pages = {anchor: starts[n + 1] + page + 1 for n, t in enumerate(volume.parts)
                  for anchor, (page, _, _) in t.anchors.items() if anchor.startswith(("post-", "part-"))}
         text = book.html([], front=True, pages=pages, groups=groups, volume=_volume_title(volume))
         front = typesetter.job(name, text, book.stylesheets, extra_css="")
-        failed = typesetter.run([front], "front matter", "documents")
+        failed = typesetter.run([front, *also], "front matter", "documents")
+        _run_numbers(typesetter, [], failed)
+        also = []
         if failed:
             raise RuntimeError(f"WeasyPrint could not typeset the title page and contents: {failed[name]}")
         with pikepdf.open(front.pdf) as pdf:
@@ -307,7 +358,6 @@ def _front(book: Book, typesetter: pdf_parts.Typesetter, volume: Volume) -> None
                 break
             length = len(pdf.pages)
     volume.front = front.pdf
-    volume.pages = starts[-1] + counts[-1] if counts else length
     volume.anchors = {anchor: (starts[n + 1] + page, x, y) for n, t in enumerate(volume.parts)
                       for anchor, (page, x, y) in t.anchors.items()}
 
@@ -323,26 +373,67 @@ def _volume_title(volume: Volume) -> str:
     return "" if volume.number is None else f"第 {volume.number} 卷（共 {volume.of} 卷）"
 
 
-def _number_files(book: Book, typesetter: pdf_parts.Typesetter, total: int) -> list[Path]:
-    """Documents of pages showing only their number, in the book's style, from 1 to `total`."""
-    per_file = pdf_parts.NUMBERS_PER_FILE
-    files = [typesetter.job(f"numbers-{n}", pdf_parts.numbers_html(per_file), book.stylesheets,
-                            extra_css=pdf_parts.numbers_css(n * per_file + 1))
-             for n in range(-(-total // per_file))]
-    failed = typesetter.run(files, "page numbers", "documents")
-    if failed:
-        raise RuntimeError(f"WeasyPrint could not typeset the page numbers: {next(iter(failed.values()))}")
-    return [job.pdf for job in files]
+def number_ranges(first: int, last: int, per_file: int) -> list[tuple[int, int]]:
+    """The page numbers first…last in documents of at most `per_file` pages, each within one
+    block of `per_file` numbers (so a longer book, or another front matter, leaves the documents
+    of the other blocks as they were, cached)."""
+    return [(max(first, start), min(last, start + per_file - 1))
+            for start in range((first - 1) // per_file * per_file + 1, last + 1, per_file) if first <= last]
 
 
-def _number_page(files: list[Path], opened: contextlib.ExitStack) -> NumberPage:
-    numbered = [opened.enter_context(pikepdf.open(path)) for path in files]
-    per_file = pdf_parts.NUMBERS_PER_FILE
+def _number_jobs(book: Book, typesetter: pdf_parts.Typesetter, first: int, last: int) -> list[Numbers]:
+    """Documents of pages showing only their number, in the book's style, from `first` to `last`."""
+    return [(low, high, typesetter.job(f"numbers-{low}-{high}", pdf_parts.numbers_html(high - low + 1),
+                                       book.stylesheets, extra_css=pdf_parts.numbers_css(low)))
+            for low, high in number_ranges(first, last, pdf_parts.NUMBERS_PER_FILE)]
 
-    def number_page(n: int) -> pikepdf.Page:
-        page: pikepdf.Page = numbered[(n - 1) // per_file].pages[(n - 1) % per_file]
+
+def _run_numbers(typesetter: pdf_parts.Typesetter, numbers: list[Numbers],
+                 failed: dict[str, str] | None = None) -> None:
+    """Typeset `numbers` (or only check `failed`, a run's failures, for theirs)."""
+    jobs = [job for _, _, job in numbers]
+    failed = {**(failed or {}), **(typesetter.run(jobs, "page numbers", "documents") if jobs else {})}
+    problem = next((v for k, v in failed.items() if k.startswith("numbers-")), None)
+    if problem is not None:
+        raise RuntimeError(f"WeasyPrint could not typeset the page numbers: {problem}")
+
+
+class _NumberPages:
+    """Page number → the page showing it, from documents of numbered pages (first, last, file),
+    each opened on first use and closed by `close`."""
+
+    def __init__(self, numbers: list[Numbers]) -> None:
+        self.files: list[tuple[int, int, Path]] = []
+        self.opened: dict[Path, pikepdf.Pdf] = {}
+        self.add(numbers)
+
+    def add(self, numbers: list[Numbers]) -> None:
+        self.files += [(low, high, job.pdf) for low, high, job in numbers]
+
+    def missing(self, first: int, last: int) -> list[tuple[int, int]]:
+        """The runs of pages from `first` to `last` that no document shows."""
+        covered = {n for low, high, _ in self.files for n in range(low, high + 1)}
+        runs: list[tuple[int, int]] = []
+        for n in range(first, last + 1):
+            if n in covered:
+                continue
+            if runs and runs[-1][1] == n - 1:
+                runs[-1] = (runs[-1][0], n)
+            else:
+                runs.append((n, n))
+        return runs
+
+    def __call__(self, n: int) -> pikepdf.Page:
+        low, _, path = next(f for f in self.files if f[0] <= n <= f[1])
+        if path not in self.opened:
+            self.opened[path] = pikepdf.open(path)
+        page: pikepdf.Page = self.opened[path].pages[n - low]
         return page
-    return number_page
+
+    def close(self) -> None:
+        for pdf in self.opened.values():
+            pdf.close()
+        self.opened.clear()
 
 
 EMITTER = PDFEmitter()

@@ -111,6 +111,49 @@ def split(part: Part) -> list[Part]:
     return single
 
 
+def halves(part: Part) -> list[Part]:
+    """A part of two posts or more as two parts, each with about half its posts."""
+    posts = [(section, n, post) for section in part.sections for n, post in enumerate(section.posts)]
+    if len(posts) < 2:
+        return [part]
+    pieces: list[Part] = []
+    for name, run in ((f"{part.name}-a", posts[:len(posts) // 2]), (f"{part.name}-b", posts[len(posts) // 2:])):
+        sections: list[Section] = []
+        for section, n, post in run:
+            if sections and sections[-1].index == section.index:
+                sections[-1].posts.append(post)
+            else:
+                sections.append(Section(section.index, section.name, [post], section.part_page and n == 0,
+                                        section.count))
+        pieces.append(Part(name, sections=sections))
+    return pieces
+
+
+# What typesetting a part costs, roughly, in bytes of its HTML: a part's fixed cost (a document
+# begun and written, its fonts subset) and a formula's (an SVG drawing read and drawn).
+PART_COST = 20_000
+FORMULA_COST = 1_500
+SPLIT_COST = 1_000_000      # a part that costs more is split in two (some ten long posts full of formulas)
+
+
+def cost(text: str) -> int:
+    """About how long a part's HTML takes to typeset (in PART_COST's unit)."""
+    return PART_COST + len(text.encode()) + FORMULA_COST * text.count("<img")
+
+
+def too_long(cost: int) -> bool:
+    """Whether a part of this cost is typeset as two halves instead (parts.halves): one long part
+    typeset last keeps one worker busy while the others idle.  A fixed limit, not one that
+    depends on --jobs or on what the cache holds, so the book is the same whatever they are."""
+    return cost > SPLIT_COST
+
+
+def longest_first(costs: list[int]) -> list[int]:
+    """The order to typeset in: the costliest first, so that no long part is left to run alone
+    at the end (ties in the book's order)."""
+    return sorted(range(len(costs)), key=lambda n: (-costs[n], n))
+
+
 _HREF = re.compile(r'href="#([^"]*)"')
 _ID = re.compile(r'\sid="([^"]*)"')
 
@@ -157,6 +200,7 @@ class Job:
     pdf: Path
     key: str
     extra_css: str
+    cost: int = 0                        # its size as `cost` estimates it
 
 
 class Typesetter:
@@ -194,7 +238,8 @@ class Typesetter:
         path = self.work / f"{name}.html"
         path.write_text(text, encoding="utf-8")
         return Job(name, path, self.work / "typeset" / f"{name}.pdf", cache_key(text, [*stylesheets, extra_css]),
-                   extra_css)
+                   extra_css, cost(text))
+
 
     def _cached(self, key: str) -> Path | None:
         return self.cache / key[:2] / f"{key}.pdf" if self.cache else None
@@ -238,8 +283,7 @@ class Typesetter:
         return failed
 
     def _typeset(self, jobs: list[Job], advance: Callable[[int], None]) -> Iterable[tuple[Job, str | None]]:
-        # the longest first, so that no long part is left to run alone at the end
-        jobs = sorted(jobs, key=lambda j: -j.html.stat().st_size)
+        jobs = [jobs[n] for n in longest_first([job.cost for job in jobs])]
         if IN_PROCESS:
             for job in jobs:
                 yield job, typeset_one(str(job.html), str(job.pdf), job.extra_css)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -75,6 +76,36 @@ def _keep_linked_stylesheets() -> None:
     weasyprint.css.CSS = css
 
 
+_SIZED_ARRAY = re.compile(r"(\w+)\[(\d+)\]")
+
+
+def _parse_array_types_once() -> None:
+    """WeasyPrint's font subsetting asks cffi for `hb_codepoint_t[N]` with N the number of glyphs
+    kept; cffi parses each new type string with pycparser (some 25 ms here), so every part
+    paid that per font.  The same arrays as `T[]` sized by their contents: one type, parsed once."""
+    import weasyprint.pdf.fonts
+    real = weasyprint.pdf.fonts.ffi
+    if isinstance(real, _OpenArrays):
+        return
+    weasyprint.pdf.fonts.ffi = _OpenArrays(real)
+
+
+class _OpenArrays:
+    """A cffi FFI whose `new("T[N]", items)` (N items) is `new("T[]", items)`: the same array."""
+
+    def __init__(self, ffi: Any) -> None:
+        self._ffi = ffi
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ffi, name)
+
+    def new(self, cdecl: Any, init: Any = None) -> Any:
+        sized = _SIZED_ARRAY.fullmatch(cdecl) if isinstance(cdecl, str) else None
+        if sized and init is not None and len(init) == int(sized.group(2)):
+            return self._ffi.new(f"{sized.group(1)}[]", init)
+        return self._ffi.new(cdecl, init)
+
+
 # What WeasyPrint raises on a document it cannot typeset (its own faults included).
 TYPESETTING_FAULTS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
                       RecursionError, ZeroDivisionError, OverflowError)
@@ -90,6 +121,7 @@ class Kept:
         self.fonts = FontConfiguration()
         self._sheets: dict[str, Any] = {}
         _keep_linked_stylesheets()
+        _parse_array_types_once()
 
     def stylesheet(self, text: str) -> Any:
         import weasyprint
