@@ -66,11 +66,11 @@ def tied(argv: list[str], brief: bool = False) -> list[str]:
 @functools.cache
 def _setpriv() -> str | None:
     """util-linux's setpriv when it knows --pdeathsig (2.33 and later), else None."""
-    found = shutil.which("setpriv")
-    if found is None:
+    found, true = shutil.which("setpriv"), shutil.which("true")
+    if found is None or true is None:
         return None
     try:
-        done = subprocess.run([found, "--pdeathsig", "KILL", "--", sys.executable or "/bin/true", "-c", ""],
+        done = subprocess.run([found, "--pdeathsig", "KILL", "--", true],
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
