@@ -121,6 +121,7 @@ def render_bench() -> bool:
             stage(cache)
             warm_s = best(lambda: stage(cache))
     lines = drawing_lines(run.posts)
+
     def raw():
         subprocess.run([node, str(WORKER)], input="".join(lines), capture_output=True, text=True, check=True)
 
