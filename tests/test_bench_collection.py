@@ -81,3 +81,23 @@ def test_copies_of_front_matter_posts(tmp_path):
     copy = next(p for p in posts if p.id == "1007006")
     assert copy.title == "副本1·某系列（一）：开头" and "archives/1005448)" in copy.body.text
     assert not kinds
+
+
+def test_stage_times_by_stage_and_totals(tmp_path):
+    from benchmarks.bench import by_stage, stage_times
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"stage": "read", "wall": 0.01, "cpu": 0.01}\n{"stage": "validate", "wall": 2.0, "cpu": 3.5}\n\n',
+                    encoding="utf-8")
+    records = stage_times(path)
+    assert [r["stage"] for r in records] == ["read", "validate"] and stage_times(tmp_path / "none.jsonl") == []
+    rows = by_stage({"check": records, "html": [{"stage": "emit", "wall": 1.0, "cpu": 0.5}]})
+    assert rows == [("check validate", 2.0, 3.5), ("check total", 2.01, 3.51),     # read: under 0.05 s, only in the total
+                    ("html emit", 1.0, 0.5), ("html total", 1.0, 0.5)]
+
+
+def test_drawing_rates_per_worker():
+    from benchmarks.bench import Timing, drawing_rates
+    rates = drawing_rates(100, Timing(wall=10.0, cpu=5.0), {"wall": 4.0, "cpu": 10.0, "drawn": 80, "workers": 2})
+    assert rates["raw wall"] == 10 and rates["raw cpu"] == 20
+    assert rates["stage wall"] == 10 and rates["stage cpu"] == 8       # 80 drawn in 4 s by 2 workers
+    assert rates["wall ratio"] == 1 and rates["cpu ratio"] == 0.4

@@ -158,6 +158,17 @@ def test_kill_9_while_pandoc_runs_leaves_no_pandoc(tmp_path):
     _assert_gone(below)
 
 
+
+def test_a_brief_program_is_tied_through_setpriv_where_it_is_installed():
+    # the pandoc of the test above is started this way: its death with the command is checked there
+    from kexue_anthology.core import lifeline
+    argv = lifeline.tied(["true", "x"], brief=True)
+    if shutil.which("setpriv") is None:
+        pytest.skip("no setpriv here (util-linux): the Python launcher is used, tested above")
+    assert Path(argv[0]).name == "setpriv" and argv[-2:] == [shutil.which("true"), "x"]
+    assert subprocess.run(argv, check=False).returncode == 0
+    assert lifeline.tied(["true"])[0] == sys.executable       # long-lived workers keep the checking launcher
+
 # --- the cache's limit ---------------------------------------------------------------------
 
 from kexue_anthology.core.cache import BlobCache, Cache, key  # noqa: E402

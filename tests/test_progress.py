@@ -162,3 +162,17 @@ def test_reporting_changes_nothing_the_stages_make():
     finally:
         progress.use(before)
     assert [(p.id, len(p.formulas)) for p in shown.posts] == [(p.id, len(p.formulas)) for p in quiet.posts]
+
+
+def test_timings_record_each_stage_wall_and_processor_time(tmp_path):
+    # ANTHOLOGY_TIMINGS (core/timings.py), what `make bench` reads the cold build's stages from
+    target = tmp_path / "timings.jsonl"
+    result = anthology("list", SEEDS, "-q", ANTHOLOGY_TIMINGS=str(target))
+    assert result.returncode == 0 and result.stdout == run_cli("list", SEEDS)[1]
+    records = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert [r["stage"] for r in records] == ["read", "extract"]
+    assert all(r["wall"] >= 0 and r["cpu"] >= r["children"] >= 0 for r in records)
+    shown = anthology("list", SEEDS, "-q", ANTHOLOGY_TIMINGS="-")
+    assert [json.loads(line.removeprefix("timing: "))["stage"] for line in shown.stderr.splitlines()
+            if line.startswith("timing: ")] == ["read", "extract"]
+    assert "timing" not in anthology("list", SEEDS, "-q").stderr

@@ -12,6 +12,7 @@ r"""The stages, in order, in one place.  Each takes the run and adds what it mak
 
 Commands run a prefix of this list: `anthology list` stops after extract, `check` after
 validate, `build` goes on to emit.  Everything is gathered and checked before any output is written.
+With ANTHOLOGY_TIMINGS set, each stage's wall and processor time is recorded (core/timings.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from kexue_anthology.check import extract, number, validate
 from kexue_anthology.collection.assemble import assemble
 from kexue_anthology.collection.collection import Collection
 from kexue_anthology.config.settings import Settings
-from kexue_anthology.core import progress
+from kexue_anthology.core import progress, timings
 from kexue_anthology.core.cache import Cache
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
@@ -151,8 +152,13 @@ def run_stages(run: Run, until: str, start: str = "read") -> Run:
     for name, stage in STAGES[names.index(start): names.index(until) + 1]:
         run.stage = name
         unit, size = _SIZES.get(name, ("", None))
-        with progress.task(name, size(run) if size else None, unit):
+        with timings.stage(name) as counts, progress.task(name, size(run) if size else None, unit):
             stage(run)
+            if name == "render" and run.stats.render:
+                counts.update(drawn=run.stats.render.drawn, distinct=run.stats.render.distinct,
+                              workers=run.engine.workers())
+            elif name in ("validate", "render", "document"):
+                counts.update({unit or "items": size(run) if size else 0})
     return run
 
 

@@ -5,16 +5,21 @@ PR_SET_PDEATHSIG); the request survives `exec`.  A Python worker asks for itself
 (`die_with_parent`, the WeasyPrint pool's initializer); a program such as Node cannot, so it is
 started through a few lines of Python that ask and then become the program (`tied`).  Either
 way the parent's id is checked after asking: a parent that died before the request would
-never send the signal.  The "parent" Linux watches is the thread that started the process, so
-a worker must be started by a thread that outlives it (every worker here is stopped by the
-code that started it).  Elsewhere than Linux these do nothing.
+never send the signal.  A short-lived program (`tied(..., brief=True)`: pandoc, once per post) is
+started through util-linux's `setpriv --pdeathsig KILL` when it is there, a C program that
+starts in a millisecond where Python takes about 17: it does not check the parent, so a program
+started just as its parent died runs to its end (seconds) before it ends too.  The "parent"
+Linux watches is the thread that started the process, so a worker must be started by a thread
+that outlives it (every worker here is stopped by the code that started it).  Elsewhere than Linux these do nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
+import subprocess
 import sys
 
 PR_SET_PDEATHSIG = 1
@@ -44,10 +49,29 @@ def die_with_parent(parent: int, sig: int = signal.SIGKILL) -> None:
         os._exit(1)
 
 
-def tied(argv: list[str]) -> list[str]:
+def tied(argv: list[str], brief: bool = False) -> list[str]:
     """The command line that runs `argv` (its program a path, or a name found on PATH) as a
-    process that is killed when this one ends."""
+    process that is killed when this one ends; through `setpriv` when `brief` (the program ends
+    by itself soon) and setpriv is installed."""
     program = shutil.which(argv[0]) if argv else None
-    if not supported() or not sys.executable or program is None:
+    if not supported() or program is None:
+        return argv
+    if brief and (setpriv := _setpriv()):
+        return [setpriv, "--pdeathsig", "KILL", "--", os.path.abspath(program), *argv[1:]]
+    if not sys.executable:
         return argv
     return [sys.executable, "-I", "-S", "-c", _LAUNCH, str(os.getpid()), os.path.abspath(program), *argv[1:]]
+
+
+@functools.cache
+def _setpriv() -> str | None:
+    """util-linux's setpriv when it knows --pdeathsig (2.33 and later), else None."""
+    found, true = shutil.which("setpriv"), shutil.which("true")
+    if found is None or true is None:
+        return None
+    try:
+        done = subprocess.run([found, "--pdeathsig", "KILL", "--", true],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found if done.returncode == 0 else None

@@ -112,8 +112,10 @@ def _spawn(command: list[str], text: str | None, cwd: Path | None, env: dict[str
            limits: Limits) -> str:
     # The limits are set on the running child (prlimit), not in a preexec_fn, which is unsafe
     # while other threads run (the MathJax client's); pandoc's first milliseconds go unlimited.
-    # tied: pandoc ends with the command, even when the command is killed (core/lifeline.py)
-    with subprocess.Popen(lifeline.tied(command), stdin=subprocess.DEVNULL if text is None else subprocess.PIPE,
+    # tied: pandoc ends with the command, even when the command is killed (core/lifeline.py);
+    # brief: started through setpriv, not Python (≈17 ms less per post in a cold document stage)
+    with subprocess.Popen(lifeline.tied(command, brief=True),
+                          stdin=subprocess.DEVNULL if text is None else subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
                           errors="replace", cwd=cwd, env=env) as process:
         _limit(process.pid, limits)
