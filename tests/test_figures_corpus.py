@@ -172,6 +172,7 @@ def test_site_shows_every_figure_from_a_plain_build(fetched, tmp_path):
             assert (site / "posts" / src).resolve().is_file(), src
         assert len(set(figures)) == len(set(addresses)), post_id
         assert "image-placeholder" not in page and UPLOADS not in re.sub(r"<a [^>]*>", "", page), post_id
+        assert "inline-image" not in page, post_id      # 7292, 7343: figures glued to the text are figures too
         for caption in re.findall(r"<figcaption>\n(.*?)\n</figcaption>", page):
             assert f"<p>{caption}</p>" not in page, (post_id, caption)    # the caption is drawn once
     assert len(list((site / "images").iterdir())) == len(fetched.addresses)
@@ -190,7 +191,8 @@ def test_epub_holds_every_figure(fetched, tmp_path, math):
         opf = z.read("EPUB/content.opf").decode()
         chapters = "".join(z.read(n).decode() for n in z.namelist() if n.startswith("EPUB/text/"))
         media = {n for n in z.namelist() if n.startswith("EPUB/media/")}
-    rasters = re.findall(r'<item [^>]*href="(media/[^"]+)" media-type="image/(?:png|jpeg|gif)"', opf)
+    rasters = [href for item, href in re.findall(r'(<item [^>]*href="(media/[^"]+)" media-type="image/(?:png|jpeg|gif)"'
+                                                 r'[^>]*>)', opf) if "cover-image" not in item]
     assert len(rasters) == len(fetched.addresses)
     assert {"EPUB/" + href for href in rasters} <= media
     sources = re.findall(r'<figure class="figure"><img\b[^>]*\bsrc="([^"]+)"', chapters)
