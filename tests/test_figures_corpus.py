@@ -179,11 +179,12 @@ def test_site_shows_every_figure_from_a_plain_build(fetched, tmp_path):
 
 
 @pytest.mark.parametrize("math", ["mathml", "svg"])
-def test_epub_holds_every_figure(fetched, tmp_path, math):
+def test_epub_holds_every_figure(fetched, tmp_path, math, monkeypatch):
     book = tmp_path / f"corpus-{math}.epub"
     before = fetched.server.total
+    monkeypatch.setenv("ANTHOLOGY_TEST_EPUBCHECK", "0")     # checked once, below (skipped with a reason if absent)
     status, _out, err = run_cli("build", "epub", fetched.posts, "--math", math, "--out", book,
-                                "--cache-dir", fetched.cache, "--quiet")     # run_cli asserts epubcheck clean
+                                "--cache-dir", fetched.cache, "--quiet")
     assert status in (0, 1), err
     assert fetched.server.total == before
     epubcheck(book)
