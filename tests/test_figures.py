@@ -182,3 +182,45 @@ def test_corpus_post_with_its_figures(corpus, tmp_path):
     for caption in captions:
         assert page.count(f"<p>{caption}</p>") == 0           # the repeated line is the caption, not a paragraph
     assert "image-placeholder" not in page
+
+
+GLUED = """---
+title: 粘在一起的图
+id: "9003"
+date: 2024-01-03
+---
+
+三者的对比如下：
+[![第一张图](https://kexue.fm/usr/uploads/g/1.png)](https://kexue.fm/usr/uploads/g/1.png)
+第一张图
+[![第二张\\_图](https://kexue.fm/usr/uploads/g/2.png)](https://kexue.fm/usr/uploads/g/2.png)
+第二张\\_图
+之后的文字。
+
+剩下的工作：\\
+\\
+[![第三张图](https://kexue.fm/usr/uploads/g/3.png)](https://kexue.fm/usr/uploads/g/3.png "点击查看原图")\\
+\\
+第三张图\\
+\\
+[![第四张图](https://kexue.fm/usr/uploads/g/4.png)](https://kexue.fm/usr/uploads/g/4.png)
+"""
+
+
+def test_figures_the_scrape_glued_to_the_text_are_figures(tmp_path):
+    """As in the corpus's 7292 and 7343: no blank line around the figures (a soft or a hard line break),
+    the caption on its line after: each is one figure with its caption, the text around kept."""
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    (posts / "g.md").write_text(GLUED, encoding="utf-8")
+    cache = tmp_path / "cache"
+    for n in range(1, 5):
+        put(cache, f"https://kexue.fm/usr/uploads/g/{n}.png", (300 + n, 200))
+    status, _out, stderr = run_cli("build", "html", posts, "--out", tmp_path / "site", "--cache-dir", cache)
+    assert status == 0, stderr
+    page = (tmp_path / "site" / "posts" / "9003.html").read_text(encoding="utf-8")
+    assert page.count('<figure class="figure">') == 4 and "inline-image" not in page
+    assert re.findall(r"<figcaption>\n(.*?)\n</figcaption>", page) == ["第一张图", "第二张_图", "第三张图", "第四张图"]
+    for caption in ("第一张图", "第二张_图", "第三张图"):
+        assert page.count(caption) == 2                  # the caption and the alt: no second line of it
+    assert "<p>三者的对比如下：</p>" in page and "<p>之后的文字。</p>" in page and "<p>剩下的工作：</p>" in page

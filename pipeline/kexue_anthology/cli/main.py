@@ -206,16 +206,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-q", "--quiet", action="store_true",
                        help="no progress display: only the diagnostics and the summary")
 
-    def engine(p: argparse.ArgumentParser, used: bool = True) -> None:
+    def engine(p: argparse.ArgumentParser, used: bool = True, images: bool = False) -> None:
         unused = "" if used else " (accepted like the other commands'; this one starts no engine)"
+        kept = " (the fetched images are kept there)" if images else unused
         p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                       help="where verdicts and drawings are cached (default: $ANTHOLOGY_CACHE or "
-                            "~/.cache/kexue-anthology)" + unused)
+                       help="where verdicts, drawings and fetched images are cached (default: $ANTHOLOGY_CACHE or "
+                            "~/.cache/kexue-anthology)" + kept)
         p.add_argument("--no-cache", action="store_true",
-                       help="check and draw everything again, store nothing" + unused)
+                       help=("refused: fetched images are kept in the cache, so there would be nowhere to put them"
+                             if images else "check and draw everything again, store nothing" + unused))
         p.add_argument("--cache-limit", type=_size, metavar="SIZE",
                        help="the cache folder's size limit, least recently used entries removed first (default: "
-                            "the project file's [cache] limit, else 2 GiB; e.g. 500MB)" + unused)
+                            "the project file's [cache] limit, else 2 GiB; e.g. 500MB)"
+                            + (" (the fetched images count toward it)" if images else unused))
         p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                        help="seconds of processor time MathJax may spend checking one formula (drawing gets three "
                             "times as much; a formula over its limit is tried once more with three times it)"
@@ -269,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = parser_of(sub, "fetch", "fetch the posts' remote images into the cache, for builds that work offline")
     inputs(fetch)
     quiet(fetch)
-    engine(fetch, used=False)
+    engine(fetch, used=False, images=True)
 
     imp = parser_of(sub, "import", "write every post read as Markdown with front matter")
     inputs(imp, required=True)

@@ -36,7 +36,9 @@ from kexue_anthology.documents.pandoc_ast import (
     Plain,
     RawBlock,
     RawInline,
+    Str,
     block_lists,
+    element,
     tag,
     text,
     walk,
@@ -175,6 +177,7 @@ def _image_item(item: Node) -> Image | None:
 
 
 def _draw_in(blocks: list[Node], pictures: dict[str, Picture], style: FigureStyle) -> None:
+    blocks[:] = [part for block in blocks for part in _unglued(block, pictures)]
     out: list[Node] = []
     i = 0
     while i < len(blocks):
@@ -194,6 +197,79 @@ def _draw_in(blocks: list[Node], pictures: dict[str, Picture], style: FigureStyl
             out.extend(_figure(image, caption, pictures, style))
         i += 1
     blocks[:] = out
+
+
+def _unglued(block: Node, pictures: dict[str, Picture]) -> list[Node]:
+    """A paragraph the scrape glued to its figures (no blank line around them) as paragraphs of text
+    and of figures: a found image followed by its caption (its alt said again), or alone on its line,
+    is a figure.  pandoc drops a line break between two CJK characters (east_asian_line_breaks), so a
+    caption is found by what it says, to the character."""
+    if tag(block) != "Para" or _figure_para(block) is not None:
+        return [block]
+    items = list(block["c"])
+    parts: list[list[Node]] = []
+    text: list[Node] = []
+    i = 0
+    while i < len(items):
+        image = _image_item(items[i])
+        if image is None or image.url not in pictures:
+            text.append(items[i])
+            i += 1
+            continue
+        after = _caption_after(items, i + 1, _key(image.inlines)) if _key(image.inlines) else None
+        if after is None and not (_line_edge(items, i, -1) and _line_edge(items, i, 1)):
+            text.append(items[i])      # an image inside a sentence
+            i += 1
+            continue
+        if _trim(text):
+            parts.append(_trim(text))
+        text = []
+        if after is None:
+            parts.append([items[i]])
+            i += 1
+            continue
+        caption, end, rest = after
+        parts.append([items[i], element("LineBreak"), *caption])
+        i = end
+        if rest is not None:           # the text after the caption, on the caption's line
+            i -= 1
+            items[i] = rest
+    if _trim(text):
+        parts.append(_trim(text))
+    return [Para.new(part) for part in parts] if text != block["c"] else [block]
+
+
+def _line_edge(items: list[Node], i: int, step: int) -> bool:
+    """Whether a line starts (step -1) or ends (step 1) next to items[i], spaces aside."""
+    j = i + step
+    while 0 <= j < len(items) and tag(items[j]) == "Space":
+        j += step
+    return not 0 <= j < len(items) or tag(items[j]) in ("SoftBreak", "LineBreak")
+
+
+def _caption_after(items: list[Node], start: int, key: str) -> tuple[list[Node], int, Node | None] | None:
+    """The inlines from `start` (breaks before them skipped) that say `key`, as (them, the index after
+    the last, what is left of the last Str when it says more); None when they do not."""
+    j = start
+    while j < len(items) and _blank(items[j]):
+        j += 1
+    caption: list[Node] = []
+    while j < len(items):
+        item = items[j]
+        said = _key(caption)
+        if tag(item) == "Str":
+            word = cast(str, item["c"])
+            rest = key[len(said):]
+            if len(_key([item])) > len(rest) and word.startswith(rest) and rest:
+                return [*caption, Str.new(rest)], j + 1, Str.new(word[len(rest):])
+        caption.append(item)
+        j += 1
+        said = _key(caption)
+        if said == key:
+            return caption, j, None
+        if not key.startswith(said):
+            return None
+    return None
 
 
 def _figure_para(block: Node) -> list[tuple[Image, list[Node] | None]] | None:
