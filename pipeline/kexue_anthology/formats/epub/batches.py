@@ -16,6 +16,7 @@ import concurrent.futures
 import re
 from collections.abc import Callable
 
+from kexue_anthology.collection.bodies import balanced
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents import pandoc
 from kexue_anthology.documents.pandoc_ast import Attr, Node, RawBlock, tag, walk
@@ -27,18 +28,11 @@ _SMALLEST = 8             # fewer posts than this are converted in the book's ow
 
 
 def ahead(posts: list[Post], weight: Callable[[Post], int], jobs: int) -> list[list[Post]]:
-    """`posts` in at most `jobs` batches of about equal weight (heaviest first into the lightest
-    batch), each in book order; none when there are too few to be worth a second run."""
+    """`posts` in at most `jobs` batches of about equal weight (`balanced`), each in book order;
+    none when there are too few to be worth a second run."""
     if jobs < 2 or len(posts) < _SMALLEST:
         return []
-    order = {post.id: n for n, post in enumerate(posts)}
-    batches: list[list[Post]] = [[] for _ in range(min(jobs, len(posts)))]
-    loads = [0] * len(batches)
-    for post in sorted(posts, key=weight, reverse=True):
-        lightest = loads.index(min(loads))
-        batches[lightest].append(post)
-        loads[lightest] += weight(post)
-    return [sorted(batch, key=lambda p: order[p.id]) for batch in batches]
+    return balanced(posts, weight, jobs)
 
 
 def stand_in(head: list[Node], blocks: list[Node]) -> list[Node]:
