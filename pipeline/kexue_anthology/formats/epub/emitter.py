@@ -29,7 +29,9 @@ cover): nothing changed, nothing is run.  Each chapter's file is cached by a key
 text, title and the book around it (kexue_anthology.formats.epub.chapters); pandoc's EPUB writer, whose time goes into
 reading the raw HTML of the math, is given for such a chapter only its heading and what it must
 know of the file (its ids, whether it holds MathML or SVG: `placeholder`), and the file it
-writes is replaced by the cached one.  Books with `--math svg` cache whole books only: pandoc
+writes is replaced by the cached one.  A first build converts the chapters missing from the cache
+ahead, in `--jobs` pandoc runs side by side (kexue_anthology.formats.epub.batches), then writes the book
+so.  Books with `--math svg` cache whole books only: pandoc
 names their drawings by their order in the whole book.  A chapter shown as plain text is never
 cached, so that it is reported again.
 """
