@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,6 +97,33 @@ def test_an_epub_rebuilt_equals_a_build_from_scratch(posts, tmp_path):
     build("epub", posts, fresh, tmp_path / "fresh-cache")
     assert members(book) == members(fresh)
     assert book.read_bytes() == fresh.read_bytes()
+
+
+def test_an_epub_whose_chapters_are_converted_in_batches_equals_one_converted_whole(posts, tmp_path, monkeypatch):
+    """The first build converts the chapters ahead in batches side by side (formats/epub/batches.py),
+    each with the others as stand-ins; the book is the one a single pandoc run over it writes,
+    links between posts of different batches included."""
+    from kexue_anthology.formats.epub import batches
+
+    monkeypatch.setattr(batches, "_SMALLEST", 10**6)        # no batches: one pandoc for the whole book
+    whole = tmp_path / "whole.epub"
+    build("epub", posts, whole, tmp_path / "cache")
+    made: list[list[str]] = []
+    ahead = batches.ahead
+
+    def planned(*args: Any) -> list[list[Any]]:
+        found = ahead(*args)
+        made.append([post.id for batch in found for post in batch])
+        return found
+
+    monkeypatch.setattr(batches, "_SMALLEST", 2)
+    monkeypatch.setattr(batches, "ahead", planned)
+    for kept in ("epub-chapters", "epub-books"):         # the formulas' verdicts and drawings stay cached
+        shutil.rmtree(tmp_path / "cache" / kept)
+    book = tmp_path / "batched.epub"
+    build("epub", posts, book, tmp_path / "cache", "--jobs", "2")
+    assert made and {"901", "902"} <= set(made[0])      # the two that link to each other converted ahead
+    assert book.read_bytes() == whole.read_bytes()
 
 
 def test_a_cached_text_is_not_taken_when_what_it_links_to_changes(posts, tmp_path):

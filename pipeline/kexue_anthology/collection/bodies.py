@@ -3,18 +3,22 @@
     post_blocks()   each post's document with formulas in place, links settled (formulas.mathhtml) and
                     its headings from `top_level` down (collection.levels); `heading_ids` is the
                     emitter's declaration (kexue_anthology.formats.base)
-    bodies()        the same as HTML, by one pandoc run, each post's HTML cached by a key over all
-                    it is made of (`body_key`); a post pandoc fails on alone is reported and shown
-                    as plain text
+    bodies()        the same as HTML, by pandoc runs side by side (one per batch of posts of about
+                    equal weight, `balanced`), each post's HTML cached by a key over all it is made
+                    of (`body_key`); a post pandoc fails on alone is reported and shown as plain text
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import html
 import json
+import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from kexue_anthology.collection.anchors import scope_heading_ids
 from kexue_anthology.collection.collection import Collection, PostLink
@@ -33,8 +37,11 @@ BODY_VERSION = 5          # raised whenever the code making a post's HTML from `
 
 
 def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
-           cache_dir: Path | None = None, top_level: int = 2, figures: FigureStyle | None = None) -> dict[str, str]:
-    """Each post's text as HTML, from one pandoc run for the posts not in the cache.
+           cache_dir: Path | None = None, top_level: int = 2, figures: FigureStyle | None = None,
+           jobs: int | None = None) -> dict[str, str]:
+    """Each post's text as HTML, from pandoc runs for the posts not in the cache: `jobs` at once
+    (default one per processor, at most 2), each over a batch of them (a post's HTML does not
+    depend on the posts converted with it).
     `post_link(post, fragment)` is where a link to another post of the collection goes;
     `heading_ids=False` makes the headings' ids the post's own (they repeat between posts of
     one book; `scope_heading_ids`); `top_level` is the level of a post's topmost heading (one
@@ -56,7 +63,7 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
     blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids, top_level, figures)
               for post in missing}
     try:
-        converted = _html(missing, blocks)
+        converted = _html_side_by_side(missing, blocks, jobs or min(2, os.cpu_count() or 1))
     except pandoc.PandocError:
         converted = {}
         for post in missing:
@@ -151,6 +158,34 @@ def post_blocks(collection: Collection, post: Post, mathhtml: MathHTML, post_lin
     blocks: list[Node] = doc["blocks"]
     settle_levels(blocks, top_level)
     return blocks
+
+
+T = TypeVar("T")
+_SMALLEST = 8             # fewer posts than this are converted in one run
+
+
+def balanced(items: Sequence[T], weight: Callable[[T], int], n: int) -> list[list[T]]:
+    """`items` in at most `n` batches of about equal weight (the heaviest first into the lightest
+    batch), each in the items' order."""
+    batches: list[list[int]] = [[] for _ in range(max(1, min(n, len(items))))]
+    loads = [0] * len(batches)
+    for i in sorted(range(len(items)), key=lambda i: weight(items[i]), reverse=True):
+        lightest = loads.index(min(loads))
+        batches[lightest].append(i)
+        loads[lightest] += weight(items[i])
+    return [[items[i] for i in sorted(batch)] for batch in batches if batch]
+
+
+def _html_side_by_side(posts: list[Post], blocks: dict[str, list[Node]], jobs: int) -> dict[str, str]:
+    """`_html` over batches of `posts`, `jobs` pandoc runs at once; PandocError when any fails."""
+    if jobs < 2 or len(posts) < _SMALLEST:
+        return _html(posts, blocks)
+    batches = balanced(posts, lambda post: len(post.body.text) + 400 * len(post.formulas), jobs)
+    converted: dict[str, str] = {}
+    with concurrent.futures.ThreadPoolExecutor(len(batches)) as pool:
+        for made in pool.map(lambda batch: _html(batch, blocks), batches):
+            converted.update(made)
+    return converted
 
 
 def _html(posts: list[Post], blocks: dict[str, list[Node]]) -> dict[str, str]:

@@ -14,6 +14,7 @@ values of (`choices`), the files it takes (`file_problem`).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,13 @@ from kexue_anthology.config.settings import Settings
 from kexue_anthology.core.diagnostics import Diagnostics
 
 MathMode = Literal["mathml", "svg", "img"]       # kexue_anthology.formulas.mathhtml.MathHTML's modes
+
+
+def positive(text: str) -> int:
+    """An option's value that is a whole number of at least 1 (`--jobs N`)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 @dataclass(frozen=True)

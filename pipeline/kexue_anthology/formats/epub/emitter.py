@@ -29,7 +29,9 @@ cover): nothing changed, nothing is run.  Each chapter's file is cached by a key
 text, title and the book around it (kexue_anthology.formats.epub.chapters); pandoc's EPUB writer, whose time goes into
 reading the raw HTML of the math, is given for such a chapter only its heading and what it must
 know of the file (its ids, whether it holds MathML or SVG: `placeholder`), and the file it
-writes is replaced by the cached one.  Books with `--math svg` cache whole books only: pandoc
+writes is replaced by the cached one.  A first build converts the chapters missing from the cache
+ahead, in `--jobs` pandoc runs side by side (kexue_anthology.formats.epub.batches), then writes the book
+so.  Books with `--math svg` cache whole books only: pandoc
 names their drawings by their order in the whole book.  A chapter shown as plain text is never
 cached, so that it is reported again.
 """
@@ -66,9 +68,10 @@ from kexue_anthology.core.outputs import MARK
 from kexue_anthology.documents import pandoc
 from kexue_anthology.documents.document import FALLBACK_NOTE, fallback
 from kexue_anthology.documents.pandoc_ast import Attr, Document, Header, Node, RawBlock, Str, element
-from kexue_anthology.formats.base import Emitter
+from kexue_anthology.formats.base import Emitter, Option, positive
 from kexue_anthology.formats.common import build_date
 from kexue_anthology.formats.cover import cover_image, draw_cover
+from kexue_anthology.formats.epub import batches as epub_batches
 from kexue_anthology.formats.epub.accessibility import accessibility_metadata, meta_string
 from kexue_anthology.formats.epub.chapters import ChapterStore, Misplaced, chapter_files, chapter_key, placeholder
 from kexue_anthology.formats.epub.xhtml import well_formed
@@ -85,6 +88,11 @@ class EPUBEmitter(Emitter):
     default_out = "{name}.epub"
     math_choices = ("mathml", "svg")
     svg_embedding = "img"                 # each distinct drawing once in the book, with alt text
+
+    def options(self) -> list[Option]:
+        return [*super().options(),
+                Option("--jobs", "convert the chapters of a first build in N pandoc processes at once (default: "
+                                 "one per processor, at most 2)", type=positive, metavar="N")]
 
     def file_problem(self, key: str, path: Path) -> str | None:
         """A cover that is not a whole PNG or JPEG (kexue_anthology.formats.cover.cover_image)."""
@@ -119,15 +127,19 @@ class EPUBEmitter(Emitter):
                                  [(name, [keys[post.id] for post in posts]) for name, posts in groups])
             whole = store.books.get_bytes(book_key)
             if whole is None or not zipfile.is_zipfile(io.BytesIO(whole)):
-                done = {post.id: text for post in collection.posts
-                        if (text := store.chapter(keys[post.id], mathhtml.mode)) is not None}
+                cached = {post.id: text for post in collection.posts
+                          if (text := store.chapter(keys[post.id], mathhtml.mode)) is not None}
+                done = cached
+                if mathhtml.mode == "mathml":
+                    jobs = options.jobs or min(2, os.cpu_count() or 1)
+                    done = {**cached, **_ahead(collection, book, mathhtml, files, cached, front, jobs)}
                 try:
                     made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 except Misplaced:          # never seen: the book is written whole instead
                     done = {}
                     made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 for post in collection.posts:
-                    if post.id not in done and post.id not in fell_back and "<img" not in made[files[post.id]]:
+                    if post.id not in cached and post.id not in fell_back and "<img" not in made[files[post.id]]:
                         store.chapters.put(keys[post.id], made[files[post.id]])
                 whole = (work / "book.epub").read_bytes()
                 if not fell_back:          # a post shown as plain text is reported again by the next build
@@ -160,6 +172,32 @@ def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files
     spliced = {files[post.id]: (post_anchor(post), text) for post in collection.posts
                if (text := done.get(post.id)) is not None}
     return _title_chapters(target, spliced, front), fell_back
+
+
+def _ahead(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: dict[str, str],
+           done: dict[str, str], front: Front, jobs: int) -> dict[str, str]:
+    """The chapter files of the posts not in `done` (and without pictures) converted ahead in
+    `jobs` batches side by side (kexue_anthology.formats.epub.batches): post id → file text."""
+    todo = [post for post in collection.posts if post.id not in done]
+    full = {post.id: _chapter(collection, post, mathhtml, book.depth) for post in todo}
+    weights = {post_id: len(json.dumps(blocks, ensure_ascii=False)) for post_id, blocks in full.items()}
+    batches = epub_batches.ahead([post for post in todo if not collection.pictures.get(post.id)],
+                                 lambda post: weights[post.id], jobs)
+    if not batches:
+        return {}
+    heads = {post.id: _head(post, book.depth) for post in collection.posts}
+    others = {post.id: [*heads[post.id], placeholder(post, done[post.id])] if post.id in done
+              else epub_batches.stand_in(heads[post.id], full[post.id][len(heads[post.id]):])
+              for post in collection.posts}
+    groups = collection.groups()
+
+    def convert(n: int, batch: list[Post]) -> dict[str, str]:
+        target = book.work / f"batch-{n}.epub"
+        book.write(_blocks(groups, {**others, **{post.id: full[post.id] for post in batch}}), target)
+        made = _title_chapters(target, {}, front)
+        return {post.id: text for post in batch if "<img" not in (text := made[files[post.id]])}
+
+    return epub_batches.run(batches, convert, jobs)
 
 
 EMITTER = EPUBEmitter()
@@ -207,7 +245,7 @@ class EPUBWriter:
         self.posts, self.cover = posts, cover
 
     def write(self, blocks: list[Node], target: Path) -> None:
-        source = self.work / "book.json"
+        source = target.with_suffix(".json")
         content = json.dumps(blocks, ensure_ascii=False)
         meta = json.dumps({**self.meta, **accessibility_metadata(content)}, ensure_ascii=False)
         source.write_text(f'{{"pandoc-api-version": {json.dumps(pandoc.api_version())}, "meta": {meta}, '

@@ -29,7 +29,7 @@ from typing import Any
 
 from kexue_anthology import TEMPLATES
 from kexue_anthology.collection.collection import Collection
-from kexue_anthology.core.cache import BlobCache
+from kexue_anthology.core.cache import BlobCache, Cache, key
 from kexue_anthology.core.model import Post
 from kexue_anthology.formulas.formula_text import alt_text, plain_title
 
@@ -94,19 +94,38 @@ def index_text(html: str, post: Post) -> str:
     return text
 
 
-def build_index(collection: Collection, texts: dict[str, str], url: Callable[[Post], str]) -> dict[str, Any]:
+def build_index(collection: Collection, texts: dict[str, str], url: Callable[[Post], str],
+                cache: Cache | None = None) -> dict[str, Any]:
     """The index as data: `docs`, one list [title, date, series, tags, url, text] per post in
     the collection's order, and `terms`, sorted, each with the numbers of the posts that hold
-    it (in its title, series, tags or text), ascending."""
+    it (in its title, series, tags or text), ascending.  With a `cache` each post's entry and
+    terms are kept under a key over all they are made of (`_post_key`), so that a rebuild after
+    one post's edit cuts that post's text only."""
     docs: list[list[object]] = []
     postings: defaultdict[str, list[int]] = defaultdict(list)
     for number, post in enumerate(collection.posts):
-        title = plain_title(post.title)
-        text = index_text(texts.get(post.id, ""), post)
-        docs.append([title, post.date or "", post.series or "", list(post.tags), url(post), text])
-        for term in terms(" ".join([title, post.series or "", " ".join(post.tags), text])):
+        k = _post_key(post, texts, url)
+        found = cache.get(k) if cache else None
+        if isinstance(found, list) and len(found) == 2:
+            doc, held = found
+        else:
+            title = plain_title(post.title)
+            text = index_text(texts.get(post.id, ""), post)
+            doc = [title, post.date or "", post.series or "", list(post.tags), url(post), text]
+            held = sorted(terms(" ".join([title, post.series or "", " ".join(post.tags), text])))
+            if cache:
+                cache.put(k, [doc, held])
+        docs.append(doc)
+        for term in held:
             postings[term].append(number)
     return {"docs": docs, "terms": dict(sorted(postings.items()))}
+
+
+def _post_key(post: Post, texts: dict[str, str], url: Callable[[Post], str]) -> str:
+    """What a post's entry in the index is made of: its id, title, date, series, tags, address,
+    formulas and page text, and this module's version."""
+    return key("search-post", INDEX_VERSION, post.id, post.title, post.date, post.series, post.tags, url(post),
+               [f.tex for f in post.formulas], hashlib.sha256(texts.get(post.id, "").encode()).hexdigest())
 
 
 def index_script(index: dict[str, Any]) -> bytes:
@@ -155,7 +174,7 @@ def search_files(collection: Collection, texts: dict[str, str], url: Callable[[P
     cache = BlobCache(cache_dir, "search")
     index = cache.get_bytes(digest.hexdigest())
     if index is None:
-        index = index_script(build_index(collection, texts, url))
+        index = index_script(build_index(collection, texts, url, Cache(cache_dir, "search-posts")))
         cache.put_bytes(digest.hexdigest(), index)
     return {INDEX_FILE: index,
             SCRIPT_FILE: (TEMPLATES / "html" / "search.js").read_bytes()}
