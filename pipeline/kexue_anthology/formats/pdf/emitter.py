@@ -20,7 +20,6 @@ parts are merged into one book with its page numbers, links and bookmarks laid o
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import itertools
@@ -44,7 +43,7 @@ from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.fileio import atomic_dir, atomic_file, held_interrupts, scratch_dir
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.outputs import STAMP, OutputRefused
-from kexue_anthology.formats.base import Emitter, Option
+from kexue_anthology.formats.base import Emitter, Option, positive
 from kexue_anthology.formats.common import build_date
 from kexue_anthology.formats.fonts import cjk_serif
 from kexue_anthology.formats.pdf import parts as pdf_parts
@@ -142,10 +141,10 @@ class PDFEmitter(Emitter):
                 Option("--jobs", f"typeset the book's parts in N worker processes at once, and draw its formulas "
                                  f"with N MathJax workers (default: one per processor, here "
                                  f"{pdf_parts.default_jobs()}, and at most 2 MathJax workers)",
-                       type=_positive, metavar="N"),
+                       type=positive, metavar="N"),
                 Option("--volumes", "write the book as N volumes of about equal length (OUT-1.pdf, OUT-2.pdf, …), "
                                     "each with its title page, contents and page numbers; links between volumes "
-                                    "open the other file at the page", type=_positive, metavar="N"),
+                                    "open the other file at the page", type=positive, metavar="N"),
                 Option("--keep-build", "also keep the book's HTML (book.html: the whole book as one document), "
                                        "stylesheets and drawings in DIR", type=Path, metavar="DIR")]
 
@@ -227,12 +226,6 @@ class Volume:
     pages: int = 0
     first: int = 1                       # its first numbered page (after the front matter)
     anchors: dict[str, tuple[int, float, float]] = dataclasses.field(default_factory=dict)   # in the volume
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
 
 
 def _typeset_parts(book: Book, typesetter: pdf_parts.Typesetter, diagnostics: Diagnostics) -> list[Typeset]:
