@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.test_package import NOT_SOURCE, ROOT, _run
+from tests.test_package import install_copy
 
 
 @pytest.mark.package
@@ -25,11 +23,7 @@ from tests.test_package import NOT_SOURCE, ROOT, _run
 @pytest.mark.pandoc
 @pytest.mark.weasyprint
 def test_a_new_users_first_steps_from_an_empty_folder(tmp_path):
-    source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCE, symlinks=True)
-    venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", venv])
-    _run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", source])
+    venv = install_copy(tmp_path)
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "NODE_PATH")}

@@ -29,18 +29,24 @@ def _run(command, **kwargs) -> subprocess.CompletedProcess[str]:
     return result
 
 
+
+def install_copy(tmp_path: Path) -> Path:
+    """A fresh venv in `tmp_path` with a copy of this source tree pip-installed into it (not
+    editable; pip's own cache is used, so a second run downloads nothing): the venv's folder."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE, symlinks=True)
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", venv])
+    _run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", source])
+    return venv
+
 @pytest.mark.package
 @pytest.mark.engine
 @pytest.mark.pandoc
 @pytest.mark.weasyprint
 def test_pip_install_then_build_the_sample_from_any_folder(tmp_path):
-    source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCE, symlinks=True)
-    venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", venv])
+    venv = install_copy(tmp_path)
     python, anthology = venv / "bin" / "python", venv / "bin" / "anthology"
-    # Not editable; pip's own cache is used, so a second run downloads nothing.
-    _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", source])
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
