@@ -289,6 +289,6 @@ def test_bash_zsh_and_fish_complete_alike(tmp_path):
         assert _same(zsh_words) == _same(bash_words), line
         assert _same(fish_words) == _same(bash_words), line
     assert _same(_bash(scripts["bash"], "anthology ", here)) == sorted(
-        ["check", "build", "list", "import", "serve", "init", "new", "help", "completion", "cache"])
+        ["check", "build", "list", "import", "fetch", "serve", "init", "new", "help", "completion", "cache"])
     assert _same(_bash(scripts["bash"], "anthology build pdf --p", here)) == ["--paper", "--project"]
     assert _same(_bash(scripts["bash"], "anthology list --series build ", here)) == ["notes.txt", "post.md", "posts"]

@@ -500,7 +500,7 @@ def _settings(args: argparse.Namespace, paths: list[str], err: TextIO | None = N
     for warning in warnings:
         print(warning.format(), file=err or sys.stderr)
     if found and not quiet:
-        print(f"anthology: project file {project.shown(found)}", file=err or sys.stderr)
+        print(f"anthology: project file {project.here(found)}", file=err or sys.stderr)
     for name in ("title", "subtitle", "author", "series"):
         value = getattr(args, name, None)
         if value is not None and (problem := project.text_problem(value)):
@@ -914,7 +914,7 @@ def cmd_new(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Text
 
 
 def cmd_help(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
-    out.write(reference.text(args.topic, EMITTERS.values()))
+    out.write(reference.topic_text(args.topic, EMITTERS.values()))
     return 0
 
 

@@ -12,11 +12,11 @@ from kexue_anthology.read import frontmatter, plainmarkdown
 TOPICS = ("front-matter", "project")
 
 
-def text(topic: str, formats: Iterable[project.Owner]) -> str:
-    return front_matter() if topic == "front-matter" else project_file(formats)
+def topic_text(topic: str, formats: Iterable[project.Owner]) -> str:
+    return front_matter_text() if topic == "front-matter" else project_file(formats)
 
 
-def front_matter() -> str:
+def front_matter_text() -> str:
     width = max(map(len, frontmatter.FIELDS))
     kinds = max(len(kind) for kind, _ in frontmatter.FIELD_HELP.values())
     rows = "\n".join(f"  {name:<{width}}  {frontmatter.FIELD_HELP[name][0]:<{kinds}}  {frontmatter.FIELD_HELP[name][1]}"

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 from kexue_anthology import PACKAGE
 from kexue_anthology.core.diagnostics import Diagnostic
+from kexue_anthology.core.locations import shown
 from kexue_anthology.core.sourcetext import Position
 
 DEFAULT_TITLE = "科学空间文集"
@@ -103,7 +104,7 @@ class Project:
 
     def position(self, line: int, col: int = 1) -> Position:
         """A place in the project file, for a diagnostic."""
-        return Position(shown(self.path) if self.path else FILE_NAME, line, col)
+        return Position(here(self.path) if self.path else FILE_NAME, line, col)
 
 
 class Owner(Protocol):
@@ -142,12 +143,10 @@ _HEADER = re.compile(r"^[ \t]*\[[ \t]*(" + _BARE_KEY + r"(?:[ \t]*\.[ \t]*" + _B
 _KEY = re.compile(r"^[ \t]*(" + _BARE_KEY + r")[ \t]*[=.]")
 
 
-def shown(path: Path) -> str:
-    """A path as diagnostics name it: relative to the working folder when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+def here(path: Path) -> str:
+    """The project file as its diagnostics name it, printed before the posts' root is known:
+    relative to the working folder when inside it (core.locations)."""
+    return shown(str(path.resolve()), Path.cwd().resolve())
 
 
 def find(paths: Iterable[str | Path], warnings: list[Diagnostic] | None = None) -> Path | None:
@@ -175,7 +174,7 @@ def find(paths: Iterable[str | Path], warnings: list[Diagnostic] | None = None) 
             foreign = _foreign(candidate, entry)
             if foreign:
                 if warnings is not None:
-                    warnings.append(Diagnostic("warning", code="project-owner", message=foreign, path=shown(candidate)))
+                    warnings.append(Diagnostic("warning", code="project-owner", message=foreign, path=here(candidate)))
                 return None
             _regular(candidate, entry)
             return candidate
@@ -222,7 +221,7 @@ def _foreign(candidate: Path, entry: os.stat_result) -> str | None:
     if whose is None:
         return None
     return (f"not used: {whose[0]} belongs to another user (uid {whose[1]}, not {me}), and a project file "
-            f"sets the book's words and where it is written; to use it anyway give --project {shown(candidate)}")
+            f"sets the book's words and where it is written; to use it anyway give --project {here(candidate)}")
 
 
 def _regular(candidate: Path, entry: os.stat_result) -> None:
@@ -239,13 +238,13 @@ def _regular(candidate: Path, entry: os.stat_result) -> None:
 
 def _unusable(path: Path, why: str) -> ProjectError:
     return ProjectError([Diagnostic("error", "project-syntax", f"the project file {why}: make it a file, or "
-                                    "give --project FILE or --no-project", path=shown(path))])
+                                    "give --project FILE or --no-project", path=here(path))])
 
 
 def load(path: Path, formats: Iterable[Owner]) -> Project:
     """The project `path` describes, its values checked by this module and by the `formats` that
     own them; ProjectError with every problem when it has any."""
-    name = shown(path)
+    name = here(path)
     try:
         text = _read(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:

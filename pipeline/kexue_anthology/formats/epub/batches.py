@@ -52,7 +52,7 @@ def stand_in(head: list[Node], blocks: list[Node]) -> list[Node]:
     return [*head, RawBlock.new("html", f"<div>{spans}</div>")] if spans else list(head)
 
 
-def run(batches: list[list[Post]], convert: Callable[[int, list[Post]], dict[str, str]],
+def run_side_by_side(batches: list[list[Post]], convert: Callable[[int, list[Post]], dict[str, str]],
         jobs: int) -> dict[str, str]:
     """Each batch converted by `convert(n, batch)` (post id → chapter file text), `jobs` at a
     time; a batch pandoc fails on gives nothing."""

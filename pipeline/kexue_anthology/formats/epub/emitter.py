@@ -197,7 +197,7 @@ def _ahead(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: 
         made = _title_chapters(target, {}, front)
         return {post.id: text for post in batch if "<img" not in (text := made[files[post.id]])}
 
-    return epub_batches.run(batches, convert, jobs)
+    return epub_batches.run_side_by_side(batches, convert, jobs)
 
 
 EMITTER = EPUBEmitter()
