@@ -189,7 +189,7 @@ def test_huge_front_matter(tmp_path, good):
 
 
 @pytest.mark.parametrize("front, where", [
-    ("- a\n- b\n", (2, 1)), ("title: \"x\n", (3, 1)), ("title: t\n\tx: 1\n", (3, 1)), ("title: \ufffe\n", (2, 8)),
+    ("- a\n- b\n", (2, 1)), ("title: \"x\n", (2, 8)), ("title: t\n\tx: 1\n", (3, 1)), ("title: \ufffe\n", (2, 8)),
 ])
 def test_front_matter_that_is_not_a_mapping_or_not_yaml(tmp_path, good, front, where):
     run = read(post(tmp_path, front), good)

@@ -145,8 +145,8 @@ _KEY = re.compile(r"^[ \t]*(" + _BARE_KEY + r")[ \t]*[=.]")
 
 def here(path: Path) -> str:
     """The project file as its diagnostics name it, printed before the posts' root is known:
-    relative to the working folder when inside it (core.locations)."""
-    return shown(str(path.resolve()), Path.cwd().resolve())
+    relative to the working folder when inside it (core.locations); a link is named, not followed."""
+    return shown(str(path), Path.cwd())
 
 
 def find(paths: Iterable[str | Path], warnings: list[Diagnostic] | None = None) -> Path | None:
