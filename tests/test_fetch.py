@@ -143,6 +143,7 @@ def place(path: Path, name: str) -> str:
     raise AssertionError(name)
 
 
+@pytest.mark.pandoc
 def test_fetch_keeps_good_images_refuses_hostile_ones_and_asks_nothing_twice(tmp_path, server):
     folder = content(tmp_path, f"http://127.0.0.1:{server.port}/uploads/")
     cache = tmp_path / "cache"
@@ -207,6 +208,32 @@ def test_build_fetch_through_a_file_mirror(tmp_path, server):
     assert image is not None and image.media_type == "image/webp"
     assert "bomb.png refused: too large" in err
     assert any("missing.png" in x for x in err.splitlines() if x.endswith("[image-failed]"))
+
+
+@pytest.mark.pandoc
+def test_fetch_and_build_find_the_same_images(tmp_path, server):
+    """A reference image, a protocol-relative one and one in a link: fetched, then found by the build
+    (the one finder: images.addresses); a warning about one names the place of its `!`."""
+    folder = tmp_path / "content"
+    folder.mkdir()
+    (folder / "anthology.toml").write_text(
+        f'[images]\nhosts = ["kexue.fm", "127.0.0.1"]\nmirror = {{ "{UPLOADS}" = "http://127.0.0.1:{server.port}/uploads/" }}\n',
+        encoding="utf-8")
+    path = post(folder, "9003", f"参考式的图：![参考][fig]\n\n[fig]: {UPLOADS}good.png\n\n"
+                f"相对的：![相对](//kexue.fm/usr/uploads/good.gif)\n\n"
+                f"[![链接里的]({UPLOADS}good.jpg)]({UPLOADS}good.jpg)\n\n缺的：![缺](//kexue.fm/usr/uploads/gone.png)\n")
+    cache = tmp_path / "cache"
+    status, out, err = run_cli("fetch", folder, "--cache-dir", cache)
+    assert status == 0, err
+    assert "images: 3 fetched, 0 cached, 0 refused, 1 failed" in out
+    assert server.counts["good.png"] == server.counts["good.gif"] == server.counts["good.jpg"] == 1
+    gone = next(x for x in err.splitlines() if "gone.png" in x)
+    assert gone.startswith(f"{place(path, 'gone.png')}: warning: image https://kexue.fm/usr/uploads/gone.png "), gone
+    status, out, err = run_cli("build", "html", folder, "--out", tmp_path / "site", "--cache-dir", cache)
+    assert status == 0, err
+    assert "1 web image(s) not fetched" in err                # gone.png only: the other three are found
+    shown = {p.suffix for p in (tmp_path / "site" / "images").iterdir()}
+    assert shown == {".png", ".gif", ".jpg"}
 
 
 def test_private_addresses_refused_unless_listed(tmp_path):

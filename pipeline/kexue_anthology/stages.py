@@ -143,6 +143,15 @@ STAGES: list[tuple[str, Callable[[Run], None]]] = [
 ]
 
 
+def documents(run: Run) -> None:
+    """The posts' documents (the document stage) straight after extract, nothing validated, numbered
+    or drawn: what `anthology fetch` finds the images in, as the build will (the build's own document
+    stage then takes them from the cache)."""
+    run.stage = "document"
+    with timings.stage("document"), progress.task("document", len(run.posts), "posts"):
+        _document(run)
+
+
 def run_stages(run: Run, until: str, start: str = "read") -> Run:
     """Run the stages from `start` to `until`, both included."""
     names = [name for name, _ in STAGES]

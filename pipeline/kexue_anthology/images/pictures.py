@@ -4,7 +4,6 @@ fetched earlier into the store (kexue_anthology.images.store).  A build never fe
     content_root()   the folder a writer's own images must stay inside
     local_picture()  a relative path beside a post, read and checked (images.check), or why not
     stored_picture() a web address the store holds, or None
-    is_web()         whether an address is one to fetch (http, https, `//host/…`)
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from kexue_anthology.images.addresses import web_url
 from kexue_anthology.images.check import check_image
 from kexue_anthology.images.store import EXTENSIONS, ImageStore
 
 MAX_BYTES = 32 * 1024 * 1024          # a writer's own image larger than this is no figure
-_WEB = re.compile(r"^\s*(?:https?:)?//", re.I)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -45,10 +44,6 @@ class Picture:
             return self.data
         assert self.path is not None
         return self.path.read_bytes()
-
-
-def is_web(address: str) -> bool:
-    return bool(_WEB.match(address))
 
 
 def content_root(paths: list[str], project_file: Path | None) -> Path:
@@ -96,10 +91,7 @@ def local_picture(address: str, post_path: str, root: Path) -> Picture | str:
 
 def stored_picture(address: str, store: ImageStore) -> Picture | None:
     """The image of a web `address` as the store holds it (`anthology fetch` put it there), or None."""
-    url = address.strip()
-    if url.startswith("//"):
-        url = "https:" + url
-    found = store.lookup(url)
+    found = store.lookup(web_url(address))
     if found is None:
         return None
     return Picture(address, found.sha256, found.media_type, found.width, found.height, path=found.path)
