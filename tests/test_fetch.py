@@ -8,7 +8,10 @@ bomb, SVG with a script or an outside reference, HTML served as image/png, a red
 from __future__ import annotations
 
 import io
+import shutil
+import ssl
 import struct
+import subprocess
 import threading
 import time
 import zlib
@@ -20,7 +23,7 @@ from pathlib import Path
 import pytest
 from kexue_anthology.images.check import check_image
 from kexue_anthology.images.fetcher import Fetcher, FetchPolicy
-from kexue_anthology.images.store import REFUSED, ImageStore
+from kexue_anthology.images.store import FAILED, FETCHED, REFUSED, ImageStore
 from PIL import Image
 
 from tests.helpers import run_cli
@@ -330,3 +333,60 @@ def test_a_few_connections_per_host_and_a_size_limit(tmp_path):
     assert [r.image.height for r in results[:8] if r.image] == [8 + n for n in range(8)]
     assert state["most"] == 2                                   # 8 workers, 2 at a time to one host
     assert results[8].status == REFUSED and "more than the limit" in results[8].reason
+
+
+def _openssl(*args: str | Path, cwd: Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], cwd=cwd, check=True, capture_output=True)
+
+
+def _certificates(folder: Path) -> Path:
+    """A certificate authority (ca.pem) and, signed by it, certificates for images.test and for
+    other.test (TLS names, not addresses: the fetcher connects to the address it checked)."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+             "-days", "2", "-subj", "/CN=anthology test CA", cwd=folder)
+    for name in ("images.test", "other.test"):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={name}", cwd=folder)
+        (folder / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}\n", encoding="ascii")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext", cwd=folder)
+    return folder / "ca.pem"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make test certificates")
+def test_https_checks_the_certificate_on_the_host_name_at_the_checked_address(tmp_path, server, monkeypatch):
+    """Over TLS the fetcher connects to the address it checked (here 127.0.0.1, as images.test resolves),
+    sends the host name (SNI) and takes only a certificate valid for that name from a trusted authority."""
+    ca = _certificates(tmp_path)
+    names: list[str | None] = []
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "images.test.pem", tmp_path / "images.test.key")
+    other = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    other.load_cert_chain(tmp_path / "other.test.pem", tmp_path / "other.test.key")
+
+    def choose(sock: ssl.SSLSocket, name: str | None, _context: ssl.SSLContext) -> None:
+        names.append(name)
+        if name == "wrong.test":
+            sock.context = other                                # a certificate for another name
+    tls.sni_callback = choose
+    server.httpd.socket = tls.wrap_socket(server.httpd.socket, server_side=True)
+    resolved: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return ["127.0.0.1"]
+
+    def fetcher() -> Fetcher:
+        policy = FetchPolicy(hosts=("images.test", "wrong.test"), listed=True, retries=0)
+        return Fetcher(ImageStore(tmp_path / "cache"), policy, resolve=resolve)
+
+    untrusted = fetcher().fetch(f"https://images.test:{server.port}/uploads/good.png")
+    assert untrusted.status == FAILED and "certificate not valid" in untrusted.reason, untrusted
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))              # OpenSSL's default trust store, read anew
+    good = fetcher().fetch(f"https://images.test:{server.port}/uploads/good.png")
+    assert good.status == FETCHED, good
+    assert good.image is not None and good.image.path.read_bytes() == GOOD["good.png"][0]
+    wrong = fetcher().fetch(f"https://wrong.test:{server.port}/uploads/good.jpg")
+    assert wrong.status == FAILED and "certificate not valid" in wrong.reason, wrong
+    assert names == ["images.test", "images.test", "wrong.test"] and resolved == names
+    assert server.counts == Counter({"good.png": 1})          # nothing asked over a connection not trusted
