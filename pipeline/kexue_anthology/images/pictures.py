@@ -1,7 +1,6 @@
 """The image an output shows for an address a post names: its own file beside the post, or one
 fetched earlier into the store (kexue_anthology.images.store).  A build never fetches.
 
-    content_root()   the folder a writer's own images must stay inside
     local_picture()  a relative path beside a post, read and checked (images.check), or why not
     stored_picture() a web address the store holds, or None
 """
@@ -44,22 +43,6 @@ class Picture:
             return self.data
         assert self.path is not None
         return self.path.read_bytes()
-
-
-def content_root(paths: list[str], project_file: Path | None) -> Path:
-    """The content folder: the project file's folder when it holds every PATH, else the PATHs'
-    common folder (a file's own folder when one file is named)."""
-    folders = [Path(os.path.abspath(p)) for p in paths] or [Path.cwd()]
-    folders = [f if f.is_dir() else f.parent for f in folders]
-    try:
-        common = Path(os.path.commonpath([str(f) for f in folders]))
-    except ValueError:                    # different drives
-        common = folders[0]
-    if project_file is not None:
-        top = Path(os.path.abspath(project_file)).parent
-        if common == top or top in common.parents:
-            return top.resolve()
-    return common.resolve()
 
 
 def local_picture(address: str, post_path: str, root: Path) -> Picture | str:
