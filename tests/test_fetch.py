@@ -17,7 +17,6 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from kexue_anthology.images.fetcher import Fetcher, FetchPolicy
 from kexue_anthology.images.store import FAILED, FETCHED, REFUSED, ImageStore
 from PIL import Image
 
-from tests.helpers import run_cli
+from tests.helpers import Answer, LocalServer, run_cli
 
 UPLOADS = "https://kexue.fm/usr/uploads/"
 
@@ -61,57 +60,29 @@ HOSTILE = {"truncated.png": (raster("PNG", (300, 200))[:400], "image/png"),
            "page.png": (b"<!DOCTYPE html><html><body>Not found</body></html>", "image/png")}
 
 
-class Server:
-    """A local HTTP server on 127.0.0.1 counting requests by path."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.agents: set[str] = set()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                name = self.path.rsplit("/", 1)[-1]
-                server.counts[name] += 1
-                server.agents.add(self.headers.get("User-Agent", ""))
-                if name == "redirect.png":
-                    self.send_response(302)
-                    self.send_header("Location", f"http://127.0.0.2:{server.port}/uploads/good.png")
-                    self.end_headers()
-                    return
-                if name == "flaky.png" and server.counts[name] == 1:
-                    self.send_error(500)
-                    return
-                found = GOOD.get(name) or HOSTILE.get(name)
-                if found is None:
-                    self.send_error(404)
-                    return
-                body, kind = found
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    s = Server()
+def server() -> Iterator[LocalServer]:
+    """The images above under /uploads/ (counted by file name); redirect.png leads to 127.0.0.2, flaky.png
+    fails once with a 500, anything else is a 404."""
+    port: list[int] = []
+
+    def answer(path: str, times: int) -> Answer:
+        name = _name(path)
+        if name == "redirect.png":
+            return 302, {"Location": f"http://127.0.0.2:{port[0]}/uploads/good.png"}, b""
+        if name == "flaky.png" and times == 1:
+            return 500, {}, b""
+        found = GOOD.get(name) or HOSTILE.get(name)
+        return (404, {}, b"") if found is None else (200, {"Content-Type": found[1]}, found[0])
+
+    s = LocalServer(answer, key=_name)
+    port.append(s.port)
     yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
+    s.close()
 
 
 def figure(name: str, alt: str = "图") -> str:
@@ -303,32 +274,23 @@ def test_a_few_connections_per_host_and_a_size_limit(tmp_path):
     lock, state = threading.Lock(), {"now": 0, "most": 0}
     big = raster("PNG", (400, 400))
 
-    class Slow(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def slow(path: str, _times: int) -> Answer:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.2)
+        with lock:
+            state["now"] -= 1
+        return 200, {}, big if "big" in path else raster("PNG", (8, 8 + int(_name(path)[:-4])))
 
-        def do_GET(self) -> None:
-            with lock:
-                state["now"] += 1
-                state["most"] = max(state["most"], state["now"])
-            time.sleep(0.2)
-            body = big if "big" in self.path else raster("PNG", (8, 8 + int(self.path.rsplit("/", 1)[-1][:-4])))
-            self.send_response(200)
-            self.end_headers()                                  # no Content-Length: the limit counts as it reads
-            self.wfile.write(body)
-            with lock:
-                state["now"] -= 1
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = LocalServer(slow, sized=False)                       # no Content-Length: the limit counts as it reads
     try:
-        base = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        base = f"http://127.0.0.1:{httpd.port}/"
         policy = FetchPolicy(hosts=("127.0.0.1",), listed=True, per_host=2, workers=8, max_bytes=len(big) - 1)
         results = Fetcher(ImageStore(tmp_path / "cache"), policy).fetch_all([f"{base}{n}.png" for n in range(8)]
                                                                            + [f"{base}big.png"])
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        httpd.close()
     assert [r.status for r in results[:8]] == ["fetched"] * 8
     assert [r.image.height for r in results[:8] if r.image] == [8 + n for n in range(8)]
     assert state["most"] == 2                                   # 8 workers, 2 at a time to one host
