@@ -1,4 +1,4 @@
-"""Running the `anthology` command in-process, as the tests do."""
+"""Running the `anthology` command in-process, as the tests do; a local web server for the fetch tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from kexue_anthology.cli.main import main
@@ -70,3 +74,51 @@ def check_json(*paths, cache_dir=None, extra=()) -> tuple[int, dict]:
     args += ["--cache-dir", cache_dir] if cache_dir else ["--no-cache"]
     status, out, _err = run_cli(*args)
     return status, json.loads(out)
+
+
+Answer = tuple[int, dict[str, str], bytes]          # status, headers, body
+
+
+class LocalServer:
+    """A web server on 127.0.0.1 for the fetch tests: every GET is counted (by `key(path)`) and
+    answered by `answer(path, times asked)`; the User-Agents seen are kept.  Without `sized` no
+    Content-Length is sent (the body ends where the connection does)."""
+
+    def __init__(self, answer: Callable[[str, int], Answer], key: Callable[[str], str] = str,
+                 sized: bool = True) -> None:
+        self.counts: Counter[str] = Counter()
+        self.agents: set[str] = set()
+        lock, server = threading.Lock(), self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with lock:
+                    server.counts[key(self.path)] += 1
+                    times = server.counts[key(self.path)]
+                    server.agents.add(self.headers.get("User-Agent", ""))
+                status, headers, body = answer(self.path, times)
+                if status >= 400 and not body:
+                    self.send_error(status)
+                    return
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if sized:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -8,22 +8,24 @@ bomb, SVG with a script or an outside reference, HTML served as image/png, a red
 from __future__ import annotations
 
 import io
+import shutil
+import ssl
 import struct
+import subprocess
 import threading
 import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from kexue_anthology.images.check import check_image
 from kexue_anthology.images.fetcher import Fetcher, FetchPolicy
-from kexue_anthology.images.store import REFUSED, ImageStore
+from kexue_anthology.images.store import FAILED, FETCHED, REFUSED, ImageStore
 from PIL import Image
 
-from tests.helpers import run_cli
+from tests.helpers import Answer, LocalServer, run_cli
 
 UPLOADS = "https://kexue.fm/usr/uploads/"
 
@@ -58,57 +60,29 @@ HOSTILE = {"truncated.png": (raster("PNG", (300, 200))[:400], "image/png"),
            "page.png": (b"<!DOCTYPE html><html><body>Not found</body></html>", "image/png")}
 
 
-class Server:
-    """A local HTTP server on 127.0.0.1 counting requests by path."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self.agents: set[str] = set()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                name = self.path.rsplit("/", 1)[-1]
-                server.counts[name] += 1
-                server.agents.add(self.headers.get("User-Agent", ""))
-                if name == "redirect.png":
-                    self.send_response(302)
-                    self.send_header("Location", f"http://127.0.0.2:{server.port}/uploads/good.png")
-                    self.end_headers()
-                    return
-                if name == "flaky.png" and server.counts[name] == 1:
-                    self.send_error(500)
-                    return
-                found = GOOD.get(name) or HOSTILE.get(name)
-                if found is None:
-                    self.send_error(404)
-                    return
-                body, kind = found
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    s = Server()
+def server() -> Iterator[LocalServer]:
+    """The images above under /uploads/ (counted by file name); redirect.png leads to 127.0.0.2, flaky.png
+    fails once with a 500, anything else is a 404."""
+    port: list[int] = []
+
+    def answer(path: str, times: int) -> Answer:
+        name = _name(path)
+        if name == "redirect.png":
+            return 302, {"Location": f"http://127.0.0.2:{port[0]}/uploads/good.png"}, b""
+        if name == "flaky.png" and times == 1:
+            return 500, {}, b""
+        found = GOOD.get(name) or HOSTILE.get(name)
+        return (404, {}, b"") if found is None else (200, {"Content-Type": found[1]}, found[0])
+
+    s = LocalServer(answer, key=_name)
+    port.append(s.port)
     yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
+    s.close()
 
 
 def figure(name: str, alt: str = "图") -> str:
@@ -143,6 +117,7 @@ def place(path: Path, name: str) -> str:
     raise AssertionError(name)
 
 
+@pytest.mark.pandoc
 def test_fetch_keeps_good_images_refuses_hostile_ones_and_asks_nothing_twice(tmp_path, server):
     folder = content(tmp_path, f"http://127.0.0.1:{server.port}/uploads/")
     cache = tmp_path / "cache"
@@ -209,6 +184,32 @@ def test_build_fetch_through_a_file_mirror(tmp_path, server):
     assert any("missing.png" in x for x in err.splitlines() if x.endswith("[image-failed]"))
 
 
+@pytest.mark.pandoc
+def test_fetch_and_build_find_the_same_images(tmp_path, server):
+    """A reference image, a protocol-relative one and one in a link: fetched, then found by the build
+    (the one finder: images.addresses); a warning about one names the place of its `!`."""
+    folder = tmp_path / "content"
+    folder.mkdir()
+    (folder / "anthology.toml").write_text(
+        f'[images]\nhosts = ["kexue.fm", "127.0.0.1"]\nmirror = {{ "{UPLOADS}" = "http://127.0.0.1:{server.port}/uploads/" }}\n',
+        encoding="utf-8")
+    path = post(folder, "9003", f"参考式的图：![参考][fig]\n\n[fig]: {UPLOADS}good.png\n\n"
+                f"相对的：![相对](//kexue.fm/usr/uploads/good.gif)\n\n"
+                f"[![链接里的]({UPLOADS}good.jpg)]({UPLOADS}good.jpg)\n\n缺的：![缺](//kexue.fm/usr/uploads/gone.png)\n")
+    cache = tmp_path / "cache"
+    status, out, err = run_cli("fetch", folder, "--cache-dir", cache)
+    assert status == 0, err
+    assert "images: 3 fetched, 0 cached, 0 refused, 1 failed" in out
+    assert server.counts["good.png"] == server.counts["good.gif"] == server.counts["good.jpg"] == 1
+    gone = next(x for x in err.splitlines() if "gone.png" in x)
+    assert gone.startswith(f"{place(path, 'gone.png')}: warning: image https://kexue.fm/usr/uploads/gone.png "), gone
+    status, out, err = run_cli("build", "html", folder, "--out", tmp_path / "site", "--cache-dir", cache)
+    assert status == 0, err
+    assert "1 web image(s) not fetched" in err                # gone.png only: the other three are found
+    shown = {p.suffix for p in (tmp_path / "site" / "images").iterdir()}
+    assert shown == {".png", ".gif", ".jpg"}
+
+
 def test_private_addresses_refused_unless_listed(tmp_path):
     store = ImageStore(tmp_path / "cache")
     asked: list[str] = []
@@ -273,33 +274,81 @@ def test_a_few_connections_per_host_and_a_size_limit(tmp_path):
     lock, state = threading.Lock(), {"now": 0, "most": 0}
     big = raster("PNG", (400, 400))
 
-    class Slow(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
+    def slow(path: str, _times: int) -> Answer:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.2)
+        with lock:
+            state["now"] -= 1
+        return 200, {}, big if "big" in path else raster("PNG", (8, 8 + int(_name(path)[:-4])))
 
-        def do_GET(self) -> None:
-            with lock:
-                state["now"] += 1
-                state["most"] = max(state["most"], state["now"])
-            time.sleep(0.2)
-            body = big if "big" in self.path else raster("PNG", (8, 8 + int(self.path.rsplit("/", 1)[-1][:-4])))
-            self.send_response(200)
-            self.end_headers()                                  # no Content-Length: the limit counts as it reads
-            self.wfile.write(body)
-            with lock:
-                state["now"] -= 1
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    httpd = LocalServer(slow, sized=False)                       # no Content-Length: the limit counts as it reads
     try:
-        base = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        base = f"http://127.0.0.1:{httpd.port}/"
         policy = FetchPolicy(hosts=("127.0.0.1",), listed=True, per_host=2, workers=8, max_bytes=len(big) - 1)
         results = Fetcher(ImageStore(tmp_path / "cache"), policy).fetch_all([f"{base}{n}.png" for n in range(8)]
                                                                            + [f"{base}big.png"])
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        httpd.close()
     assert [r.status for r in results[:8]] == ["fetched"] * 8
     assert [r.image.height for r in results[:8] if r.image] == [8 + n for n in range(8)]
     assert state["most"] == 2                                   # 8 workers, 2 at a time to one host
     assert results[8].status == REFUSED and "more than the limit" in results[8].reason
+
+
+def _openssl(*args: str | Path, cwd: Path) -> None:
+    subprocess.run(["openssl", *map(str, args)], cwd=cwd, check=True, capture_output=True)
+
+
+def _certificates(folder: Path) -> Path:
+    """A certificate authority (ca.pem) and, signed by it, certificates for images.test and for
+    other.test (TLS names, not addresses: the fetcher connects to the address it checked)."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+             "-days", "2", "-subj", "/CN=anthology test CA", cwd=folder)
+    for name in ("images.test", "other.test"):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                 "-subj", f"/CN={name}", cwd=folder)
+        (folder / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}\n", encoding="ascii")
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                 "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext", cwd=folder)
+    return folder / "ca.pem"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make test certificates")
+def test_https_checks_the_certificate_on_the_host_name_at_the_checked_address(tmp_path, server, monkeypatch):
+    """Over TLS the fetcher connects to the address it checked (here 127.0.0.1, as images.test resolves),
+    sends the host name (SNI) and takes only a certificate valid for that name from a trusted authority."""
+    ca = _certificates(tmp_path)
+    names: list[str | None] = []
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(tmp_path / "images.test.pem", tmp_path / "images.test.key")
+    other = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    other.load_cert_chain(tmp_path / "other.test.pem", tmp_path / "other.test.key")
+
+    def choose(sock: ssl.SSLSocket, name: str | None, _context: ssl.SSLContext) -> None:
+        names.append(name)
+        if name == "wrong.test":
+            sock.context = other                                # a certificate for another name
+    tls.sni_callback = choose
+    server.httpd.socket = tls.wrap_socket(server.httpd.socket, server_side=True)
+    resolved: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return ["127.0.0.1"]
+
+    def fetcher() -> Fetcher:
+        policy = FetchPolicy(hosts=("images.test", "wrong.test"), listed=True, retries=0)
+        return Fetcher(ImageStore(tmp_path / "cache"), policy, resolve=resolve)
+
+    untrusted = fetcher().fetch(f"https://images.test:{server.port}/uploads/good.png")
+    assert untrusted.status == FAILED and "certificate not valid" in untrusted.reason, untrusted
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))              # OpenSSL's default trust store, read anew
+    good = fetcher().fetch(f"https://images.test:{server.port}/uploads/good.png")
+    assert good.status == FETCHED, good
+    assert good.image is not None and good.image.path.read_bytes() == GOOD["good.png"][0]
+    wrong = fetcher().fetch(f"https://wrong.test:{server.port}/uploads/good.jpg")
+    assert wrong.status == FAILED and "certificate not valid" in wrong.reason, wrong
+    assert names == ["images.test", "images.test", "wrong.test"] and resolved == names
+    assert server.counts == Counter({"good.png": 1})          # nothing asked over a connection not trusted

@@ -16,18 +16,15 @@ import io
 import re
 import shutil
 import subprocess
-import threading
 import zipfile
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.helpers import epubcheck, run_cli
+from tests.helpers import Answer, LocalServer, epubcheck, run_cli
 
 pytestmark = [pytest.mark.engine, pytest.mark.pandoc]
 
@@ -50,42 +47,12 @@ def picture(path: str) -> tuple[bytes, str]:
     return out.getvalue(), kind
 
 
-class Uploads:
-    """A server on 127.0.0.1 making an image for every path under /uploads/, counting requests."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                with lock:
-                    server.counts[self.path] += 1
-                if not self.path.startswith("/uploads/") or self.path.rsplit(".", 1)[-1].lower() not in FORMATS:
-                    self.send_error(404)
-                    return
-                body, kind = picture(self.path)
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def uploads(path: str, _times: int) -> Answer:
+    """An image made for every path under /uploads/ with a known extension, else a 404."""
+    if not path.startswith("/uploads/") or path.rsplit(".", 1)[-1].lower() not in FORMATS:
+        return 404, {}, b""
+    body, kind = picture(path)
+    return 200, {"Content-Type": kind}, body
 
 
 @dataclass
@@ -93,7 +60,7 @@ class Fetched:
     """The corpus copy after one `anthology fetch`."""
     posts: Path
     cache: Path
-    server: Uploads
+    server: LocalServer
     figures: dict[str, list[str]]       # post id → its figures' addresses, in order
     out: str
     err: str
@@ -132,7 +99,7 @@ def copy_corpus(corpus: Path, folder: Path) -> Path:
 def fetched(corpus, tmp_path_factory) -> Iterator[Fetched]:
     work = tmp_path_factory.mktemp("figures-corpus")
     posts = copy_corpus(corpus, work / "posts")
-    server = Uploads()
+    server = LocalServer(uploads)
     write_project(posts, server.port)
     cache = work / "cache"
     status, out, err = run_cli("fetch", posts, "--cache-dir", cache, "--quiet")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from kexue_anthology.core.locations import root_of, shown
+from kexue_anthology.core.locations import content_folder, root_of, shown
 
 from tests.helpers import run_cli
 
@@ -273,3 +273,16 @@ def test_make_series_builds_both_books_then_fails_on_errors(tmp_path):
     assert done.returncode != 0, done.stdout + done.stderr
     assert (tmp_path / "out" / "熵的故事.epub").is_file() and (tmp_path / "out" / "熵的故事.pdf").is_file()
     assert done.stdout.count("1 shown as source") == 2, done.stdout
+
+
+def test_the_content_folder_is_the_project_files_when_it_holds_every_path(tmp_path):
+    (tmp_path / "posts" / "a").mkdir(parents=True)
+    (tmp_path / "posts" / "b").mkdir()
+    post = tmp_path / "posts" / "a" / "1.md"
+    post.write_text("x", encoding="utf-8")
+    project = tmp_path / "anthology.toml"
+    assert content_folder([tmp_path / "posts" / "a", tmp_path / "posts" / "b"], project) == tmp_path.resolve()
+    assert content_folder([post], None) == (tmp_path / "posts" / "a").resolve()        # a file: its folder
+    assert content_folder([tmp_path / "posts" / "a", tmp_path / "posts" / "b"], None) == (tmp_path / "posts").resolve()
+    elsewhere = tmp_path / "other" / "anthology.toml"                                  # not above the posts
+    assert content_folder([post], elsewhere) == (tmp_path / "posts" / "a").resolve()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,17 @@ def test_the_pdf_metadata_and_title_page_show_the_project(book, tmp_path):
         assert str(pdf.docinfo["/Title"]) == "测试文集" and str(pdf.docinfo["/Author"]) == "张三"
     first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(out), "-"], capture_output=True, text=True).stdout
     assert "测试文集" in first and "张三" in first and "苏剑林" not in first
+
+
+def test_the_templates_notes_stand_in_one_column_as_a_terminal_shows_them():
+    own = {"title": "我的文集", "author": "张三 Zhang", "source_name": "", "source_url": "", "licence": ""}
+    for text in (project.template(EMITTERS.values()), project.template(EMITTERS.values(), own)):
+        columns = set()
+        for line in text.splitlines():
+            setting, sep, _ = line.partition("   #") if not line.startswith("#   ") else ("", "", "")
+            if sep and not line.startswith("# anthology.toml"):
+                before = line[:line.index("#", len(setting))]
+                width = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in before)
+                if width <= 36:
+                    columns.add(width)
+        assert columns == {36}

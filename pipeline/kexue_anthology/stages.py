@@ -29,13 +29,13 @@ from kexue_anthology.config.settings import Settings
 from kexue_anthology.core import progress, timings
 from kexue_anthology.core.cache import Cache
 from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.core.locations import content_folder
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents import document
 from kexue_anthology.documents.pandoc_ast import Document
 from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import Emitter
 from kexue_anthology.formulas import render
-from kexue_anthology.images.pictures import content_root
 from kexue_anthology.read.selection import select, select_project
 
 
@@ -121,7 +121,7 @@ def _assemble(run: Run) -> None:
     run.collection = assemble(run.posts, run.numbers, run.renders, run.asts, title=settings.title,
                               diagnostics=run.diagnostics, order=None if settings.series else settings.project.series,
                               source_url=settings.project.source_url, cache_dir=settings.cache_dir,
-                              content=content_root(run.paths, settings.project.path))
+                              content=content_folder(run.paths, settings.project.path))
 
 
 def _emit(run: Run) -> None:
@@ -141,6 +141,15 @@ STAGES: list[tuple[str, Callable[[Run], None]]] = [
     ("assemble", _assemble),
     ("emit", _emit),
 ]
+
+
+def documents(run: Run) -> None:
+    """The posts' documents (the document stage) straight after extract, nothing validated, numbered
+    or drawn: what `anthology fetch` finds the images in, as the build will (the build's own document
+    stage then takes them from the cache)."""
+    run.stage = "document"
+    with timings.stage("document"), progress.task("document", len(run.posts), "posts"):
+        _document(run)
 
 
 def run_stages(run: Run, until: str, start: str = "read") -> Run:

@@ -65,7 +65,7 @@ from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import EMITTERS, Emitter
 from kexue_anthology.formats.names import slug
 from kexue_anthology.read.selection import NoSuchSeries
-from kexue_anthology.stages import BuildRequest, Run, run_stages
+from kexue_anthology.stages import BuildRequest, Run, documents, run_stages
 
 
 class UsageError(Exception):
@@ -742,11 +742,13 @@ def cmd_fetch(args: argparse.Namespace, run: Run, out: TextIO, err: TextIO) -> i
 
 
 def _fetch(run: Run, out: TextIO) -> None:
-    """The posts' remote images into the cache, and the summary line."""
+    """The posts' remote images into the cache, and the summary line (the posts read, not yet extracted)."""
     from kexue_anthology.images.fetching import fetch_posts  # loaded only here: http.client, ssl, Pillow
     if run.settings.cache_dir is None:
         raise UsageError("fetching keeps the images in the cache: --no-cache leaves nowhere to put them")
-    counts = fetch_posts(run.posts, run.settings.project, run.settings.cache_dir, run.diagnostics)
+    run_stages(run, "extract", start="extract")
+    documents(run)                     # the images as the build finds them: in each post's document
+    counts = fetch_posts(run.posts, run.asts, run.settings.project, run.settings.cache_dir, run.diagnostics)
     print(counts.line(), file=out)
 
 
@@ -797,7 +799,7 @@ def _build_read(args: argparse.Namespace, run: Run, written: list[Path], started
     if not run.posts:
         print("anthology: error: no posts were read, nothing to build", file=err)
         return _finish(run, err) or 1
-    run_stages(run, "render", start="extract")
+    run_stages(run, "render", start="validate" if args.fetch else "extract")     # `--fetch` extracted
     if args.strict:
         run.diagnostics.strict()
         if run.diagnostics.errors:

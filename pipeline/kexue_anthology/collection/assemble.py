@@ -16,10 +16,10 @@ from kexue_anthology.collection.dangling import dangling, unlink_dangling
 from kexue_anthology.collection.figures import find_pictures
 from kexue_anthology.config.project import Project
 from kexue_anthology.core.diagnostics import Diagnostics
+from kexue_anthology.core.locations import content_folder
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents.pandoc_ast import Document, Link
 from kexue_anthology.formulas.drawing import Render
-from kexue_anthology.images.pictures import content_root
 from kexue_anthology.read.series import normalize_title
 
 
@@ -56,6 +56,6 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
     for post in ordered:
         if any(dangling(link.url, ids[post.id], link) for link in links[post.id]):
             unlink_dangling(collection, post)
-    root = content or content_root([post.path for post in ordered], None)
+    root = content or content_folder([post.path for post in ordered], None)
     collection.pictures = find_pictures(ordered, collection.asts, cache_dir, root, diagnostics)
     return collection

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import cast
 
 from kexue_anthology.collection.collection import Collection
-from kexue_anthology.collection.dangling import LinkLocator
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents.pandoc_ast import (
@@ -43,7 +42,8 @@ from kexue_anthology.documents.pandoc_ast import (
     text,
     walk,
 )
-from kexue_anthology.images.pictures import Picture, is_web, local_picture, stored_picture
+from kexue_anthology.images.addresses import is_chrome, is_web, post_images
+from kexue_anthology.images.pictures import Picture, local_picture, stored_picture
 from kexue_anthology.images.store import REFUSED, ImageStore
 
 MISSING = "image-missing"                # a writer's own image missing, unreadable, refused or outside
@@ -63,35 +63,30 @@ class FigureStyle:
 
 def find_pictures(posts: list[Post], asts: dict[str, Document], cache_dir: Path | None, root: Path,
                   diagnostics: Diagnostics) -> Pictures:
-    """Each image of each post, found (see the module); the warnings are reported here, once a build."""
+    """Each image of each post, found (see the module); the warnings are reported here, once a build.
+    The images are those `anthology fetch` fetches (kexue_anthology.images.addresses: one finder)."""
     store = ImageStore(cache_dir)
     found: Pictures = {}
     remote: dict[str, str] = {}            # web address → "missing" or "refused"
     for post in posts:
         mine = found.setdefault(post.id, {})
-        where: LinkLocator | None = None
-        for node in walk(asts[post.id]["blocks"]):
-            if tag(node) != "Image":
-                continue
-            address = Image(node).url
+        for image in post_images(post, asts[post.id]):
+            address = image.address
             if is_web(address):
+                if is_chrome(address):
+                    continue                   # never fetched, never a figure: its placeholder, unannounced
                 picture = stored_picture(address, store)
                 if picture is None:
-                    remote.setdefault(address, _why_not_stored(store, address))
+                    remote.setdefault(image.url, _why_not_stored(store, image.url))
                 else:
                     mine[address] = picture
                 continue
-            where = where or LinkLocator(post)
-            located = where.find(address)
             result = local_picture(address, post.path, root)
             if isinstance(result, Picture):
                 mine[address] = result
                 continue
-            start = where.start(located) if located else None
-            if start is not None and start > 0 and where.text[start - 1] == "!":
-                start -= 1
             diagnostics.warning(MISSING, f"image not shown: {result}; a placeholder stands in its place",
-                                post.body.position(start) if start is not None else post.position)
+                                image.position)
     if remote:
         refused = sum(why == REFUSED for why in remote.values())
         missing = len(remote) - refused
@@ -103,8 +98,8 @@ def find_pictures(posts: list[Post], asts: dict[str, Document], cache_dir: Path 
     return found
 
 
-def _why_not_stored(store: ImageStore, address: str) -> str:
-    record = store.record(address.strip())
+def _why_not_stored(store: ImageStore, url: str) -> str:
+    record = store.record(url)
     return REFUSED if record is not None and record.status == REFUSED else "missing"
 
 

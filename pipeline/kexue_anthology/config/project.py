@@ -28,6 +28,7 @@ import os
 import re
 import stat
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -572,6 +573,16 @@ def _toml(value: object) -> str:
     return str(value)
 
 
+_COMMENT_COLUMN = 36
+
+
+def _commented(setting: str, note: str) -> str:
+    """`setting` and its `# note` at the template's comment column, as wide as a terminal shows the
+    setting (a CJK character takes two columns)."""
+    width = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in setting)
+    return f"{setting}{' ' * max(1, _COMMENT_COLUMN - width)}# {note}"
+
+
 def template(formats: Iterable[Owner], own: Mapping[str, str] | None = None) -> str:
     """The commented project file: every key with its default (those without one commented out),
     so that it loads back to `Project()`; [outputs] names the `formats`.  `own` (what `anthology
@@ -580,24 +591,26 @@ def template(formats: Iterable[Owner], own: Mapping[str, str] | None = None) -> 
     personal: dict[str, Any] = {k: v for k, v in (own or {}).items() if k != "title"}
     d = replace(Project(), **personal)
     title = (own or {}).get("title")
-    title_line = (f"title = {_toml(title)}" if title else f'# title = "{DEFAULT_TITLE}"').ljust(33)
+    title_line = f"title = {_toml(title)}" if title else f'# title = "{DEFAULT_TITLE}"'
     outputs = "\n".join(f'# {f.name} = "out/{f.default_out.format(name="book")}"' for f in formats)
+    book = "\n".join(_commented(setting, note) for setting, note in (
+        (title_line, "the book's title (with --series: the series' name)"),
+        ('# subtitle = "…"', "under the title on the title page and the cover"),
+        (f"author = {_toml(d.author)}", "on the title page, the cover, the metadata, the site's footer"),
+        (f"language = {_toml(d.language)}", "BCP 47: zh-Hans, zh-Hant, en, …"),
+        (f"source_name = {_toml(d.source_name)}", "the site the posts come from"),
+        (f"source_url = {_toml(d.source_url)}", 'its address ("" for none)'),
+        (f"licence = {_toml(d.licence)}", 'the rights line of the title page and the metadata ("" for none)')))
     return f'''# anthology.toml: the book this content folder makes (kexue-anthology; `anthology help project`).
 # Every command run on the posts here (check, list, build, serve) reads it; their flags
 # (--title, --subtitle, --author, --paper, --math, --out) override it, --no-project ignores it.
 # A key left out, or commented out as below, keeps the default shown.
 
 [book]
-{title_line} # the book's title (with --series: the series' name)
-# subtitle = "…"                    # under the title on the title page and the cover
-author = {_toml(d.author)}                  # on the title page, the cover, the metadata, the site's footer
-language = {_toml(d.language)}             # BCP 47: zh-Hans, zh-Hant, en, …
-source_name = {_toml(d.source_name)}          # the site the posts come from
-source_url = {_toml(d.source_url)}   # its address ("" for none)
-licence = {_toml(d.licence)}       # the rights line of the title page and the metadata ("" for none)
+{book}
 # series = ["最小熵原理", "低秩近似之路"]   # only these series, in this order (left out: all, by date)
-others = {_toml(d.others)}                     # posts of no series go in too (「其他文章」)
-paper = {_toml(d.paper)}                      # the PDF's paper: a4, a5 or b5
+{_commented(f"others = {_toml(d.others)}", "posts of no series go in too (「其他文章」)")}
+{_commented(f"paper = {_toml(d.paper)}", "the PDF's paper: a4, a5 or b5")}
 # math = "svg"                      # mathml or svg (left out: each format's own default; PDF is always svg)
 # cover = "cover.png"               # an image, relative to this file (left out: the drawn cover)
 

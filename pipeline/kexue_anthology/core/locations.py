@@ -26,6 +26,17 @@ def root_of(paths: Iterable[str | Path], project_file: Path | None = None) -> Pa
     return content if project_file and content else Path(os.getcwd())
 
 
+def content_folder(paths: Iterable[str | Path], project_file: Path | None) -> Path:
+    """The content folder (a writer's own images must stay inside it): the project file's folder when
+    it holds every PATH, else the PATHs' common folder (a file's own folder when one file is named)."""
+    common = _common(paths) or Path(os.getcwd())
+    if project_file is not None:
+        top = Path(os.path.abspath(project_file)).parent
+        if common == top or top in common.parents:
+            return top.resolve()
+    return common.resolve()
+
+
 def shown(path: str, root: Path | None) -> str:
     """`path` relative to `root` (with `/`) when inside it, else as given."""
     if root is None or not path or path.startswith("<"):
@@ -40,6 +51,7 @@ def shown(path: str, root: Path | None) -> str:
 
 
 def _common(paths: Iterable[str | Path]) -> Path | None:
+    """The common folder of `paths` (a file counts as its folder); None for none, or on different drives."""
     folders = []
     for p in paths:
         full = os.path.abspath(p)

@@ -1,9 +1,11 @@
-"""Which remote images the posts show: every Markdown image `![alt](http…)` outside code, with its place.
+"""Which images a post shows, and where it writes them: the one finder of `anthology fetch` and of a build.
 
-The blog writes a figure `[![说明](https://kexue.fm/usr/uploads/Y/M/N.png)](same URL)`; the inner image is
-what is found here.  The site's own chrome (`/usr/themes/…`: the licence badge, the payment codes, the RSS
-icon) is no figure, should a scrape leave it in a post's body.  Code blocks and spans are looked past as
-the formula scanner looks past them (kexue_anthology.check.extract).
+Every `Image` of the post's document (kexue_anthology.documents.document) is found as pandoc reads
+it — `![说明](URL)`, the blog's `[![说明](URL)](URL)`, a reference `![说明][ref]`, a protocol-relative
+`//host/…` — so what a fetch stores is exactly what a build looks up.  Its place is the `!` where the
+author wrote it (kexue_anthology.documents.locate), or the post's start when its address is written
+elsewhere (a reference's definition).  The site's own chrome (`/usr/themes/…`: the licence badge,
+the payment codes, the RSS icon) is no figure, should a scrape leave it in a post's body.
 """
 
 from __future__ import annotations
@@ -13,41 +15,68 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from kexue_anthology.check.extract import runs_for
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.sourcetext import Position
+from kexue_anthology.documents.locate import LinkLocator
+from kexue_anthology.documents.pandoc_ast import Document, Image, tag, text, walk
 
-IMAGE = re.compile(r"""!\[((?:\\.|[^\\\]\n])*)\]\(\s*<?(https?://[^\s<>()]+(?:\([^\s<>()]*\)[^\s<>()]*)*)>?"""
-                   r"""(?:\s+(?:"[^"\n]*"|'[^'\n]*'))?\s*\)""", re.I)
 CHROME = "/usr/themes/"
+_WEB = re.compile(r"^\s*(?:https?:)?//", re.I)
 
 
 @dataclass(frozen=True)
 class ImageAddress:
-    """One remote image a post shows: its address, its alt text and where it is written."""
-    url: str
+    """One image a post shows: its address as written, its alt text and where it is written."""
+    address: str
     alt: str
     position: Position
     post_id: str
 
+    @property
+    def url(self) -> str:
+        """The address fetched and stored under (`web_url`)."""
+        return web_url(self.address)
+
+
+def is_web(address: str) -> bool:
+    """Whether an address is one to fetch (http, https, `//host/…`), not a file beside the post."""
+    return bool(_WEB.match(address))
+
+
+def web_url(address: str) -> str:
+    """A web address as fetched and stored: `//host/…` made https."""
+    url = address.strip()
+    return "https:" + url if url.startswith("//") else url
+
 
 def is_chrome(url: str) -> bool:
     """The blog's theme images: never a figure."""
-    return urlsplit(url).path.startswith(CHROME)
+    return urlsplit(web_url(url)).path.startswith(CHROME)
 
 
-def post_images(post: Post) -> list[ImageAddress]:
-    """The remote images of one post, in the order written."""
-    text = post.body.text
-    found = []
-    for a, b in runs_for(text, post.body_format):
-        for m in IMAGE.finditer(text, a, b):
-            url = m.group(2)
-            if not is_chrome(url):
-                found.append(ImageAddress(url, m.group(1), post.body.position(m.start()), post.id))
+def post_images(post: Post, ast: Document) -> list[ImageAddress]:
+    """Every image of one post's document, in the order written."""
+    found: list[ImageAddress] = []
+    where: LinkLocator | None = None
+    for node in walk(ast["blocks"]):
+        if tag(node) != "Image":
+            continue
+        image = Image(node)
+        where = where or LinkLocator(post)
+        located = where.find(image.url)
+        start = where.start(located) if located else None
+        if start is not None and start > 0 and where.text[start - 1] == "!":
+            start -= 1
+        found.append(ImageAddress(image.url, text(image.inlines), post.body.position(start)
+                                  if start is not None else post.position, post.id))
     return found
 
 
-def remote_images(posts: Iterable[Post]) -> list[ImageAddress]:
-    """Every remote image of `posts` (an address shown twice is listed at each of its places)."""
-    return [image for post in posts for image in post_images(post)]
+def web_images(post: Post, ast: Document) -> list[ImageAddress]:
+    """The images of one post to fetch: web addresses, not the blog's chrome."""
+    return [image for image in post_images(post, ast) if is_web(image.address) and not is_chrome(image.address)]
+
+
+def remote_images(posts: Iterable[Post], asts: dict[str, Document]) -> list[ImageAddress]:
+    """Every web image of `posts` (an address shown twice is listed at each of its places)."""
+    return [image for post in posts for image in web_images(post, asts[post.id])]

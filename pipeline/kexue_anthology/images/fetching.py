@@ -14,6 +14,7 @@ from kexue_anthology.config.project import Project
 from kexue_anthology.core import progress
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
+from kexue_anthology.documents.pandoc_ast import Document
 from kexue_anthology.images.addresses import remote_images
 from kexue_anthology.images.fetcher import CACHED, Fetcher, FetchPolicy, FetchResult
 from kexue_anthology.images.store import FAILED, FETCHED, REFUSED, ImageStore
@@ -36,10 +37,11 @@ class FetchCounts:
                 f"{self.failed} failed")
 
 
-def fetch_posts(posts: list[Post], project: Project, cache_dir: Path, diagnostics: Diagnostics,
-                policy: FetchPolicy | None = None) -> FetchCounts:
-    """Fetch every remote image of `posts` not yet in the store under `cache_dir`; warnings into `diagnostics`."""
-    places = remote_images(posts)
+def fetch_posts(posts: list[Post], asts: dict[str, Document], project: Project, cache_dir: Path,
+                diagnostics: Diagnostics, policy: FetchPolicy | None = None) -> FetchCounts:
+    """Fetch every remote image of `posts` (found in their documents `asts`) not yet in the store under
+    `cache_dir`; warnings into `diagnostics`."""
+    places = remote_images(posts, asts)
     fetcher = Fetcher(ImageStore(cache_dir), policy or FetchPolicy.of(project))
     urls = [p.url for p in places]
     with progress.task("fetch", len(set(urls)), "images"):

@@ -1,10 +1,8 @@
 """The image an output shows for an address a post names: its own file beside the post, or one
 fetched earlier into the store (kexue_anthology.images.store).  A build never fetches.
 
-    content_root()   the folder a writer's own images must stay inside
     local_picture()  a relative path beside a post, read and checked (images.check), or why not
     stored_picture() a web address the store holds, or None
-    is_web()         whether an address is one to fetch (http, https, `//host/…`)
 """
 
 from __future__ import annotations
@@ -16,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from kexue_anthology.images.addresses import web_url
 from kexue_anthology.images.check import check_image
 from kexue_anthology.images.store import EXTENSIONS, ImageStore
 
 MAX_BYTES = 32 * 1024 * 1024          # a writer's own image larger than this is no figure
-_WEB = re.compile(r"^\s*(?:https?:)?//", re.I)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
@@ -45,26 +43,6 @@ class Picture:
             return self.data
         assert self.path is not None
         return self.path.read_bytes()
-
-
-def is_web(address: str) -> bool:
-    return bool(_WEB.match(address))
-
-
-def content_root(paths: list[str], project_file: Path | None) -> Path:
-    """The content folder: the project file's folder when it holds every PATH, else the PATHs'
-    common folder (a file's own folder when one file is named)."""
-    folders = [Path(os.path.abspath(p)) for p in paths] or [Path.cwd()]
-    folders = [f if f.is_dir() else f.parent for f in folders]
-    try:
-        common = Path(os.path.commonpath([str(f) for f in folders]))
-    except ValueError:                    # different drives
-        common = folders[0]
-    if project_file is not None:
-        top = Path(os.path.abspath(project_file)).parent
-        if common == top or top in common.parents:
-            return top.resolve()
-    return common.resolve()
 
 
 def local_picture(address: str, post_path: str, root: Path) -> Picture | str:
@@ -96,10 +74,7 @@ def local_picture(address: str, post_path: str, root: Path) -> Picture | str:
 
 def stored_picture(address: str, store: ImageStore) -> Picture | None:
     """The image of a web `address` as the store holds it (`anthology fetch` put it there), or None."""
-    url = address.strip()
-    if url.startswith("//"):
-        url = "https:" + url
-    found = store.lookup(url)
+    found = store.lookup(web_url(address))
     if found is None:
         return None
     return Picture(address, found.sha256, found.media_type, found.width, found.height, path=found.path)
