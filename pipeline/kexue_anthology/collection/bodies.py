@@ -30,6 +30,7 @@ from kexue_anthology.core.cache import Cache, key
 from kexue_anthology.core.model import Post, drawable, is_reference
 from kexue_anthology.documents import document, pandoc
 from kexue_anthology.documents.pandoc_ast import Document, Inlines, Node, RawBlock, RawInline, Str, tag
+from kexue_anthology.formulas.drawing import Render
 from kexue_anthology.formulas.mathhtml import MathHTML
 
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
@@ -38,7 +39,7 @@ BODY_VERSION = 5          # raised whenever the code making a post's HTML from `
 
 def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
            cache_dir: Path | None = None, top_level: int = 2, figures: FigureStyle | None = None,
-           jobs: int | None = None) -> dict[str, str]:
+           jobs: int | None = None, keys: dict[str, str] | None = None) -> dict[str, str]:
     """Each post's text as HTML, from pandoc runs for the posts not in the cache: `jobs` at once
     (default one per processor, at most 2), each over a batch of them (a post's HTML does not
     depend on the posts converted with it).
@@ -49,10 +50,12 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
     over all it is made of (`body_key`), so that pandoc runs only for posts whose key changed.
     When that run fails, the posts are converted one by one: a post pandoc fails on alone is
     reported and shown as its plain text with the formulas in place (never cached, so that it
-    is reported again); the others are as ever."""
+    is reported again); the others are as ever.  `keys`, when given, gets each post's `body_key`."""
     cache = Cache(cache_dir, "bodies") if cache_dir else None
-    keys = {post.id: body_key(collection, post, mathhtml, post_link, heading_ids, top_level, figures)
-            for post in collection.posts}
+    drawn: Drawn = {}
+    keys = keys if keys is not None else {}
+    keys.update({post.id: body_key(collection, post, mathhtml, post_link, heading_ids, top_level, figures, drawn)
+                 for post in collection.posts})
     texts: dict[str, str] = {}
     if cache:
         texts = {post_id: found for post_id, k in keys.items() if isinstance(found := cache.get(k), str)}
@@ -81,27 +84,34 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
 
 
 def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
-             heading_ids: bool, top_level: int = 2, figures: FigureStyle | None = None) -> str:
+             heading_ids: bool, top_level: int = 2, figures: FigureStyle | None = None,
+             drawn: Drawn | None = None) -> str:
     """A key over everything a post's HTML (`bodies`) is made of, had without making it: the
     post's document as the collection holds it (links checked, heading ids set), its formulas
     (`math_digest`), how math is shown, each post of the collection it links to with that
     post's anchors and where `post_link` sends a link to it, and where a link to a post not in
     it goes (`source_url`), its images found and how figures are drawn (`figures`); the code that
-    makes the HTML out of these is `BODY_VERSION` and pandoc's version."""
+    makes the HTML out of these is `BODY_VERSION` and pandoc's version.  `drawn` keeps each
+    drawing's digest for the keys of the other posts (a drawing is shared by every post showing
+    its formula)."""
     ast = json.dumps(collection.asts[post.id]["blocks"], ensure_ascii=False)
     linked = sorted(set(re.findall(r"/archives/(\d+)", ast)))
     others = [(other.id, post_link(other, ""), sorted(collection.ids.get(other.id, set())),
                sorted(collection.headings.get(other.id, set())))
               for other in map(collection.by_id, linked) if other is not None]
     return key("body", BODY_VERSION, pandoc.version(), HTML_ARGS, mathhtml.mode, _math_links(mathhtml), heading_ids,
-               top_level, post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post), others,
-               sorted(collection.headings.get(post.id, set())), collection.source_url,
+               top_level, post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post, drawn),
+               others, sorted(collection.headings.get(post.id, set())), collection.source_url,
                repr(figures), picture_digest(collection.pictures.get(post.id, {})))
 
 
-def math_digest(collection: Collection, post: Post) -> str:
+Drawn = dict[int, tuple[Render, bytes]]      # id of a drawing → it (kept alive, so the id stays its) and its digest
+
+
+def math_digest(collection: Collection, post: Post, drawn: Drawn | None = None) -> str:
     """A digest of what kexue_anthology.formulas.mathhtml shows a post's formulas from: each formula's TeX,
-    kind and verdict, its drawing, the post's equation numbers and references."""
+    kind and verdict, its drawing, the post's equation numbers and references.  `drawn`: the
+    drawings' digests already made (`drawing_digest`), added to."""
     digest = hashlib.sha256()
     numbers = collection.numbers[post.id]
     digest.update(repr([(t.text, t.star, t.label, t.anchor, t.formula, t.row) for t in numbers.tags]).encode())
@@ -112,11 +122,23 @@ def math_digest(collection: Collection, post: Post) -> str:
         digest.update(repr((f.index, f.tex, f.display, f.delimiter, f.ok, f.message)).encode())
         drawing = collection.renders.get((post.id, f.index))
         if drawing is not None:
-            digest.update(repr((drawing.width, drawing.height, drawing.valign, drawing.margin_bottom,
-                                drawing.rows, drawing.alt, drawing.links, len(drawing.svg))).encode())
-            digest.update(drawing.svg.encode())
-            digest.update(drawing.mathml.encode())
+            made = drawn.get(id(drawing)) if drawn is not None else None
+            if made is None:
+                made = (drawing, drawing_digest(drawing))
+                if drawn is not None:
+                    drawn[id(drawing)] = made
+            digest.update(made[1])
     return digest.hexdigest()
+
+
+def drawing_digest(drawing: Render) -> bytes:
+    """A digest of all a drawing shows: its size and place, rows, alt text, links, SVG and MathML."""
+    digest = hashlib.sha256(repr((drawing.width, drawing.height, drawing.valign, drawing.margin_bottom,
+                                  drawing.rows, drawing.alt, drawing.links, len(drawing.svg),
+                                  len(drawing.mathml))).encode())
+    digest.update(drawing.svg.encode())
+    digest.update(drawing.mathml.encode())
+    return digest.digest()
 
 
 def _place_drawings(collection: Collection, post: Post, mathhtml: MathHTML) -> None:

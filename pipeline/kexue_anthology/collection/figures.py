@@ -62,17 +62,18 @@ class FigureStyle:
 
 
 def find_pictures(posts: list[Post], asts: dict[str, Document], cache_dir: Path | None, root: Path,
-                  diagnostics: Diagnostics) -> Pictures:
-    """Each image of each post, found (see the module); the warnings are reported here, once a build."""
+                  diagnostics: Diagnostics, images: dict[str, list[Node]] | None = None) -> Pictures:
+    """Each image of each post, found (see the module); the warnings are reported here, once a build.
+    `images`: each post's Image elements in document order when a walk already found them."""
     store = ImageStore(cache_dir)
     found: Pictures = {}
     remote: dict[str, str] = {}            # web address → "missing" or "refused"
     for post in posts:
         mine = found.setdefault(post.id, {})
         where: LinkLocator | None = None
-        for node in walk(asts[post.id]["blocks"]):
-            if tag(node) != "Image":
-                continue
+        named = images[post.id] if images is not None and post.id in images else \
+            [node for node in walk(asts[post.id]["blocks"]) if tag(node) == "Image"]
+        for node in named:
             address = Image(node).url
             if is_web(address):
                 picture = stored_picture(address, store)
