@@ -6,6 +6,8 @@
     bodies()        the same as HTML, by pandoc runs side by side (one per batch of posts of about
                     equal weight, `balanced`), each post's HTML cached by a key over all it is made
                     of (`body_key`); a post pandoc fails on alone is reported and shown as plain text
+    lazy_bodies()   the same, a cached text read only when asked for (`Texts`), so that a rebuild
+                    that shows few posts anew (the site's, formats/html/manifest.py) reads few
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -51,18 +53,71 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
     When that run fails, the posts are converted one by one: a post pandoc fails on alone is
     reported and shown as its plain text with the formulas in place (never cached, so that it
     is reported again); the others are as ever.  `keys`, when given, gets each post's `body_key`."""
+    texts = lazy_bodies(collection, mathhtml, post_link, heading_ids, cache_dir, top_level, figures, jobs, keys)
+    return {post.id: texts[post.id] for post in collection.posts}
+
+
+class Texts(Mapping[str, str]):
+    """Each post's HTML (`lazy_bodies`): a cached one is read only when asked for, so that a
+    rebuild that shows few posts anew reads few.  `fingerprint(id)` is a digest the text is
+    made from: its `body_key`, or the text's own hash for a post shown as plain text."""
+
+    def __init__(self, order: list[str], keys: dict[str, str], made: dict[str, str], plain: set[str],
+                 load: Callable[[str], str]) -> None:
+        self._order, self._keys, self._made, self._plain, self._load = order, keys, made, plain, load
+
+    def __getitem__(self, post_id: str) -> str:
+        if post_id not in self._made:
+            if post_id not in self._keys:
+                raise KeyError(post_id)
+            self._made[post_id] = self._load(post_id)
+        return self._made[post_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def fingerprint(self, post_id: str) -> str:
+        if post_id in self._plain:
+            return hashlib.sha256(self[post_id].encode()).hexdigest()
+        return self._keys[post_id]
+
+
+def lazy_bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
+                cache_dir: Path | None = None, top_level: int = 2, figures: FigureStyle | None = None,
+                jobs: int | None = None, keys: dict[str, str] | None = None) -> Texts:
+    """`bodies`, the cached texts read when first asked for (`Texts`)."""
     cache = Cache(cache_dir, "bodies") if cache_dir else None
     drawn: Drawn = {}
     keys = keys if keys is not None else {}
     keys.update({post.id: body_key(collection, post, mathhtml, post_link, heading_ids, top_level, figures, drawn)
                  for post in collection.posts})
-    texts: dict[str, str] = {}
-    if cache:
-        texts = {post_id: found for post_id, k in keys.items() if isinstance(found := cache.get(k), str)}
-        for post in collection.posts:
-            if post.id in texts:
-                _place_drawings(collection, post, mathhtml)
-    missing = [post for post in collection.posts if post.id not in texts]
+    cached = {post.id for post in collection.posts if cache and cache.has(keys[post.id])}
+    for post in collection.posts:
+        if post.id in cached:
+            _place_drawings(collection, post, mathhtml)
+    missing = [post for post in collection.posts if post.id not in cached]
+    made, plain = _convert(collection, missing, mathhtml, post_link, heading_ids, top_level, figures, jobs, cache,
+                           keys)
+
+    def load(post_id: str) -> str:
+        found = cache.get(keys[post_id]) if cache else None
+        if isinstance(found, str):
+            return found
+        post = next(post for post in collection.posts if post.id == post_id)    # the entry went since
+        again, alone = _convert(collection, [post], mathhtml, post_link, heading_ids, top_level, figures, 1,
+                                cache, keys)
+        plain.update(alone)
+        return again[post_id]
+    return Texts([post.id for post in collection.posts], keys, made, plain, load)
+
+
+def _convert(collection: Collection, missing: list[Post], mathhtml: MathHTML, post_link: PostLink,
+             heading_ids: bool, top_level: int, figures: FigureStyle | None, jobs: int | None,
+             cache: Cache | None, keys: dict[str, str]) -> tuple[dict[str, str], set[str]]:
+    """The HTML of the `missing` posts, each put into the cache; and those shown as plain text."""
     blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids, top_level, figures)
               for post in missing}
     try:
@@ -73,6 +128,8 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
             text = _html_alone(collection, post, blocks[post.id], mathhtml)
             if text is not None:
                 converted[post.id] = text
+    texts: dict[str, str] = {}
+    plain: set[str] = set()
     for post in missing:
         if post.id in converted:
             if cache:
@@ -80,7 +137,8 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
             texts[post.id] = converted[post.id]
         else:
             texts[post.id] = _plain_fallback(collection, post, mathhtml)
-    return {post.id: texts[post.id] for post in collection.posts}
+            plain.add(post.id)
+    return texts, plain
 
 
 def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,

@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from kexue_anthology import TEMPLATES
 from kexue_anthology.check.locate import fault
-from kexue_anthology.collection.bodies import bodies
+from kexue_anthology.collection.bodies import lazy_bodies
 from kexue_anthology.collection.collection import Collection
 from kexue_anthology.collection.figures import FigureStyle
 from kexue_anthology.config.settings import Settings
@@ -85,9 +85,8 @@ class HTMLEmitter(Emitter):
         if font is None and mode == "mathml":
             diagnostics.warning("no-math-font", "no font with OpenType math tables is installed (Debian: "
                                 "fonts-lmodern); the MathML is drawn with the reader's own math fonts")
-        keys: dict[str, str] = {}
-        texts = bodies(collection, MathHTML(mode=mode), page_link, heading_ids=self.keeps_heading_ids,
-                       cache_dir=options.cache_dir, figures=FIGURES, keys=keys)
+        texts = lazy_bodies(collection, MathHTML(mode=mode), page_link, heading_ids=self.keeps_heading_ids,
+                            cache_dir=options.cache_dir, figures=FIGURES)
         broken = [(post, f) for post in collection.posts for f in post.formulas if rejected(f)]
         series_file = series_files(collection)
         tags = by_tag(collection.posts)
@@ -112,13 +111,13 @@ class HTMLEmitter(Emitter):
             part_of = collection.series_of(post)
             previous, following = collection.neighbours(post)
             earlier, later = dated[post.id]
-            page_keys[path] = page_key(site, keys.get(post.id), post.id in collection.asts, post.id, post.title,
-                                       post.date, post.readers, post.url,
+            page_keys[path] = page_key(site, texts.fingerprint(post.id), post.id in collection.asts, post.id,
+                                       post.title, post.date, post.readers, post.url,
                                        [(name, tags[name].anchor) for name in post.tags],
                                        part_of and (part_of.name, series_file(part_of.name)),
                                        [other and (other.title, post_file(other))
                                         for other in (previous, following, earlier, later)])
-            if post.id in keys and manifest.unchanged(out, path, page_keys[path]):
+            if manifest.unchanged(out, path, page_keys[path]):
                 kept.add(path)
                 continue
             page(path, "html/post.html", post=post, series=part_of,
@@ -130,7 +129,8 @@ class HTMLEmitter(Emitter):
         page("errors.html", "html/errors.html", anchor=formula_anchor,
              where=fault_places(collection.posts, options.project.path))
         page("search.html", "html/search.html")
-        files.update(search_files(collection, texts, lambda post: href(post_file(post)), options.cache_dir))
+        files.update(search_files(collection, texts, lambda post: href(post_file(post)), options.cache_dir,
+                                  texts.fingerprint))
         files.update(figure_files(collection))
         if font:
             files[f"assets/{font.name}"] = font.read_bytes()
