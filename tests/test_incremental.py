@@ -155,3 +155,67 @@ def test_a_cached_text_is_not_taken_for_other_math(posts, tmp_path, kind):
         assert "<svg" in (out / "posts" / "901.html").read_text(encoding="utf-8")
     else:
         assert members(out) == members(fresh)
+
+
+@pytest.fixture
+def rendered(monkeypatch) -> list[str]:
+    """The post pages the site emitter renders (each its `post_file`), in order, as builds run."""
+    from kexue_anthology.formats.html import emitter
+
+    made: list[str] = []
+    contents = emitter.contents
+
+    def counted(ast: Any, *args: Any) -> Any:
+        made.append(ast)
+        return contents(ast, *args)
+    monkeypatch.setattr(emitter, "contents", counted)     # called once for each post page rendered
+    return made
+
+
+def test_a_site_rebuilt_with_nothing_changed_renders_no_page_of_a_post(posts, tmp_path, rendered):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    build("html", posts, site, cache)
+    assert len(rendered) == len(list((site / "posts").iterdir())) > 5
+    before = stamps(site)
+    rendered.clear()
+    build("html", posts, site, cache)
+    assert rendered == [] and stamps(site) == before
+
+
+def test_an_edit_rewrites_exactly_the_files_that_show_the_edited_post(posts, tmp_path, rendered):
+    """A title changed: the post's page, the pages that show its title (its neighbours by date,
+    the index, the search index) are written again, and nothing else; the site then equals a
+    build from scratch."""
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    build("html", posts, site, cache)
+    before, old = stamps(site), tree(site)
+    edit(posts / "901.md", "title:", "title: 改过的")
+    rendered.clear()
+    build("html", posts, site, cache)
+    after, new = stamps(site), tree(site)
+    changed = {name for name in after if after[name] != before.get(name)}
+    assert changed == {name for name in new if new[name] != old.get(name)}
+    assert {"posts/901.html", "index.html", "assets/search-index.js"} <= changed
+    pages = {name for name in changed if name.startswith("posts/")}
+    assert len(rendered) == len(pages) < len(list((site / "posts").iterdir())) // 2
+    build("html", posts, tmp_path / "fresh", tmp_path / "fresh-cache")
+    assert new == tree(tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("how", ["appended", "deleted", "replaced"])
+def test_a_page_changed_by_hand_is_written_again(posts, tmp_path, how):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    build("html", posts, site, cache)
+    page = site / "posts" / "901.html"
+    right = page.read_bytes()
+    if how == "appended":
+        with page.open("ab") as f:
+            f.write(b"<!-- mine -->")
+    elif how == "deleted":
+        page.unlink()
+    else:                                 # the same size, another file (an editor's save)
+        other = page.with_suffix(".new")
+        other.write_bytes(right.replace(b"<h1>", b"<h2>", 1))
+        other.replace(page)
+    build("html", posts, site, cache)
+    assert page.read_bytes() == right

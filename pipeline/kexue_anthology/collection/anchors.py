@@ -34,14 +34,16 @@ def formula_anchors(post: Post, renders: dict[tuple[str, int], Render]) -> set[s
             if not is_reference(f) and (not drawable(f) or (post.id, f.index) not in renders)}
 
 
-def heading_ids(ast: Document, links: list[Link] | None = None) -> set[str]:
+def heading_ids(ast: Document, links: list[Link] | None = None, images: list[Node] | None = None) -> set[str]:
     """Headings get the blog's ids, their own text (`…/archives/7343#进一步思考与分析`).
-    The links met on the way are added to `links`: one walk finds both."""
+    The links met on the way are added to `links`, the images to `images`: one walk finds all."""
     seen: set[str] = set()
     for node in walk(ast["blocks"]):
         kind = node["t"]
         if kind == "Link" and links is not None:
             links.append(Link(node))
+        elif kind == "Image" and images is not None:
+            images.append(node)
         elif kind == "Header":
             header = Header(node)
             base = re.sub(r"\s+", "-", text(header.inlines, code=False).strip()) or "section"

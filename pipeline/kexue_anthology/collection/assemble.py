@@ -18,7 +18,7 @@ from kexue_anthology.config.project import Project
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.locations import content_folder
 from kexue_anthology.core.model import Post
-from kexue_anthology.documents.pandoc_ast import Document, Link
+from kexue_anthology.documents.pandoc_ast import Document, Link, Node
 from kexue_anthology.formulas.drawing import Render
 from kexue_anthology.read.series import normalize_title
 
@@ -47,7 +47,9 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
         rank = {normalize_title(name): i for i, name in enumerate(order)}
         series.sort(key=lambda s: rank.get(normalize_title(s.name), len(rank)))
     links: dict[str, list[Link]] = {}
-    headings = {post.id: heading_ids(asts[post.id], links.setdefault(post.id, [])) for post in ordered}
+    images: dict[str, list[Node]] = {}
+    headings = {post.id: heading_ids(asts[post.id], links.setdefault(post.id, []), images.setdefault(post.id, []))
+                for post in ordered}
     ids = {post.id: headings[post.id] | {t.anchor for t in numbers[post.id].tags}
            | formula_anchors(post, renders) for post in ordered}
     collection = Collection(title=title, posts=ordered, series=series, numbers=numbers, renders=renders,
@@ -57,5 +59,5 @@ def assemble(posts: list[Post], numbers: dict[str, PostNumbers], renders: dict[t
         if any(dangling(link.url, ids[post.id], link) for link in links[post.id]):
             unlink_dangling(collection, post)
     root = content or content_folder([post.path for post in ordered], None)
-    collection.pictures = find_pictures(ordered, collection.asts, cache_dir, root, diagnostics)
+    collection.pictures = find_pictures(ordered, collection.asts, cache_dir, root, diagnostics, images)
     return collection

@@ -6,6 +6,8 @@
     bodies()        the same as HTML, by pandoc runs side by side (one per batch of posts of about
                     equal weight, `balanced`), each post's HTML cached by a key over all it is made
                     of (`body_key`); a post pandoc fails on alone is reported and shown as plain text
+    lazy_bodies()   the same, a cached text read only when asked for (`Texts`), so that a rebuild
+                    that shows few posts anew (the site's, formats/html/manifest.py) reads few
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +32,7 @@ from kexue_anthology.core.cache import Cache, key
 from kexue_anthology.core.model import Post, drawable, is_reference
 from kexue_anthology.documents import document, pandoc
 from kexue_anthology.documents.pandoc_ast import Document, Inlines, Node, RawBlock, RawInline, Str, tag
+from kexue_anthology.formulas.drawing import Render
 from kexue_anthology.formulas.mathhtml import MathHTML
 
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
@@ -38,7 +41,7 @@ BODY_VERSION = 5          # raised whenever the code making a post's HTML from `
 
 def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
            cache_dir: Path | None = None, top_level: int = 2, figures: FigureStyle | None = None,
-           jobs: int | None = None) -> dict[str, str]:
+           jobs: int | None = None, keys: dict[str, str] | None = None) -> dict[str, str]:
     """Each post's text as HTML, from pandoc runs for the posts not in the cache: `jobs` at once
     (default one per processor, at most 2), each over a batch of them (a post's HTML does not
     depend on the posts converted with it).
@@ -49,17 +52,72 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
     over all it is made of (`body_key`), so that pandoc runs only for posts whose key changed.
     When that run fails, the posts are converted one by one: a post pandoc fails on alone is
     reported and shown as its plain text with the formulas in place (never cached, so that it
-    is reported again); the others are as ever."""
+    is reported again); the others are as ever.  `keys`, when given, gets each post's `body_key`."""
+    texts = lazy_bodies(collection, mathhtml, post_link, heading_ids, cache_dir, top_level, figures, jobs, keys)
+    return {post.id: texts[post.id] for post in collection.posts}
+
+
+class Texts(Mapping[str, str]):
+    """Each post's HTML (`lazy_bodies`): a cached one is read only when asked for, so that a
+    rebuild that shows few posts anew reads few.  `fingerprint(id)` is a digest the text is
+    made from: its `body_key`, or the text's own hash for a post shown as plain text."""
+
+    def __init__(self, order: list[str], keys: dict[str, str], made: dict[str, str], plain: set[str],
+                 load: Callable[[str], str]) -> None:
+        self._order, self._keys, self._made, self._plain, self._load = order, keys, made, plain, load
+
+    def __getitem__(self, post_id: str) -> str:
+        if post_id not in self._made:
+            if post_id not in self._keys:
+                raise KeyError(post_id)
+            self._made[post_id] = self._load(post_id)
+        return self._made[post_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def fingerprint(self, post_id: str) -> str:
+        if post_id in self._plain:
+            return hashlib.sha256(self[post_id].encode()).hexdigest()
+        return self._keys[post_id]
+
+
+def lazy_bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
+                cache_dir: Path | None = None, top_level: int = 2, figures: FigureStyle | None = None,
+                jobs: int | None = None, keys: dict[str, str] | None = None) -> Texts:
+    """`bodies`, the cached texts read when first asked for (`Texts`)."""
     cache = Cache(cache_dir, "bodies") if cache_dir else None
-    keys = {post.id: body_key(collection, post, mathhtml, post_link, heading_ids, top_level, figures)
-            for post in collection.posts}
-    texts: dict[str, str] = {}
-    if cache:
-        texts = {post_id: found for post_id, k in keys.items() if isinstance(found := cache.get(k), str)}
-        for post in collection.posts:
-            if post.id in texts:
-                _place_drawings(collection, post, mathhtml)
-    missing = [post for post in collection.posts if post.id not in texts]
+    drawn: Drawn = {}
+    keys = keys if keys is not None else {}
+    keys.update({post.id: body_key(collection, post, mathhtml, post_link, heading_ids, top_level, figures, drawn)
+                 for post in collection.posts})
+    cached = {post.id for post in collection.posts if cache and cache.has(keys[post.id])}
+    for post in collection.posts:
+        if post.id in cached:
+            _place_drawings(collection, post, mathhtml)
+    missing = [post for post in collection.posts if post.id not in cached]
+    made, plain = _convert(collection, missing, mathhtml, post_link, heading_ids, top_level, figures, jobs, cache,
+                           keys)
+
+    def load(post_id: str) -> str:
+        found = cache.get(keys[post_id]) if cache else None
+        if isinstance(found, str):
+            return found
+        post = next(post for post in collection.posts if post.id == post_id)    # the entry went since
+        again, alone = _convert(collection, [post], mathhtml, post_link, heading_ids, top_level, figures, 1,
+                                cache, keys)
+        plain.update(alone)
+        return again[post_id]
+    return Texts([post.id for post in collection.posts], keys, made, plain, load)
+
+
+def _convert(collection: Collection, missing: list[Post], mathhtml: MathHTML, post_link: PostLink,
+             heading_ids: bool, top_level: int, figures: FigureStyle | None, jobs: int | None,
+             cache: Cache | None, keys: dict[str, str]) -> tuple[dict[str, str], set[str]]:
+    """The HTML of the `missing` posts, each put into the cache; and those shown as plain text."""
     blocks = {post.id: _post_blocks(collection, post, mathhtml, post_link, heading_ids, top_level, figures)
               for post in missing}
     try:
@@ -70,6 +128,8 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
             text = _html_alone(collection, post, blocks[post.id], mathhtml)
             if text is not None:
                 converted[post.id] = text
+    texts: dict[str, str] = {}
+    plain: set[str] = set()
     for post in missing:
         if post.id in converted:
             if cache:
@@ -77,31 +137,39 @@ below the post's title in the output).  With `cache_dir` each post's HTML is kep
             texts[post.id] = converted[post.id]
         else:
             texts[post.id] = _plain_fallback(collection, post, mathhtml)
-    return {post.id: texts[post.id] for post in collection.posts}
+            plain.add(post.id)
+    return texts, plain
 
 
 def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: PostLink,
-             heading_ids: bool, top_level: int = 2, figures: FigureStyle | None = None) -> str:
+             heading_ids: bool, top_level: int = 2, figures: FigureStyle | None = None,
+             drawn: Drawn | None = None) -> str:
     """A key over everything a post's HTML (`bodies`) is made of, had without making it: the
     post's document as the collection holds it (links checked, heading ids set), its formulas
     (`math_digest`), how math is shown, each post of the collection it links to with that
     post's anchors and where `post_link` sends a link to it, and where a link to a post not in
     it goes (`source_url`), its images found and how figures are drawn (`figures`); the code that
-    makes the HTML out of these is `BODY_VERSION` and pandoc's version."""
+    makes the HTML out of these is `BODY_VERSION` and pandoc's version.  `drawn` keeps each
+    drawing's digest for the keys of the other posts (a drawing is shared by every post showing
+    its formula)."""
     ast = json.dumps(collection.asts[post.id]["blocks"], ensure_ascii=False)
     linked = sorted(set(re.findall(r"/archives/(\d+)", ast)))
     others = [(other.id, post_link(other, ""), sorted(collection.ids.get(other.id, set())),
                sorted(collection.headings.get(other.id, set())))
               for other in map(collection.by_id, linked) if other is not None]
     return key("body", BODY_VERSION, pandoc.version(), HTML_ARGS, mathhtml.mode, _math_links(mathhtml), heading_ids,
-               top_level, post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post), others,
-               sorted(collection.headings.get(post.id, set())), collection.source_url,
+               top_level, post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post, drawn),
+               others, sorted(collection.headings.get(post.id, set())), collection.source_url,
                repr(figures), picture_digest(collection.pictures.get(post.id, {})))
 
 
-def math_digest(collection: Collection, post: Post) -> str:
+Drawn = dict[int, tuple[Render, bytes]]      # id of a drawing → it (kept alive, so the id stays its) and its digest
+
+
+def math_digest(collection: Collection, post: Post, drawn: Drawn | None = None) -> str:
     """A digest of what kexue_anthology.formulas.mathhtml shows a post's formulas from: each formula's TeX,
-    kind and verdict, its drawing, the post's equation numbers and references."""
+    kind and verdict, its drawing, the post's equation numbers and references.  `drawn`: the
+    drawings' digests already made (`drawing_digest`), added to."""
     digest = hashlib.sha256()
     numbers = collection.numbers[post.id]
     digest.update(repr([(t.text, t.star, t.label, t.anchor, t.formula, t.row) for t in numbers.tags]).encode())
@@ -112,11 +180,23 @@ def math_digest(collection: Collection, post: Post) -> str:
         digest.update(repr((f.index, f.tex, f.display, f.delimiter, f.ok, f.message)).encode())
         drawing = collection.renders.get((post.id, f.index))
         if drawing is not None:
-            digest.update(repr((drawing.width, drawing.height, drawing.valign, drawing.margin_bottom,
-                                drawing.rows, drawing.alt, drawing.links, len(drawing.svg))).encode())
-            digest.update(drawing.svg.encode())
-            digest.update(drawing.mathml.encode())
+            made = drawn.get(id(drawing)) if drawn is not None else None
+            if made is None:
+                made = (drawing, drawing_digest(drawing))
+                if drawn is not None:
+                    drawn[id(drawing)] = made
+            digest.update(made[1])
     return digest.hexdigest()
+
+
+def drawing_digest(drawing: Render) -> bytes:
+    """A digest of all a drawing shows: its size and place, rows, alt text, links, SVG and MathML."""
+    digest = hashlib.sha256(repr((drawing.width, drawing.height, drawing.valign, drawing.margin_bottom,
+                                  drawing.rows, drawing.alt, drawing.links, len(drawing.svg),
+                                  len(drawing.mathml))).encode())
+    digest.update(drawing.svg.encode())
+    digest.update(drawing.mathml.encode())
+    return digest.digest()
 
 
 def _place_drawings(collection: Collection, post: Post, mathhtml: MathHTML) -> None:

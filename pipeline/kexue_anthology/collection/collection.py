@@ -44,20 +44,45 @@ class Collection:
     source_url: str = Project.source_url    # the blog: where a link to a post not in the collection goes
     pictures: dict[str, dict[str, Picture]] = field(default_factory=dict)   # post id → address → image found
                                             # (kexue_anthology.collection.figures)
+    _made: tuple[object, dict[str, Post], dict[int, Series]] | None = field(default=None, repr=False,
+                                                                            compare=False)
 
     def series_of(self, post: Post) -> Series | None:
+        found = self._index()[1].get(id(post))
+        if found is not None and any(p is post for p in found.parts):
+            return found
         return next((s for s in self.series if post in s.parts), None)
 
     def neighbours(self, post: Post) -> tuple[Post | None, Post | None]:
         series = self.series_of(post)
         if not series:
             return None, None
-        i = series.parts.index(post)
+        i = next((n for n, part in enumerate(series.parts) if part is post), None)
+        if i is None:
+            i = series.parts.index(post)
         return (series.parts[i - 1] if i > 0 else None,
                 series.parts[i + 1] if i + 1 < len(series.parts) else None)
 
     def by_id(self, post_id: str) -> Post | None:
-        return next((p for p in self.posts if p.id == post_id), None)
+        found = self._index()[0].get(post_id)
+        return found if found is not None else next((p for p in self.posts if p.id == post_id), None)
+
+    def _index(self) -> tuple[dict[str, Post], dict[int, Series]]:
+        """Each post by id (the first of an id) and each post's series (by the post object),
+        made again when the lists of posts or series were replaced or grew or shrank (a series
+        found is confirmed to hold the post, else every series is searched as before): a lookup
+        per post of a whole blog must not walk every series (a dataclass' `==` compares every field)."""
+        shape = (id(self.posts), len(self.posts), id(self.series), len(self.series))
+        if self._made is None or self._made[0] != shape:
+            posts: dict[str, Post] = {}
+            for p in self.posts:
+                posts.setdefault(p.id, p)
+            series: dict[int, Series] = {}
+            for s in self.series:
+                for p in s.parts:
+                    series.setdefault(id(p), s)
+            self._made = (shape, posts, series)
+        return self._made[1], self._made[2]
 
     def standalone(self) -> list[Post]:
         return [p for p in self.posts if not self.series_of(p)]

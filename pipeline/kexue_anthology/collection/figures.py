@@ -62,15 +62,16 @@ class FigureStyle:
 
 
 def find_pictures(posts: list[Post], asts: dict[str, Document], cache_dir: Path | None, root: Path,
-                  diagnostics: Diagnostics) -> Pictures:
+                  diagnostics: Diagnostics, images: dict[str, list[Node]] | None = None) -> Pictures:
     """Each image of each post, found (see the module); the warnings are reported here, once a build.
-    The images are those `anthology fetch` fetches (kexue_anthology.images.addresses: one finder)."""
+    The images are those `anthology fetch` fetches (kexue_anthology.images.addresses: one finder);
+    `images`: each post's Image elements in document order when a walk already found them."""
     store = ImageStore(cache_dir)
     found: Pictures = {}
     remote: dict[str, str] = {}            # web address → "missing" or "refused"
     for post in posts:
         mine = found.setdefault(post.id, {})
-        for image in post_images(post, asts[post.id]):
+        for image in post_images(post, asts[post.id], images.get(post.id) if images is not None else None):
             address = image.address
             if is_web(address):
                 if is_chrome(address):

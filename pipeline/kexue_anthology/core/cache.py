@@ -57,6 +57,16 @@ class Cache:
             return
         self.put_bytes(k, data)
 
+    def has(self, k: str) -> bool:
+        """Whether an entry is there (marked as used, as a hit is), without reading it."""
+        if self.root is None:
+            return False
+        path = self.root / k[:2] / f"{k}{self.suffix}"
+        if not path.is_file():
+            return False
+        used(path)
+        return True
+
     def get_bytes(self, k: str) -> bytes | None:
         if self.root is None:
             return None

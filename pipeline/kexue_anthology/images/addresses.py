@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.sourcetext import Position
 from kexue_anthology.documents.locate import LinkLocator
-from kexue_anthology.documents.pandoc_ast import Document, Image, tag, text, walk
+from kexue_anthology.documents.pandoc_ast import Document, Image, Node, tag, text, walk
 
 CHROME = "/usr/themes/"
 _WEB = re.compile(r"^\s*(?:https?:)?//", re.I)
@@ -54,13 +54,12 @@ def is_chrome(url: str) -> bool:
     return urlsplit(web_url(url)).path.startswith(CHROME)
 
 
-def post_images(post: Post, ast: Document) -> list[ImageAddress]:
-    """Every image of one post's document, in the order written."""
+def post_images(post: Post, ast: Document, nodes: list[Node] | None = None) -> list[ImageAddress]:
+    """Every image of one post's document, in the order written (`nodes`: its Image elements, when
+    a walk of the document already found them)."""
     found: list[ImageAddress] = []
     where: LinkLocator | None = None
-    for node in walk(ast["blocks"]):
-        if tag(node) != "Image":
-            continue
+    for node in nodes if nodes is not None else (n for n in walk(ast["blocks"]) if tag(n) == "Image"):
         image = Image(node)
         where = where or LinkLocator(post)
         located = where.find(image.url)

@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from kexue_anthology import TEMPLATES
 from kexue_anthology.check.locate import fault
-from kexue_anthology.collection.bodies import bodies
+from kexue_anthology.collection.bodies import lazy_bodies
 from kexue_anthology.collection.collection import Collection
 from kexue_anthology.collection.figures import FigureStyle
 from kexue_anthology.config.settings import Settings
@@ -42,6 +42,7 @@ from kexue_anthology.core.model import Formula, Post, rejected
 from kexue_anthology.core.outputs import STAMP
 from kexue_anthology.formats.base import Emitter
 from kexue_anthology.formats.fonts import math_font
+from kexue_anthology.formats.html.manifest import Manifest, page_key, templates_digest
 from kexue_anthology.formats.html.navigation import by_date, by_tag, contents, post_permalinks
 from kexue_anthology.formats.html.search import search_files
 from kexue_anthology.formats.names import slug, slugs
@@ -84,13 +85,17 @@ class HTMLEmitter(Emitter):
         if font is None and mode == "mathml":
             diagnostics.warning("no-math-font", "no font with OpenType math tables is installed (Debian: "
                                 "fonts-lmodern); the MathML is drawn with the reader's own math fonts")
-        texts = bodies(collection, MathHTML(mode=mode), page_link, heading_ids=self.keeps_heading_ids,
-                       cache_dir=options.cache_dir, figures=FIGURES)
+        texts = lazy_bodies(collection, MathHTML(mode=mode), page_link, heading_ids=self.keeps_heading_ids,
+                            cache_dir=options.cache_dir, figures=FIGURES)
         broken = [(post, f) for post in collection.posts for f in post.formulas if rejected(f)]
         series_file = series_files(collection)
+        tags = by_tag(collection.posts)
         common = dict(collection=collection, project=options.project, href=href, post_file=post_file,
-                      series_file=series_file, broken=broken, tags=by_tag(collection.posts))
+                      series_file=series_file, broken=broken, tags=tags)
         files: dict[str, bytes] = {}
+        manifest = Manifest(options.cache_dir, out)
+        page_keys: dict[str, str] = {}
+        kept: set[str] = set()
 
         def page(path: str, template: str, **values: object) -> None:
             root = "../" * path.count("/")
@@ -100,10 +105,22 @@ class HTMLEmitter(Emitter):
         for series in collection.series:
             page(series_file(series.name), "html/series.html", series=series)
         dated = by_date(collection)
+        site = [templates_digest(), collection.title, repr(options.project)]
         for post in collection.posts:
+            path = post_file(post)
+            part_of = collection.series_of(post)
             previous, following = collection.neighbours(post)
             earlier, later = dated[post.id]
-            page(post_file(post), "html/post.html", post=post, series=collection.series_of(post),
+            page_keys[path] = page_key(site, texts.fingerprint(post.id), post.id in collection.asts, post.id,
+                                       post.title, post.date, post.readers, post.url,
+                                       [(name, tags[name].anchor) for name in post.tags],
+                                       part_of and (part_of.name, series_file(part_of.name)),
+                                       [other and (other.title, post_file(other))
+                                        for other in (previous, following, earlier, later)])
+            if manifest.unchanged(out, path, page_keys[path]):
+                kept.add(path)
+                continue
+            page(path, "html/post.html", post=post, series=part_of,
                  previous=previous, following=following, earlier=earlier, later=later,
                  contents=contents(collection.asts[post.id]) if post.id in collection.asts else [],
                  body=Markup(post_permalinks(collection, post, texts.get(post.id, ""))))
@@ -112,7 +129,8 @@ class HTMLEmitter(Emitter):
         page("errors.html", "html/errors.html", anchor=formula_anchor,
              where=fault_places(collection.posts, options.project.path))
         page("search.html", "html/search.html")
-        files.update(search_files(collection, texts, lambda post: href(post_file(post)), options.cache_dir))
+        files.update(search_files(collection, texts, lambda post: href(post_file(post)), options.cache_dir,
+                                  texts.fingerprint))
         files.update(figure_files(collection))
         if font:
             files[f"assets/{font.name}"] = font.read_bytes()
@@ -120,7 +138,8 @@ class HTMLEmitter(Emitter):
             math_font=font.name if font else None).encode("utf-8")
         files["assets/math.css"] = (TEMPLATES / "math.css").read_bytes()
         files[STAMP] = b"written by `anthology build html`; a later build may replace this folder\n"
-        write_tree(out, files)
+        write_tree(out, files, kept)
+        manifest.save(out, page_keys)
         return out
 
 
@@ -148,7 +167,7 @@ def _environment(cache_dir: Path | None) -> jinja2.Environment:
     return env
 
 
-def write_tree(out: Path, files: dict[str, bytes]) -> None:
+def write_tree(out: Path, files: dict[str, bytes], kept: set[str] | frozenset[str] = frozenset()) -> None:
     """The site `files` (path → bytes) at `out`, replaced whole: the new site is made beside
     the old one and exchanged with it in one step (fileio.atomic_dir), so that the folder holds
     the whole old site or the whole new one whenever the process dies; the live folder is never
@@ -156,21 +175,23 @@ def write_tree(out: Path, files: dict[str, bytes]) -> None:
     the new one (it keeps its inode and time); when nothing changed, nothing is written.  No
     symbolic link in the old site is followed: the new site is made fresh, without them.  An
     `out` that is itself a link to a folder (`--out` named so) is kept: the folder it names is
-    replaced."""
+    replaced.  `kept`: files of the old site known to be as wanted (formats/html/manifest.py),
+    whose bytes were not even made: they are linked (or copied) as they are."""
     if out.is_symlink() and out.is_dir():
         out = out.resolve()
     old = _old_files(out)
-    same = {path for path, data in files.items()
-            if old.get(path) == "file" and holds(out / path, data, follow_links=False)}
-    wanted = set(files) | {parent.as_posix() for path in files for parent in Path(path).parents
-                           if parent != Path(".")}
-    if len(same) == len(files) and set(old) == wanted:
+    kept = set(kept) - set(files)
+    same = kept | {path for path, data in files.items()
+                   if old.get(path) == "file" and holds(out / path, data, follow_links=False)}
+    wanted = set(files) | kept
+    wanted |= {parent.as_posix() for path in wanted for parent in Path(path).parents if parent != Path(".")}
+    if len(same) == len(files) + len(kept) and set(old) == wanted:
         return
     with atomic_dir(out) as site:
-        for path, data in files.items():
+        for path in [*files, *sorted(kept)]:
             (site / path).parent.mkdir(parents=True, exist_ok=True)
             if path not in same or not _link(out / path, site / path):
-                (site / path).write_bytes(data)
+                (site / path).write_bytes(files[path] if path in files else (out / path).read_bytes())
 
 
 def _old_files(out: Path) -> dict[str, str]:

@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from html import unescape
 from operator import sub
 from pathlib import Path
@@ -94,17 +94,19 @@ def index_text(html: str, post: Post) -> str:
     return text
 
 
-def build_index(collection: Collection, texts: dict[str, str], url: Callable[[Post], str],
-                cache: Cache | None = None) -> dict[str, Any]:
+def build_index(collection: Collection, texts: Mapping[str, str], url: Callable[[Post], str],
+                cache: Cache | None = None, fingerprint: Callable[[str], str] | None = None) -> dict[str, Any]:
     """The index as data: `docs`, one list [title, date, series, tags, url, text] per post in
     the collection's order, and `terms`, sorted, each with the numbers of the posts that hold
     it (in its title, series, tags or text), ascending.  With a `cache` each post's entry and
     terms are kept under a key over all they are made of (`_post_key`), so that a rebuild after
-    one post's edit cuts that post's text only."""
+    one post's edit cuts that post's text only; `fingerprint(id)`, when given, stands for the
+    post's text in that key (a digest the text is made from: the text is then read only when
+    its entry is not in the cache)."""
     docs: list[list[object]] = []
     postings: defaultdict[str, list[int]] = defaultdict(list)
     for number, post in enumerate(collection.posts):
-        k = _post_key(post, texts, url)
+        k = _post_key(post, texts, url, fingerprint)
         found = cache.get(k) if cache else None
         if isinstance(found, list) and len(found) == 2:
             doc, held = found
@@ -121,11 +123,18 @@ def build_index(collection: Collection, texts: dict[str, str], url: Callable[[Po
     return {"docs": docs, "terms": dict(sorted(postings.items()))}
 
 
-def _post_key(post: Post, texts: dict[str, str], url: Callable[[Post], str]) -> str:
+def _post_key(post: Post, texts: Mapping[str, str], url: Callable[[Post], str],
+              fingerprint: Callable[[str], str] | None = None) -> str:
     """What a post's entry in the index is made of: its id, title, date, series, tags, address,
-    formulas and page text, and this module's version."""
+    formulas and page text (or the text's `fingerprint`), and this module's version."""
     return key("search-post", INDEX_VERSION, post.id, post.title, post.date, post.series, post.tags, url(post),
-               [f.tex for f in post.formulas], hashlib.sha256(texts.get(post.id, "").encode()).hexdigest())
+               [f.tex for f in post.formulas], _text_digest(post, texts, fingerprint))
+
+
+def _text_digest(post: Post, texts: Mapping[str, str], fingerprint: Callable[[str], str] | None) -> str:
+    if fingerprint is not None and post.id in texts:
+        return "key " + fingerprint(post.id)
+    return hashlib.sha256(texts.get(post.id, "").encode()).hexdigest()
 
 
 def index_script(index: dict[str, Any]) -> bytes:
@@ -161,20 +170,21 @@ def _base36(n: int) -> str:
 INDEX_VERSION = "1"     # of the index's form: bump on a change to this module
 
 
-def search_files(collection: Collection, texts: dict[str, str], url: Callable[[Post], str],
-                 cache_dir: Path | None = None) -> dict[str, bytes]:
+def search_files(collection: Collection, texts: Mapping[str, str], url: Callable[[Post], str],
+                 cache_dir: Path | None = None, fingerprint: Callable[[str], str] | None = None) -> dict[str, bytes]:
     """The files search adds to the site (path → bytes): the index and the search page's script.
     With a cache folder, an index is made again only when a post's page text, title, date,
-    series, tags, address or formulas changed (a rebuild with nothing changed reads it back)."""
+    series, tags, address or formulas changed (a rebuild with nothing changed reads it back).
+    `fingerprint`: see `build_index`."""
     digest = hashlib.sha256(INDEX_VERSION.encode())
     for post in collection.posts:
         digest.update(json.dumps([post.id, post.title, post.date, post.series, post.tags, url(post),
                                   [f.tex for f in post.formulas]], ensure_ascii=False).encode())
-        digest.update(hashlib.sha256(texts.get(post.id, "").encode()).digest())
+        digest.update(_text_digest(post, texts, fingerprint).encode())
     cache = BlobCache(cache_dir, "search")
     index = cache.get_bytes(digest.hexdigest())
     if index is None:
-        index = index_script(build_index(collection, texts, url, Cache(cache_dir, "search-posts")))
+        index = index_script(build_index(collection, texts, url, Cache(cache_dir, "search-posts"), fingerprint))
         cache.put_bytes(digest.hexdigest(), index)
     return {INDEX_FILE: index,
             SCRIPT_FILE: (TEMPLATES / "html" / "search.js").read_bytes()}
