@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -94,16 +95,23 @@ def test_plain_text_of_formulas():
 
 
 @pytest.mark.engine
-def test_second_build_draws_nothing_and_a_truncated_entry_is_redone(tmp_path):
+def test_second_build_draws_nothing_and_a_damaged_drawing_is_redone(tmp_path):
     cache = tmp_path / "cache"
     first = rendered(DATA / "numbering.md", cache_dir=cache).stats.render
     assert first.drawn == first.distinct > 0
     again = rendered(DATA / "numbering.md", cache_dir=cache)
     assert again.stats.render.drawn == 0 and len(again.renders) == first.formulas
-    entry = sorted((cache / "renders").rglob("*.json"))[0]
-    entry.write_bytes(entry.read_bytes()[:len(entry.read_bytes()) // 2])
+    packs = list((cache / "renders").rglob("*.json"))
+    assert len(packs) == 1                      # one post: its drawings are one file
+    entry = json.loads(packs[0].read_bytes())
+    damaged = next(iter(entry["value"]))
+    entry["value"][damaged]["svg"] = "<svg"
+    packs[0].write_text(json.dumps(entry), "utf-8")
     third = rendered(DATA / "numbering.md", cache_dir=cache)
     assert third.stats.render.drawn == 1 and len(third.renders) == first.formulas
+    packs[0].write_bytes(packs[0].read_bytes()[:len(packs[0].read_bytes()) // 2])
+    fourth = rendered(DATA / "numbering.md", cache_dir=cache)
+    assert fourth.stats.render.drawn == first.drawn and len(fourth.renders) == first.formulas
 
 
 @pytest.mark.engine
