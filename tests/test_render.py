@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import asdict
 
 import pytest
 from kexue_anthology.core.model import drawable
@@ -198,3 +199,34 @@ def test_glyphs_are_filled_only_and_rules_keep_their_strokes(tmp_path):
     widths = re.findall(r'<(line|ellipse|path) [^>]*?stroke-width="([\d.]+)"', ruled)
     stroked = {element for element, width in widths if float(width) > 1}
     assert stroked == {"line", "ellipse", "path"}, widths   # box, rules, cancel, circle, radical
+
+
+@pytest.mark.engine
+def test_validates_worker_goes_on_to_draw_with_the_page_state_reset(tmp_path):
+    # A build with formulas to check and to draw starts Node once (EngineOptions.kept/take):
+    # the worker that checked the post draws it, after a reset, else the label would be
+    # "multiply defined" and the macro's second \newcommand an error when the post is replayed.
+    from kexue_anthology.engine.client import Worker
+
+    path = write_post(tmp_path, "k.md", "$\\newcommand{\\R}{\\mathbb{R}}\\R$ 与 $x$\n\n"
+                      "\\begin{equation}\\R^n\\label{eq:a}\\end{equation}\n\n见 $y=\\eqref{eq:a}$ 与 $z\\R$")
+    made: list[Worker] = []
+
+    def factory() -> Worker:
+        made.append(Worker(timeout=30))
+        return made[-1]
+
+    run = Run(paths=[str(path)], engine=EngineOptions(cache_dir=tmp_path / "cache", worker_factory=factory, jobs=2))
+    run_stages(run, "render")
+    assert len(made) == 1 and made[0].process is None and run.engine.spare is None   # one start, stopped after
+    assert not [d.format() for d in run.diagnostics.sorted() if d.code != "missing-date"]
+    post = run.posts[0]
+    assert {i for _, i in run.renders} == {f.index for f in post.formulas if drawable(f)}
+    alone = Run(paths=[str(path)], engine=EngineOptions(cache_dir=tmp_path / "fresh"))
+    run_stages(alone, "validate")
+    alone.engine.release()                                # validate's worker not kept: render starts its own
+    run_stages(alone, "render", start="number")
+    assert {w: asdict(r) for w, r in alone.renders.items()} == {w: asdict(r) for w, r in run.renders.items()}
+    # only formulas that change the page's state are replayed before one to draw
+    from kexue_anthology.formulas.render import stateful
+    assert [stateful(f) for f in post.formulas] == [True, False, True, False, False]
