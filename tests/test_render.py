@@ -23,9 +23,9 @@ def rendered(*paths, cache_dir=None):
     return run_stages(run, "render")
 
 
-def write_post(tmp_path, name, body, post_id="r1"):
+def write_post(tmp_path, name, body, post_id="r1", title="渲染"):
     path = tmp_path / name
-    path.write_text(f"---\ntitle: 渲染\nid: '{post_id}'\n---\n{body}\n", encoding="utf-8")
+    path.write_text(f"---\ntitle: {title}\nid: '{post_id}'\n---\n{body}\n", encoding="utf-8")
     return path
 
 
@@ -230,3 +230,22 @@ def test_validates_worker_goes_on_to_draw_with_the_page_state_reset(tmp_path):
     # only formulas that change the page's state are replayed before one to draw
     from kexue_anthology.formulas.render import stateful
     assert [stateful(f) for f in post.formulas] == [True, False, True, False, False]
+
+
+@pytest.mark.engine
+def test_a_drawing_two_posts_share_is_stored_once_and_found_from_either(tmp_path):
+    cache = tmp_path / "cache"
+    a = write_post(tmp_path, "a.md", "$E=mc^2$ 与 $a_1$", post_id="pa", title="甲")
+    b = write_post(tmp_path, "b.md", "$E=mc^2$ 与 $b_2$", post_id="pb", title="乙")
+    first = rendered(a, b, cache_dir=cache).stats.render
+    assert first.drawn == 3 and first.formulas == 4
+    packs = [json.loads(p.read_bytes())["value"] for p in (cache / "renders").rglob("*.json")]
+    assert sorted(len(p) for p in packs) == [2, 2]
+    assert sorted(sum(set(v) == {"in"} for v in p.values()) for p in packs) == [0, 1]   # the shared one named
+    again = rendered(b, cache_dir=cache)            # b alone: its shared drawing read from a's pack
+    assert again.stats.render.drawn == 0 and len(again.renders) == 2
+    edited = write_post(tmp_path, "a.md", "$a_1$", post_id="pa", title="甲")   # a no longer has it: b takes it over
+    assert rendered(edited, b, cache_dir=cache).stats.render.drawn == 0
+    packs = [json.loads(p.read_bytes())["value"] for p in (cache / "renders").rglob("*.json")]
+    assert sorted(len(p) for p in packs) == [1, 2] and not any(set(v) == {"in"} for p in packs for v in p.values())
+    assert rendered(b, cache_dir=cache).stats.render.drawn == 0

@@ -74,10 +74,56 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
     stats = RenderStats()
     cache = Cache(options.cache_dir, "renders")
     engine = (fingerprint(), DRAWING_VERSION)
+    keys, texts, alts, wanted = _keys(posts, numbers, engine)
+    known: dict[str, Render] = {}                     # every drawing the packs read hold
+    home: dict[str, str] = {}                         # key → the post whose pack holds its drawing
+    held: dict[str, dict[str, str]] = {}              # post id → its pack as read: key → the post holding it
+    read: set[str] = set()
+
+    def read_pack(post_id: str) -> dict[str, str]:
+        read.add(post_id)
+        drawings, elsewhere = _read_pack(cache.get(pack_key(engine, post_id)))
+        for k, drawing in drawings.items():
+            known.setdefault(k, drawing)
+            home.setdefault(k, post_id)
+        return {**elsewhere, **dict.fromkeys(drawings, post_id)}
+
+    for post_id in wanted:
+        held[post_id] = read_pack(post_id)
+    for pack in list(held.values()):                  # drawings in the pack of a post not built now
+        for k, holder in pack.items():
+            if k not in known and holder not in read:
+                read_pack(holder)
+    for k, holder in list(home.items()):              # held by a post that no longer has it: moves
+        if holder in wanted and k not in wanted[holder]:
+            del home[k]
+    missing: dict[str, tuple[str, int]] = {}          # key → first formula with it
+    for where, k in keys.items():
+        if k not in known and k not in missing:
+            missing[k] = where
+    stats.formulas = len(keys)
+    stats.distinct = len(set(keys.values()))
+    drawn: dict[str, Render] = {}
+    try:
+        if missing:
+            _draw(posts, texts, alts, missing, drawn, diagnostics, options)
+    finally:                          # also when stopped: what was drawn is kept
+        known.update(drawn)
+        _write_packs(cache, engine, wanted, known, home, held)
+    stats.drawn = len(missing)
+    stats.cached = stats.distinct - stats.drawn
+    renders = {where: drawing for where, k in keys.items() if (drawing := known.get(k)) is not None}
+    return renders, stats
+
+
+def _keys(posts: list[Post], numbers: dict[str, PostNumbers], engine: tuple[str, int]) -> tuple[
+        dict[tuple[str, int], str], dict[tuple[str, int], str], dict[str, str], dict[str, dict[str, None]]]:
+    """Each drawable formula's cache key and every formula's TeX as drawn, by (post id, index);
+    each key's alt text (from its first formula); each post's keys, in order."""
     keys: dict[tuple[str, int], str] = {}
     texts: dict[tuple[str, int], str] = {}
     alts: dict[str, str] = {}
-    wanted: dict[str, dict[str, None]] = {}           # post id → the keys of its drawings, in order
+    wanted: dict[str, dict[str, None]] = {}
     for post in posts:
         scope: list[str] = []
         refs = numbers[post.id].refs if post.id in numbers else {}
@@ -92,47 +138,40 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
                 alts.setdefault(k, drawn_tex(f, refs.get(f.index, []), linked=False))
             if DEFINES.search(f.tex):
                 scope.append(f.tex)
-    known: dict[str, Render] = {}                     # every drawing the posts' packs hold
-    held: dict[str, set[str]] = {}                    # post id → the keys its pack holds
-    for post_id in wanted:
-        pack = _read_pack(cache.get(pack_key(engine, post_id)))
-        known.update(pack)
-        held[post_id] = set(pack)
-    missing: dict[str, tuple[str, int]] = {}          # key → first formula with it
-    for where, k in keys.items():
-        if k not in known and k not in missing:
-            missing[k] = where
-    stats.formulas = len(keys)
-    stats.distinct = len(set(keys.values()))
-    drawn: dict[str, Render] = {}
-    try:
-        if missing:
-            _draw(posts, texts, alts, missing, drawn, diagnostics, options)
-    finally:                          # also when stopped: what was drawn is kept
-        known.update(drawn)
-        for post_id, own in wanted.items():
-            stored = {k: asdict(known[k]) for k in own if k in known}
-            if set(stored) != held[post_id]:
-                cache.put(pack_key(engine, post_id), stored)
-    stats.drawn = len(missing)
-    stats.cached = stats.distinct - stats.drawn
-    renders = {where: drawing for where, k in keys.items() if (drawing := known.get(k)) is not None}
-    return renders, stats
+    return keys, texts, alts, wanted
 
 
 def pack_key(engine: tuple[str, int], post_id: str) -> str:
     """The cache entry of a post's drawings: one file per post, so that a build with nothing to
     draw reads few files.  Named by the post, not by its formulas, so that an edit redraws only
-    the formulas it changed; the pack holds each drawing under its own key, and is rewritten
-    with the post's current ones whenever they change."""
+    the formulas it changed: the pack holds each drawing under its own key, and is rewritten
+    whenever the post's drawings change.  A drawing the post shares with another is held by
+    one pack only, the others name that post (`{"in": post id}`)."""
     return key("drawings of a post", engine, post_id)
 
 
-def _read_pack(value: Any) -> dict[str, Render]:
-    """A post's cached drawings by key; a damaged drawing or pack counts as missing."""
-    if not isinstance(value, dict):
-        return {}
-    return {k: drawing for k, v in value.items() if (drawing := Render.from_json(v)) is not None}
+def _write_packs(cache: Cache, engine: tuple[str, int], wanted: dict[str, dict[str, None]],
+                 known: dict[str, Render], home: dict[str, str], held: dict[str, dict[str, str]]) -> None:
+    """Each post's pack, where it changed: its drawings, each held by the post `home` names
+    (else by the first post that has it) and named by the others."""
+    for post_id, own in wanted.items():
+        layout = {k: home.setdefault(k, post_id) for k in own if k in known}
+        if layout != held[post_id]:
+            cache.put(pack_key(engine, post_id), {k: asdict(known[k]) if where == post_id else {"in": where}
+                                                  for k, where in layout.items()})
+
+
+def _read_pack(value: Any) -> tuple[dict[str, Render], dict[str, str]]:
+    """A post's cached drawings by key, and the posts holding its other ones; a damaged
+    drawing or pack counts as missing."""
+    drawings: dict[str, Render] = {}
+    elsewhere: dict[str, str] = {}
+    for k, v in value.items() if isinstance(value, dict) else ():
+        if isinstance(v, dict) and set(v) == {"in"} and isinstance(v["in"], str):
+            elsewhere[k] = v["in"]
+        elif (drawing := Render.from_json(v)) is not None:
+            drawings[k] = drawing
+    return drawings, elsewhere
 
 
 Stream = list[tuple[Formula, str | None]]     # a post's formulas to send, with the cache key of each to draw
