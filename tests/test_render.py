@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+from dataclasses import asdict
 
 import pytest
 from kexue_anthology.core.model import drawable
@@ -21,9 +23,9 @@ def rendered(*paths, cache_dir=None):
     return run_stages(run, "render")
 
 
-def write_post(tmp_path, name, body, post_id="r1"):
+def write_post(tmp_path, name, body, post_id="r1", title="渲染"):
     path = tmp_path / name
-    path.write_text(f"---\ntitle: 渲染\nid: '{post_id}'\n---\n{body}\n", encoding="utf-8")
+    path.write_text(f"---\ntitle: {title}\nid: '{post_id}'\n---\n{body}\n", encoding="utf-8")
     return path
 
 
@@ -94,16 +96,23 @@ def test_plain_text_of_formulas():
 
 
 @pytest.mark.engine
-def test_second_build_draws_nothing_and_a_truncated_entry_is_redone(tmp_path):
+def test_second_build_draws_nothing_and_a_damaged_drawing_is_redone(tmp_path):
     cache = tmp_path / "cache"
     first = rendered(DATA / "numbering.md", cache_dir=cache).stats.render
     assert first.drawn == first.distinct > 0
     again = rendered(DATA / "numbering.md", cache_dir=cache)
     assert again.stats.render.drawn == 0 and len(again.renders) == first.formulas
-    entry = sorted((cache / "renders").rglob("*.json"))[0]
-    entry.write_bytes(entry.read_bytes()[:len(entry.read_bytes()) // 2])
+    packs = list((cache / "renders").rglob("*.json"))
+    assert len(packs) == 1                      # one post: its drawings are one file
+    entry = json.loads(packs[0].read_bytes())
+    damaged = next(iter(entry["value"]))
+    entry["value"][damaged]["svg"] = "<svg"
+    packs[0].write_text(json.dumps(entry), "utf-8")
     third = rendered(DATA / "numbering.md", cache_dir=cache)
     assert third.stats.render.drawn == 1 and len(third.renders) == first.formulas
+    packs[0].write_bytes(packs[0].read_bytes()[:len(packs[0].read_bytes()) // 2])
+    fourth = rendered(DATA / "numbering.md", cache_dir=cache)
+    assert fourth.stats.render.drawn == first.drawn and len(fourth.renders) == first.formulas
 
 
 @pytest.mark.engine
@@ -190,3 +199,53 @@ def test_glyphs_are_filled_only_and_rules_keep_their_strokes(tmp_path):
     widths = re.findall(r'<(line|ellipse|path) [^>]*?stroke-width="([\d.]+)"', ruled)
     stroked = {element for element, width in widths if float(width) > 1}
     assert stroked == {"line", "ellipse", "path"}, widths   # box, rules, cancel, circle, radical
+
+
+@pytest.mark.engine
+def test_validates_worker_goes_on_to_draw_with_the_page_state_reset(tmp_path):
+    # A build with formulas to check and to draw starts Node once (EngineOptions.kept/take):
+    # the worker that checked the post draws it, after a reset, else the label would be
+    # "multiply defined" and the macro's second \newcommand an error when the post is replayed.
+    from kexue_anthology.engine.client import Worker
+
+    path = write_post(tmp_path, "k.md", "$\\newcommand{\\R}{\\mathbb{R}}\\R$ 与 $x$\n\n"
+                      "\\begin{equation}\\R^n\\label{eq:a}\\end{equation}\n\n见 $y=\\eqref{eq:a}$ 与 $z\\R$")
+    made: list[Worker] = []
+
+    def factory() -> Worker:
+        made.append(Worker(timeout=30))
+        return made[-1]
+
+    run = Run(paths=[str(path)], engine=EngineOptions(cache_dir=tmp_path / "cache", worker_factory=factory, jobs=2))
+    run_stages(run, "render")
+    assert len(made) == 1 and made[0].process is None and run.engine.spare is None   # one start, stopped after
+    assert not [d.format() for d in run.diagnostics.sorted() if d.code != "missing-date"]
+    post = run.posts[0]
+    assert {i for _, i in run.renders} == {f.index for f in post.formulas if drawable(f)}
+    alone = Run(paths=[str(path)], engine=EngineOptions(cache_dir=tmp_path / "fresh"))
+    run_stages(alone, "validate")
+    alone.engine.release()                                # validate's worker not kept: render starts its own
+    run_stages(alone, "render", start="number")
+    assert {w: asdict(r) for w, r in alone.renders.items()} == {w: asdict(r) for w, r in run.renders.items()}
+    # only formulas that change the page's state are replayed before one to draw
+    from kexue_anthology.formulas.render import stateful
+    assert [stateful(f) for f in post.formulas] == [True, False, True, False, False]
+
+
+@pytest.mark.engine
+def test_a_drawing_two_posts_share_is_stored_once_and_found_from_either(tmp_path):
+    cache = tmp_path / "cache"
+    a = write_post(tmp_path, "a.md", "$E=mc^2$ 与 $a_1$", post_id="pa", title="甲")
+    b = write_post(tmp_path, "b.md", "$E=mc^2$ 与 $b_2$", post_id="pb", title="乙")
+    first = rendered(a, b, cache_dir=cache).stats.render
+    assert first.drawn == 3 and first.formulas == 4
+    packs = [json.loads(p.read_bytes())["value"] for p in (cache / "renders").rglob("*.json")]
+    assert sorted(len(p) for p in packs) == [2, 2]
+    assert sorted(sum(set(v) == {"in"} for v in p.values()) for p in packs) == [0, 1]   # the shared one named
+    again = rendered(b, cache_dir=cache)            # b alone: its shared drawing read from a's pack
+    assert again.stats.render.drawn == 0 and len(again.renders) == 2
+    edited = write_post(tmp_path, "a.md", "$a_1$", post_id="pa", title="甲")   # a no longer has it: b takes it over
+    assert rendered(edited, b, cache_dir=cache).stats.render.drawn == 0
+    packs = [json.loads(p.read_bytes())["value"] for p in (cache / "renders").rglob("*.json")]
+    assert sorted(len(p) for p in packs) == [1, 2] and not any(set(v) == {"in"} for p in packs for v in p.values())
+    assert rendered(b, cache_dir=cache).stats.render.drawn == 0

@@ -158,16 +158,19 @@ def run_stages(run: Run, until: str, start: str = "read") -> Run:
     for name in (start, until):
         if name not in names:
             raise ValueError(f"no stage {name!r}; stages: {', '.join(names)}")
-    for name, stage in STAGES[names.index(start): names.index(until) + 1]:
-        run.stage = name
-        unit, size = _SIZES.get(name, ("", None))
-        with timings.stage(name) as counts, progress.task(name, size(run) if size else None, unit):
-            stage(run)
-            if name == "render" and run.stats.render:
-                counts.update(drawn=run.stats.render.drawn, distinct=run.stats.render.distinct,
-                              workers=run.engine.workers())
-            elif name in ("validate", "render", "document"):
-                counts.update({unit or "items": size(run) if size else 0})
+    try:
+        for name, stage in STAGES[names.index(start): names.index(until) + 1]:
+            run.stage = name
+            unit, size = _SIZES.get(name, ("", None))
+            with timings.stage(name) as counts, progress.task(name, size(run) if size else None, unit):
+                stage(run)
+                if name == "render" and run.stats.render:
+                    counts.update(drawn=run.stats.render.drawn, distinct=run.stats.render.distinct,
+                                  workers=run.engine.workers())
+                elif name in ("validate", "render", "document"):
+                    counts.update({unit or "items": size(run) if size else 0})
+    finally:
+        run.engine.release()
     return run
 
 

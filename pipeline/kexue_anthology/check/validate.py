@@ -68,9 +68,8 @@ def validate(posts: list[Post], diagnostics: Diagnostics, options: EngineOptions
                    if (message := too_complex(f))}
         sent = [(post, f) for post, _ in todo for f in post.formulas if (post.id, f.index) not in refused]
         requests = [Request(post.id, f.tex, f.display) for post, f in sent]
-        worker = options.worker()
         progress.advance(len(refused))
-        with worker:
+        with options.kept(options.worker()) as worker:      # kept running for the render stage
             answers = dict(zip(((post.id, f.index) for post, f in sent),
                                worker.check(requests, on_answer=lambda _i, _a: progress.advance()), strict=True))
             if any(suggest.needs_names(a.get("error")) for a in answers.values() if a):

@@ -20,6 +20,16 @@ from contextlib import contextmanager
 from typing import Any
 
 VARIABLE = "ANTHOLOGY_TIMINGS"
+_handed = 0.0       # processor seconds of children handed on to a later stage (`hand_on`), in all
+_owed = 0.0         # of those, what the stage their process ends in has not yet taken off its own
+
+
+def hand_on(seconds: float) -> None:
+    """A child process that lives on into a later stage (validate's MathJax worker, which then
+    draws) has used `seconds` so far: they count in the stage running now, and not in the one
+    in which the process ends."""
+    global _handed
+    _handed += seconds
 
 
 def _cpu(who: int) -> float:
@@ -35,9 +45,14 @@ def stage(name: str) -> Iterator[dict[str, Any]]:
     if not target:
         yield extra
         return
+    global _owed
     wall, own, children = time.perf_counter(), _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    handed = _handed
     yield extra
-    child = _cpu(resource.RUSAGE_CHILDREN) - children
+    ended = _cpu(resource.RUSAGE_CHILDREN) - children
+    taken = min(_owed, ended)                 # children handed on earlier that ended in this stage
+    _owed += _handed - handed - taken
+    child = ended - taken + _handed - handed
     line = json.dumps({"stage": name, "wall": round(time.perf_counter() - wall, 3),
                        "cpu": round(_cpu(resource.RUSAGE_SELF) - own + child, 3), "children": round(child, 3),
                        "pid": os.getpid(), **extra}, ensure_ascii=False)

@@ -228,8 +228,13 @@ class Worker:
         if self.interrupt.is_set():
             raise Interrupted("stopped while MathJax was working")
 
+    def reset(self) -> None:
+        """Forget the page state (macros, numbers, labels) the formulas sent so far left."""
+        self._send([json.dumps({"reset": True}) + "\n"])
+
     def __enter__(self) -> Worker:
-        self.start()
+        if self.process is None:
+            self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -249,8 +254,11 @@ class Worker:
         for line in process.stderr or ():
             lines.append(line.rstrip())
 
-    def _cpu(self) -> float | None:
+    def processor_time(self) -> float | None:
         """Processor seconds the worker has used so far, or None where the system does not say."""
+        return self._cpu()
+
+    def _cpu(self) -> float | None:
         if self.process is None:
             return None
         try:

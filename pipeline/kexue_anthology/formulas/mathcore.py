@@ -431,7 +431,10 @@ def _escape(text: str, quote: bool = False) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if quote:
         text = text.replace('"', "&quot;")
-    return "".join(c if ord(c) < 0x80 else f"&#x{ord(c):04X};" for c in text)
+    return text if text.isascii() else _NON_ASCII.sub(lambda m: f"&#x{ord(m.group()):04X};", text)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def _serialize(root: ET.Element) -> str:
