@@ -209,7 +209,7 @@ def _ahead(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: 
     def convert(n: int, batch: list[Post]) -> dict[str, Chapter]:
         target = book.work / f"batch-{n}.epub"
         book.write(_blocks(groups, {**others, **{post.id: full[post.id] for post in batch}}), target)
-        made, sources = _title_chapters(target, {}, front)
+        made, sources = _title_chapters(target, {}, front, write=False)
         return {post.id: chapter for post in batch
                 if (chapter := normalized(made[files[post.id]], sources, full[post.id])) is not None}
 
@@ -338,8 +338,8 @@ _CHAPTER = re.compile(r"EPUB/text/ch\d+\.xhtml")
 _HEADING = re.compile(r'<h[12]\b[^>]*class="(?:post-title|part)"[^>]*>(.*?)</h[12]>', re.S)
 
 
-def _title_chapters(book: Path, spliced: dict[str, tuple[str, Chapter]],
-                    front: Front) -> tuple[dict[str, str], dict[str, str]]:
+def _title_chapters(book: Path, spliced: dict[str, tuple[str, Chapter]], front: Front,
+                    write: bool = True) -> tuple[dict[str, str], dict[str, str]]:
     """pandoc names each chapter file's <title> after the file (ch001.xhtml); readers show it,
     so it becomes the post's (or the part's) title.  The title page, the landmarks and the
     cover get the front matter (`_front`: `_set_front`).  Every XHTML file is made well-formed XML
@@ -348,7 +348,8 @@ def _title_chapters(book: Path, spliced: dict[str, tuple[str, Chapter]],
     made before) are replaced by that text, its media named as in this book; a file not holding
     the anchor raises Misplaced.  Entries keep their order, dates and compression, so the book
     stays byte-for-byte reproducible.  Returns the text of every chapter file, and the source
-    in the work folder of each medium (pandoc's name `fileN.ext` → the source's path)."""
+    in the work folder of each medium (pandoc's name `fileN.ext` → the source's path); with
+    `write` false (a batch, whose chapters alone are wanted) the book is left as it is."""
     with zipfile.ZipFile(book) as z:
         items = [(info, z.read(info.filename)) for info in z.infolist()]
     sources = _media_sources(book.parent, {info.filename.removeprefix("EPUB/media/"): data for info, data in items
@@ -371,6 +372,8 @@ def _title_chapters(book: Path, spliced: dict[str, tuple[str, Chapter]],
                 data = text.encode("utf-8")
             elif info.filename == "EPUB/content.opf":
                 data = _set_front(info.filename, data.decode("utf-8"), front).encode("utf-8")
+            elif not write and not _CHAPTER.fullmatch(info.filename):
+                continue
             elif info.filename.endswith(".xhtml"):
                 text = _set_front(info.filename, data.decode("utf-8"), front)
                 heading = _HEADING.search(text) if _CHAPTER.fullmatch(info.filename) else None
@@ -381,8 +384,10 @@ def _title_chapters(book: Path, spliced: dict[str, tuple[str, Chapter]],
                 if _CHAPTER.fullmatch(info.filename):
                     chapters[info.filename] = text
                 data = text.encode("utf-8")
-            z.writestr(info, data, compress_type=info.compress_type)
-    book.write_bytes(buffer.getvalue())
+            if write:
+                z.writestr(info, data, compress_type=info.compress_type)
+    if write:
+        book.write_bytes(buffer.getvalue())
     return chapters, sources
 
 
