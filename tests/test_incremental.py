@@ -85,29 +85,33 @@ def test_a_site_loses_the_pages_of_posts_it_no_longer_has(posts, tmp_path):
     assert tree(site) == tree(tmp_path / "fresh")
 
 
-def test_an_epub_rebuilt_equals_a_build_from_scratch(posts, tmp_path):
+@pytest.mark.parametrize("math", ["mathml", "svg"])
+def test_an_epub_rebuilt_equals_a_build_from_scratch(posts, tmp_path, math):
     book, cache = tmp_path / "book.epub", tmp_path / "cache"
-    build("epub", posts, book, cache)
+    build("epub", posts, book, cache, "--math", math)
     written = book.stat().st_mtime_ns, book.stat().st_ino
-    build("epub", posts, book, cache)
+    build("epub", posts, book, cache, "--math", math)
     assert (book.stat().st_mtime_ns, book.stat().st_ino) == written     # the same book: not written again
     edit_a_post(posts)
-    build("epub", posts, book, cache)            # run_cli has epubcheck read every book written
+    build("epub", posts, book, cache, "--math", math)      # run_cli has epubcheck read every book written
     fresh = tmp_path / "fresh.epub"
-    build("epub", posts, fresh, tmp_path / "fresh-cache")
+    build("epub", posts, fresh, tmp_path / "fresh-cache", "--math", math)
     assert members(book) == members(fresh)
     assert book.read_bytes() == fresh.read_bytes()
 
 
-def test_an_epub_whose_chapters_are_converted_in_batches_equals_one_converted_whole(posts, tmp_path, monkeypatch):
+@pytest.mark.parametrize("math", ["mathml", "svg"])
+def test_an_epub_whose_chapters_are_converted_in_batches_equals_one_converted_whole(posts, tmp_path, monkeypatch,
+                                                                                   math):
     """The first build converts the chapters ahead in batches side by side (formats/epub/batches.py),
     each with the others as stand-ins; the book is the one a single pandoc run over it writes,
-    links between posts of different batches included."""
+    links between posts of different batches and the media pandoc names by their order in the
+    whole book (drawings of `--math svg`, figures) included."""
     from kexue_anthology.formats.epub import batches
 
     monkeypatch.setattr(batches, "_SMALLEST", 10**6)        # no batches: one pandoc for the whole book
     whole = tmp_path / "whole.epub"
-    build("epub", posts, whole, tmp_path / "cache")
+    build("epub", posts, whole, tmp_path / "cache", "--math", math)
     made: list[list[str]] = []
     ahead = batches.ahead
 
@@ -118,10 +122,10 @@ def test_an_epub_whose_chapters_are_converted_in_batches_equals_one_converted_wh
 
     monkeypatch.setattr(batches, "_SMALLEST", 2)
     monkeypatch.setattr(batches, "ahead", planned)
-    for kept in ("epub-chapters", "epub-books"):         # the formulas' verdicts and drawings stay cached
-        shutil.rmtree(tmp_path / "cache" / kept)
+    for kept in ("epub-chapters", "epub-books", "epub-media"):         # the formulas' verdicts and drawings stay cached
+        shutil.rmtree(tmp_path / "cache" / kept, ignore_errors=True)
     book = tmp_path / "batched.epub"
-    build("epub", posts, book, tmp_path / "cache", "--jobs", "2")
+    build("epub", posts, book, tmp_path / "cache", "--jobs", "2", "--math", math)
     assert made and {"901", "902"} <= set(made[0])      # the two that link to each other converted ahead
     assert book.read_bytes() == whole.read_bytes()
 

@@ -7,14 +7,16 @@ to the chapter cache (kexue_anthology.formats.epub.chapters); the book is then w
 rebuild writes it, every such chapter taken from the cache.
 
 A batch pandoc fails on caches nothing: the book's own run finds and reports the post to blame.
-A chapter holding an <img> is not cached (pandoc names a figure's file by its order in the
-whole book), so posts with pictures are left to the book's own run."""
+The media pandoc names by their order in the batch (drawings, figures) are named by their
+source in what is cached (kexue_anthology.formats.epub.chapters.normalized), so a batch's
+chapters serve the whole book."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
 from kexue_anthology.collection.bodies import balanced
 from kexue_anthology.core.model import Post
@@ -24,6 +26,7 @@ from kexue_anthology.documents.pandoc_ast import Attr, Node, RawBlock, tag, walk
 # Elements whose id pandoc's EPUB writer records as a link target (its reference table), and
 # where their attributes stand in their content.
 _ATTR_AT = {"Header": 1, "Div": 0, "Span": 0, "Link": 0, "Image": 0, "Table": 0, "Figure": 0}
+T = TypeVar("T")
 _SMALLEST = 8             # fewer posts than this are converted in the book's own run
 
 
@@ -52,13 +55,13 @@ def stand_in(head: list[Node], blocks: list[Node]) -> list[Node]:
     return [*head, RawBlock.new("html", f"<div>{spans}</div>")] if spans else list(head)
 
 
-def run_side_by_side(batches: list[list[Post]], convert: Callable[[int, list[Post]], dict[str, str]],
-        jobs: int) -> dict[str, str]:
-    """Each batch converted by `convert(n, batch)` (post id → chapter file text), `jobs` at a
+def run_side_by_side(batches: list[list[Post]], convert: Callable[[int, list[Post]], dict[str, T]],
+        jobs: int) -> dict[str, T]:
+    """Each batch converted by `convert(n, batch)` (post id → chapter file), `jobs` at a
     time; a batch pandoc fails on gives nothing."""
-    found: dict[str, str] = {}
+    found: dict[str, T] = {}
 
-    def one(n: int, batch: list[Post]) -> dict[str, str]:
+    def one(n: int, batch: list[Post]) -> dict[str, T]:
         try:
             return convert(n, batch)
         except pandoc.PandocError:

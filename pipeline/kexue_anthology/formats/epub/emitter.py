@@ -31,9 +31,11 @@ reading the raw HTML of the math, is given for such a chapter only its heading a
 know of the file (its ids, whether it holds MathML or SVG: `placeholder`), and the file it
 writes is replaced by the cached one.  A first build converts the chapters missing from the cache
 ahead, in `--jobs` pandoc runs side by side (kexue_anthology.formats.epub.batches), then writes the book
-so.  Books with `--math svg` cache whole books only: pandoc
-names their drawings by their order in the whole book.  A chapter shown as plain text is never
-cached, so that it is reported again.
+so, in either math mode.  pandoc names the media (the drawings of `--math svg`, the figures) by
+their order in the whole book: a cached chapter names them by their source, and the placeholder
+holds them so that the book's run names them as one run over the whole book does
+(kexue_anthology.formats.epub.chapters).  A chapter shown as plain text is never cached, so
+that it is reported again.
 """
 
 from __future__ import annotations
@@ -73,7 +75,17 @@ from kexue_anthology.formats.common import build_date
 from kexue_anthology.formats.cover import cover_image, draw_cover
 from kexue_anthology.formats.epub import batches as epub_batches
 from kexue_anthology.formats.epub.accessibility import accessibility_metadata, meta_string
-from kexue_anthology.formats.epub.chapters import ChapterStore, Misplaced, chapter_files, chapter_key, placeholder
+from kexue_anthology.formats.epub.chapters import (
+    Chapter,
+    ChapterStore,
+    Misplaced,
+    chapter_files,
+    chapter_key,
+    digest,
+    named,
+    normalized,
+    placeholder,
+)
 from kexue_anthology.formats.epub.xhtml import well_formed
 from kexue_anthology.formats.fonts import cjk_serif_font
 from kexue_anthology.formats.ids import book_id
@@ -127,20 +139,21 @@ class EPUBEmitter(Emitter):
                                  [(name, [keys[post.id] for post in posts]) for name, posts in groups])
             whole = store.books.get_bytes(book_key)
             if whole is None or not zipfile.is_zipfile(io.BytesIO(whole)):
-                cached = {post.id: text for post in collection.posts
-                          if (text := store.chapter(keys[post.id], mathhtml.mode)) is not None}
-                done = cached
-                if mathhtml.mode == "mathml":
-                    jobs = options.jobs or min(2, os.cpu_count() or 1)
-                    done = {**cached, **_ahead(collection, book, mathhtml, files, cached, front, jobs)}
+                cached = {post.id: chapter for post in collection.posts
+                          if (chapter := store.chapter(keys[post.id], work)) is not None}
+                jobs = options.jobs or min(2, os.cpu_count() or 1)
+                ahead = _ahead(collection, book, mathhtml, files, cached, front, jobs)
+                done = {**cached, **ahead}
                 try:
                     made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 except Misplaced:          # never seen: the book is written whole instead
                     done = {}
                     made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 for post in collection.posts:
-                    if post.id not in cached and post.id not in fell_back and "<img" not in made[files[post.id]]:
-                        store.chapters.put(keys[post.id], made[files[post.id]])
+                    if post.id not in cached and post.id not in fell_back:
+                        chapter = ahead.get(post.id) or made.get(post.id)
+                        if chapter is not None:
+                            store.put(keys[post.id], chapter, work)
                 whole = (work / "book.epub").read_bytes()
                 if not fell_back:          # a post shown as plain text is reported again by the next build
                     store.books.put_bytes(book_key, whole)
@@ -149,11 +162,12 @@ class EPUBEmitter(Emitter):
 
 
 def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: dict[str, str],
-             done: dict[str, str], front: Front, diagnostics: Diagnostics) -> tuple[dict[str, str], set[str]]:
+             done: dict[str, Chapter], front: Front, diagnostics: Diagnostics) -> tuple[dict[str, Chapter], set[str]]:
     """The book written into its work folder (`book.epub`), the chapters of `done` (post id →
-    the chapter file made before) taken as they are, the front matter (`front`) set in: the
-    text of each chapter file, and the posts shown as plain text because pandoc failed on them."""
-    chapters = {post.id: [*_head(post, book.depth), placeholder(post, done[post.id])] if post.id in done
+    the chapter file made before) taken as they are, the front matter (`front`) set in: each
+    chapter converted in this run, as cached (None: its media's sources are not known), and the
+    posts shown as plain text because pandoc failed on them."""
+    chapters = {post.id: [*_head(post, book.depth), *placeholder(post, done[post.id])] if post.id in done
                 else _chapter(collection, post, mathhtml, book.depth) for post in collection.posts}
     groups = collection.groups()
     fell_back: set[str] = set()
@@ -169,40 +183,42 @@ def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files
                 chapters[post.id] = _chapter(collection, post, mathhtml, book.depth, fallback(post))
                 fell_back.add(post.id)
         book.write(_blocks(groups, chapters), target)      # fails only if no chapter is to blame
-    spliced = {files[post.id]: (post_anchor(post), text) for post in collection.posts
-               if (text := done.get(post.id)) is not None}
-    return _title_chapters(target, spliced, front), fell_back
+    spliced = {files[post.id]: (post_anchor(post), chapter) for post in collection.posts
+               if (chapter := done.get(post.id)) is not None}
+    made, sources = _title_chapters(target, spliced, front)
+    return {post.id: chapter for post in collection.posts if post.id not in done
+            if (chapter := normalized(made[files[post.id]], sources, chapters[post.id])) is not None}, fell_back
 
 
 def _ahead(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: dict[str, str],
-           done: dict[str, str], front: Front, jobs: int) -> dict[str, str]:
-    """The chapter files of the posts not in `done` (and without pictures) converted ahead in
-    `jobs` batches side by side (kexue_anthology.formats.epub.batches): post id → file text."""
+           done: dict[str, Chapter], front: Front, jobs: int) -> dict[str, Chapter]:
+    """The chapter files of the posts not in `done` converted ahead in `jobs` batches side by
+    side (kexue_anthology.formats.epub.batches): post id → the chapter as cached."""
     todo = [post for post in collection.posts if post.id not in done]
     full = {post.id: _chapter(collection, post, mathhtml, book.depth) for post in todo}
     weights = {post_id: len(json.dumps(blocks, ensure_ascii=False)) for post_id, blocks in full.items()}
-    batches = epub_batches.ahead([post for post in todo if not collection.pictures.get(post.id)],
-                                 lambda post: weights[post.id], jobs)
+    batches = epub_batches.ahead(todo, lambda post: weights[post.id], jobs)
     if not batches:
         return {}
     heads = {post.id: _head(post, book.depth) for post in collection.posts}
-    others = {post.id: [*heads[post.id], placeholder(post, done[post.id])] if post.id in done
+    others = {post.id: [*heads[post.id], *placeholder(post, done[post.id])] if post.id in done
               else epub_batches.stand_in(heads[post.id], full[post.id][len(heads[post.id]):])
               for post in collection.posts}
     groups = collection.groups()
 
-    def convert(n: int, batch: list[Post]) -> dict[str, str]:
+    def convert(n: int, batch: list[Post]) -> dict[str, Chapter]:
         target = book.work / f"batch-{n}.epub"
         book.write(_blocks(groups, {**others, **{post.id: full[post.id] for post in batch}}), target)
-        made = _title_chapters(target, {}, front)
-        return {post.id: text for post in batch if "<img" not in (text := made[files[post.id]])}
+        made, sources = _title_chapters(target, {}, front, write=False)
+        return {post.id: chapter for post in batch
+                if (chapter := normalized(made[files[post.id]], sources, full[post.id])) is not None}
 
     return epub_batches.run_side_by_side(batches, convert, jobs)
 
 
 EMITTER = EPUBEmitter()
 FIGURES = FigureStyle("images/")        # pandoc, run in the work folder, puts each in the book and its manifest
-EPUB_VERSION = 9          # raised whenever what a chapter file or the book is made of changes here
+EPUB_VERSION = 10         # raised whenever what a chapter file or the book is made of changes here
 
 
 def _cover(work: Path, title: str, project: Project, when: dt.datetime, store: ChapterStore) -> tuple[str, bytes]:
@@ -322,17 +338,23 @@ _CHAPTER = re.compile(r"EPUB/text/ch\d+\.xhtml")
 _HEADING = re.compile(r'<h[12]\b[^>]*class="(?:post-title|part)"[^>]*>(.*?)</h[12]>', re.S)
 
 
-def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]], front: Front) -> dict[str, str]:
+def _title_chapters(book: Path, spliced: dict[str, tuple[str, Chapter]], front: Front,
+                    write: bool = True) -> tuple[dict[str, str], dict[str, str]]:
     """pandoc names each chapter file's <title> after the file (ch001.xhtml); readers show it,
     so it becomes the post's (or the part's) title.  The title page, the landmarks and the
     cover get the front matter (`_front`: `_set_front`).  Every XHTML file is made well-formed XML
     (`well_formed`): a reader cannot open a chapter that is not.  The files named in `spliced`
     (a chapter taken from the cache, `placeholder`: the post's anchor and its file as it was
-    made before) are replaced by that text; a file not holding the anchor raises Misplaced.
-    Entries keep their order, dates and compression, so the book stays byte-for-byte
-    reproducible.  Returns the text of every chapter file."""
+    made before) are replaced by that text, its media named as in this book; a file not holding
+    the anchor raises Misplaced.  Entries keep their order, dates and compression, so the book
+    stays byte-for-byte reproducible.  Returns the text of every chapter file, and the source
+    in the work folder of each medium (pandoc's name `fileN.ext` → the source's path); with
+    `write` false (a batch, whose chapters alone are wanted) the book is left as it is."""
     with zipfile.ZipFile(book) as z:
         items = [(info, z.read(info.filename)) for info in z.infolist()]
+    sources = _media_sources(book.parent, {info.filename.removeprefix("EPUB/media/"): data for info, data in items
+                                           if info.filename.startswith("EPUB/media/file")})
+    names = {src: name for name, src in sources.items()}
     chapters: dict[str, str] = {}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:
@@ -342,10 +364,16 @@ def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]], front: Fron
                 anchor, made = spliced[info.filename]
                 if f'id="{anchor}"' not in data.decode("utf-8"):
                     raise Misplaced(f"{info.filename} is not the chapter of #{anchor}")
-                chapters[info.filename] = made
-                data = made.encode("utf-8")
+                try:
+                    text = named(made, names)
+                except KeyError as e:
+                    raise Misplaced(f"{info.filename}: no medium {e} in the book") from None
+                chapters[info.filename] = text
+                data = text.encode("utf-8")
             elif info.filename == "EPUB/content.opf":
                 data = _set_front(info.filename, data.decode("utf-8"), front).encode("utf-8")
+            elif not write and not _CHAPTER.fullmatch(info.filename):
+                continue
             elif info.filename.endswith(".xhtml"):
                 text = _set_front(info.filename, data.decode("utf-8"), front)
                 heading = _HEADING.search(text) if _CHAPTER.fullmatch(info.filename) else None
@@ -356,9 +384,21 @@ def _title_chapters(book: Path, spliced: dict[str, tuple[str, str]], front: Fron
                 if _CHAPTER.fullmatch(info.filename):
                     chapters[info.filename] = text
                 data = text.encode("utf-8")
-            z.writestr(info, data, compress_type=info.compress_type)
-    book.write_bytes(buffer.getvalue())
-    return chapters
+            if write:
+                z.writestr(info, data, compress_type=info.compress_type)
+    if write:
+        book.write_bytes(buffer.getvalue())
+    return chapters, sources
+
+
+def _media_sources(work: Path, media: dict[str, bytes]) -> dict[str, str]:
+    """Each medium of a book written in `work` (pandoc's name → its bytes) by its source there
+    (`math/…` drawings, `images/…` figures: files named by their content, so found by it)."""
+    if not media:
+        return {}
+    found = {digest(path.read_bytes()): f"{folder}/{path.name}" for folder in ("math", "images")
+             if (work / folder).is_dir() for path in sorted((work / folder).iterdir())}
+    return {name: found[d] for name, data in media.items() if (d := digest(data)) in found}
 
 
 def _set_front(name: str, text: str, front: Front) -> str:
