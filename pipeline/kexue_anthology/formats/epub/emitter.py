@@ -31,7 +31,7 @@ reading the raw HTML of the math, is given for such a chapter only its heading a
 know of the file (its ids, whether it holds MathML or SVG: `placeholder`), and the file it
 writes is replaced by the cached one.  A first build converts the chapters missing from the cache
 ahead, in `--jobs` pandoc runs side by side (kexue_anthology.formats.epub.batches), then writes the book
-so, in either math mode.  pandoc names the media (the drawings of `--math svg`, the figures) by
+so, in either math mode (with `--math svg` only when asked: the book's run copies every drawing again).  pandoc names the media (the drawings of `--math svg`, the figures) by
 their order in the whole book: a cached chapter names them by their source, and the placeholder
 holds them so that the book's run names them as one run over the whole book does
 (kexue_anthology.formats.epub.chapters).  A chapter shown as plain text is never cached, so
@@ -104,7 +104,7 @@ class EPUBEmitter(Emitter):
     def options(self) -> list[Option]:
         return [*super().options(),
                 Option("--jobs", "convert the chapters of a first build in N pandoc processes at once (default: "
-                                 "one per processor, at most 2)", type=positive, metavar="N")]
+                                 "one per processor, at most 2; with --math svg, 1)", type=positive, metavar="N")]
 
     def file_problem(self, key: str, path: Path) -> str | None:
         """A cover that is not a whole PNG or JPEG (kexue_anthology.formats.cover.cover_image)."""
@@ -141,7 +141,9 @@ class EPUBEmitter(Emitter):
             if whole is None or not zipfile.is_zipfile(io.BytesIO(whole)):
                 cached = {post.id: chapter for post in collection.posts
                           if (chapter := store.chapter(keys[post.id], work)) is not None}
-                jobs = options.jobs or min(2, os.cpu_count() or 1)
+                # drawings as files (`--math svg`): the book's own run copies every drawing again, so
+                # batches ahead cost more than they save unless asked for (`--jobs N`)
+                jobs = options.jobs or (1 if mathhtml.mode == "svg" else min(2, os.cpu_count() or 1))
                 ahead = _ahead(collection, book, mathhtml, files, cached, front, jobs)
                 done = {**cached, **ahead}
                 try:
