@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from kexue_anthology.formats.pdf import cjk_justify
+from kexue_anthology.formats.pdf.fonts import stub
 
 
 class LocalFetcher:
@@ -106,6 +107,26 @@ class _OpenArrays:
         return self._ffi.new(cdecl, init)
 
 
+def _stub_font_programs() -> None:
+    """A part's font programs as stubs that the merge replaces by one subset per face
+    (formats/pdf/fonts.py `stub`): a part subsets no font of its own."""
+    from weasyprint.pdf.fonts import Font
+    original = Font.subset
+    if getattr(original, "stubbed", False):
+        return
+
+    def subset(font: Any, to_unicode: Any, hinting: Any) -> None:
+        plain = not (font.bitmap or font.png or font.svg or font.colr or "fvar" in font.tables)
+        found = stub(font.file_content, font.index) if to_unicode and plain else None
+        if found is None:
+            original(font, to_unicode, hinting)
+        else:
+            font.file_content = found
+
+    subset.stubbed = True  # type: ignore[attr-defined]
+    Font.subset = subset
+
+
 # What WeasyPrint raises on a document it cannot typeset (its own faults included).
 TYPESETTING_FAULTS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
                       RecursionError, ZeroDivisionError, OverflowError)
@@ -114,7 +135,8 @@ TYPESETTING_FAULTS = (ValueError, TypeError, KeyError, IndexError, AttributeErro
 class Kept:
     """What a process that typesets many documents keeps between them: WeasyPrint's font
     configuration and the stylesheets parsed, the book's own (`<link>`ed: parsing them is the
-    largest fixed cost of a part) as well as the user stylesheets."""
+    largest fixed cost of a part) as well as the user stylesheets.  Its documents are parts of
+    a book, merged: their fonts are stubs (`_stub_font_programs`)."""
 
     def __init__(self) -> None:
         from weasyprint.text.fonts import FontConfiguration
@@ -122,6 +144,7 @@ class Kept:
         self._sheets: dict[str, Any] = {}
         _keep_linked_stylesheets()
         _parse_array_types_once()
+        _stub_font_programs()
 
     def stylesheet(self, text: str) -> Any:
         import weasyprint
