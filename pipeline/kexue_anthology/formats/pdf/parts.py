@@ -13,8 +13,10 @@ its stylesheets and the typesetter's version: its drawings are named by their co
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import html
+import importlib.metadata
 import multiprocessing
 import os
 import re
@@ -173,10 +175,16 @@ def cross_part_links(text: str) -> str:
     return _HREF.sub(outward, text)
 
 
+@functools.cache
+def _weasyprint_version() -> str:
+    """WeasyPrint's version, from its installed metadata: this process need not load WeasyPrint
+    (its workers typeset)."""
+    return importlib.metadata.version("weasyprint")
+
+
 def cache_key(text: str, stylesheets: Iterable[str]) -> str:
-    import weasyprint
     # a part's fonts are stubs for the installed faces (formats/pdf/fonts.py)
-    digest = hashlib.sha256(f"{PARTS_VERSION}\0{weasyprint.__version__}\0{installed_fingerprint()}\0".encode())
+    digest = hashlib.sha256(f"{PARTS_VERSION}\0{_weasyprint_version()}\0{installed_fingerprint()}\0".encode())
     for piece in (text, *stylesheets):
         digest.update(hashlib.sha256(piece.encode()).digest())
     return digest.hexdigest()
