@@ -250,12 +250,10 @@ class Typesetter:
         return self._pool
 
     def warm(self) -> None:
-        """Start the workers now, each loading WeasyPrint, so that they are ready when the first
-        part is."""
+        """Start a worker now, loading WeasyPrint, so that it is ready when the first part is (one:
+        when every part is cached, the others are never started)."""
         if not IN_PROCESS:
-            pool = self._workers()
-            for _ in range(self.jobs):
-                pool.submit(_warm)
+            self._workers().submit(_warm)
 
     def job(self, name: str, text: str, stylesheets: list[str], extra_css: str = NO_NUMBERS) -> Job:
         path = self.work / f"{name}.html"
