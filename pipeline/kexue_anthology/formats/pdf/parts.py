@@ -200,7 +200,8 @@ def typeset_one(html_path: str, pdf_path: str, extra_css: str) -> str | None:
     None, or what WeasyPrint failed with."""
     try:
         typeset.keep()             # fonts and the book's stylesheets parsed once per worker, not per part
-        typeset.write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css)
+        with typeset.as_part():    # font stubs: the merge makes one subset per face (formats/pdf/fonts.py)
+            typeset.write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css)
     except typeset.TYPESETTING_FAULTS as e:
         return f"{type(e).__name__}: {str(e)[:200]}"
     finish_part(Path(pdf_path), hashlib.sha256(Path(html_path).read_bytes()).hexdigest()[:8])
