@@ -8,6 +8,7 @@ whole book as one document, page by page, link by link, bookmark by bookmark."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,7 +19,7 @@ from kexue_anthology.collection.collection import Collection, Series
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.sourcetext import Position, SourceFile
 from kexue_anthology.formats.pdf import parts as pdf_parts
-from kexue_anthology.formats.pdf.fonts import _glyphs
+from kexue_anthology.formats.pdf.fonts import STUB, _glyphs
 from kexue_anthology.formats.pdf.merge import CROSS_PART, page_layout
 
 from tests.helpers import run_cli
@@ -154,6 +155,27 @@ def test_the_book_in_parts_is_the_book_in_one_piece(sample_books):
     listed = fonts(parts)
     assert len(listed) == len(set(listed)), listed                  # each font once, not once per part
     assert parts.stat().st_size <= 1.5 * one.stat().st_size
+
+
+def font_programs(path: Path) -> list[bytes]:
+    with pikepdf.open(path) as pdf:
+        return [o[slot].read_bytes() for o in pdf.objects if isinstance(o, pikepdf.Dictionary)
+                for slot in ("/FontFile2", "/FontFile3") if slot in o]
+
+
+@pytest.mark.engine
+@pytest.mark.pandoc
+@pytest.mark.weasyprint
+def test_parts_embed_stubs_that_the_book_replaces_by_one_subset_per_face(sample_books):
+    from fontTools.ttLib import TTFont
+    cached = sorted((sample_books / "cache" / "pdf-parts").rglob("*.pdf"))
+    stubs = [data for part in cached for data in font_programs(part) if data[4:4 + len(STUB)] == STUB]
+    assert len(stubs) >= len(cached)                                # each part names its faces, subsets none
+    assert all(len(data) < 200 for data in stubs)
+    book = font_programs(sample_books / "parts.pdf")
+    assert book and not any(STUB in data for data in book)
+    for data in book:                                               # real fonts, each with its glyphs
+        assert TTFont(io.BytesIO(data))["maxp"].numGlyphs > 1
 
 
 @pytest.mark.engine

@@ -71,7 +71,7 @@ class Book:
         texts = bodies(collection, MathHTML(mode=EMITTER.math_mode(options.math), image=svg_files(build / "math"),
                                             text_layer=True),
                        lambda post, fragment: "#" + post_anchor(post), heading_ids=EMITTER.keeps_heading_ids,
-                       top_level=POST_BODY_TOP, figures=FIGURES)
+                       cache_dir=options.cache_dir, top_level=POST_BODY_TOP, figures=FIGURES)
         self.bodies = {k: Markup(inline_figures(v, collection)) for k, v in texts.items()}
         env = environment()
         self.template = env.get_template("pdf/book.html")
@@ -160,9 +160,10 @@ class PDFEmitter(Emitter):
         targets = self.outputs(out, options)
         count = len(targets)
         with scratch_dir("pdf") as tmp:
-            book = Book(collection, tmp, options)
             cache = options.cache_dir / "pdf-parts" if options.cache_dir else None
             with pdf_parts.Typesetter(tmp, cache, options.jobs or pdf_parts.default_jobs()) as typesetter:
+                typesetter.warm()          # the workers load WeasyPrint while the posts' HTML is made
+                book = Book(collection, tmp, options)
                 typeset = _typeset_parts(book, typesetter, diagnostics)
                 volumes = [Volume(n if count > 1 else None, count, run, path)
                            for n, (run, path) in enumerate(zip(_split(typeset, count), targets, strict=True), 1)]
@@ -240,9 +241,16 @@ def _typeset_parts(book: Book, typesetter: pdf_parts.Typesetter, diagnostics: Di
         return _part_html(book, part) if text is None else text
 
     pending, given_up = list(parts), set()
+    read: dict[Path, tuple[int, dict[str, tuple[int, float, float]]]] = {}
+
+    def done(job: pdf_parts.Job) -> None:
+        # each part's length and anchors read while the others are typeset
+        with pikepdf.open(job.pdf) as pdf:
+            read[job.pdf] = (len(pdf.pages), {name: (page, x, y) for name, page, x, y in destinations(pdf)})
+
     while pending:
         jobs = {part.name: typesetter.job(part.name, html(part), book.stylesheets) for part in pending}
-        failed = typesetter.run(list(jobs.values()))
+        failed = typesetter.run(list(jobs.values()), done=done)
         pdfs.update({name: job.pdf for name, job in jobs.items() if name not in failed})
         pending = []
         for part in list(parts):
@@ -262,12 +270,7 @@ def _typeset_parts(book: Book, typesetter: pdf_parts.Typesetter, diagnostics: Di
                 pending.append(part)
             else:
                 raise RuntimeError(f"WeasyPrint could not typeset {part.name}: {failed[part.name]}")
-    typeset = []
-    for part in parts:
-        with pikepdf.open(pdfs[part.name]) as pdf:
-            typeset.append(Typeset(part, pdfs[part.name], len(pdf.pages),
-                                   {name: (page, x, y) for name, page, x, y in destinations(pdf)}))
-    return typeset
+    return [Typeset(part, pdfs[part.name], *read[pdfs[part.name]]) for part in parts]
 
 
 def _part_html(book: Book, part: pdf_parts.Part) -> str:

@@ -7,11 +7,19 @@ glyphs all parts use (read off the fonts' `/W` widths, which list exactly the gl
 with the flags WeasyPrint uses.  The face is found by the PostScript name in the embedded
 subset's `name` table through fontconfig; a font that cannot be found keeps the parts' own
 subsets (a larger file, the same pages).
+
+The parts typeset for a book (formats/pdf/parts.py) need no subsets of their own, since the
+merge makes each anew: a worker embeds for an installed face a stub instead (`stub`: its
+PostScript name and version, which the merge replaces by the subset whatever the number of
+parts using the face), saving a HarfBuzz subset and its compression per face and part.  A
+part's cache key holds the installed fonts (`installed_fingerprint`), so a cached part always
+names a face as installed now.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import re
 import shutil
@@ -108,6 +116,67 @@ def _data(ffi: Any, hb: Any, face: Any) -> bytes:
     return bytes(ffi.buffer(data, length[0]))
 
 
+STUB = b"%AnthologyFace\n"        # after the font's first 4 bytes (its type: OTTO or not)
+
+
+@functools.lru_cache(maxsize=64)
+def _servable(name: str, version: str) -> bool:
+    faces = installed_faces()
+    return bool(name) and name in faces and _harfbuzz() is not None and _installed_version(*faces[name]) == version
+
+
+def stub(data: bytes, index: int) -> bytes | None:
+    """A stand-in for the font program `data` (face `index` of a collection) of an installed face
+    (which the merge subsets), or None when the merge could not make its subset.  A process
+    typesets the same few fonts again and again: each is read once (by its size and ends)."""
+    return _stub(index, len(data), data[:4096], data[-4096:], data)
+
+
+_stubs: dict[tuple[int, int, bytes, bytes], bytes | None] = {}
+
+
+def _stub(index: int, size: int, head: bytes, tail: bytes, data: bytes) -> bytes | None:
+    key = (index, size, head, tail)
+    if key not in _stubs:
+        from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+        try:
+            face = TTFont(io.BytesIO(data), lazy=True, fontNumber=index)
+            names = face["name"]
+            named = str(names.getDebugName(6) or ""), str(names.getDebugName(5) or "")
+            kind = face.sfntVersion.encode("latin-1")       # OTTO or not: what the subset will be
+        except Exception:
+            named, kind = ("", ""), b""
+        # the stub begins as the face does: WeasyPrint embeds it as it would the subset
+        _stubs[key] = kind + STUB + "\t".join(named).encode() if len(kind) == 4 and _servable(*named) else None
+    return _stubs[key]
+
+
+def _stubbed(data: bytes) -> tuple[str, str] | None:
+    """The face (PostScript name, version) a stub stands for, or None for a real font program."""
+    if data[4:4 + len(STUB)] != STUB:
+        return None
+    name, _, version = data[4 + len(STUB):].decode().partition("\t")
+    return name, version
+
+
+@functools.lru_cache(maxsize=1)
+def installed_fingerprint() -> str:
+    """A digest of the installed fonts (files, faces, versions, sizes): it changes when a font
+    does."""
+    digest = hashlib.sha256()
+    if shutil.which("fc-list"):
+        listed = subprocess.run(["fc-list", "-f", "%{file}\t%{index}\t%{fontversion}\n"],
+                                capture_output=True, text=True).stdout
+        for line in sorted(set(listed.splitlines())):
+            path = Path(line.split("\t")[0])
+            try:
+                size = path.stat().st_size
+            except OSError:
+                size = -1
+            digest.update(f"{line}\t{size}\n".encode())
+    return digest.hexdigest()
+
+
 @functools.lru_cache(maxsize=1)
 def installed_faces() -> dict[str, tuple[Path, int]]:
     """fontconfig's faces by PostScript name: the file and the face's index in it."""
@@ -125,7 +194,7 @@ def installed_faces() -> dict[str, tuple[Path, int]]:
 
 def _postscript_name(data: bytes) -> tuple[str, str] | None:
     """The PostScript name and version of an embedded font program."""
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+    from fontTools.ttLib import TTFont
     try:
         names = TTFont(io.BytesIO(data), lazy=True)["name"]
         return str(names.getDebugName(6) or ""), str(names.getDebugName(5) or "")
@@ -193,11 +262,12 @@ def _widths(widths: pikepdf.Object) -> Iterator[tuple[int, pikepdf.Object]]:
             i += 3
 
 
-def merge_fonts(pdf: pikepdf.Pdf) -> int:
-    """Replace the parts' subsets of each installed face by one subset of that face; returns how
-    many font programs were replaced."""
-    faces = installed_faces()
+def _programs(pdf: pikepdf.Pdf, faces: dict[str, tuple[Path, int]]
+              ) -> tuple[dict[tuple[str, str], _Program], set[tuple[str, str]]]:
+    """The book's embeddings of each installed face (PostScript name, version), and the faces
+    embedded as stubs."""
     programs: dict[tuple[str, str], _Program] = {}
+    stubs: set[tuple[str, str]] = set()
     for cid in _descendants(pdf):
         descriptor = cid.get("/FontDescriptor")
         if not isinstance(descriptor, pikepdf.Dictionary) or "/W" not in cid:
@@ -205,22 +275,38 @@ def merge_fonts(pdf: pikepdf.Pdf) -> int:
         slot = next((s for s in ("/FontFile2", "/FontFile3") if s in descriptor), None)
         if slot is None:
             continue
-        named = _postscript_name(descriptor[slot].read_bytes())
+        data = descriptor[slot].read_bytes()
+        named = _stubbed(data)
+        if named is not None:
+            stubs.add(named)
+            if named[0] not in faces:
+                raise RuntimeError(f"the font {named[0]} was removed while the book was typeset")
+        else:
+            named = _postscript_name(data)
         if named is None or named[0] not in faces:
             continue
         program = programs.setdefault(named, _Program())
         program.descriptors.append((descriptor, slot))
         program.glyphs.update(_glyphs(cid["/W"]))
+    return programs, stubs
+
+
+def merge_fonts(pdf: pikepdf.Pdf) -> int:
+    """Replace the parts' subsets (or stubs) of each installed face by one subset of that face;
+    returns how many font programs were replaced."""
+    faces = installed_faces()
+    programs, stubs = _programs(pdf, faces)
     replaced = 0
     for (name, version), program in programs.items():
-        if len(program.descriptors) < 2:
+        stubbed = (name, version) in stubs
+        if len(program.descriptors) < 2 and not stubbed:
             continue
         path, index = faces[name]
-        if _installed_version(path, index) != version:      # another release than the one typeset
-            continue
-        data = subset_font(path, index, program.glyphs)
+        data = subset_font(path, index, program.glyphs) if _installed_version(path, index) == version else None
         if data is None:
-            continue
+            if stubbed:
+                raise RuntimeError(f"the font {name} {version} changed while the book was typeset")
+            continue                  # another release than the one typeset: the parts' own subsets
         stream = pdf.make_stream(data)
         if data[:4] == b"OTTO":
             stream.Subtype = pikepdf.Name.OpenType

@@ -13,13 +13,15 @@ its stylesheets and the typesetter's version: its drawings are named by their co
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import html
+import importlib.metadata
 import multiprocessing
 import os
 import re
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -30,12 +32,13 @@ from kexue_anthology.core.cache import used
 from kexue_anthology.core.fileio import atomic_write_bytes
 from kexue_anthology.core.model import Post
 from kexue_anthology.formats.pdf import typeset
+from kexue_anthology.formats.pdf.fonts import installed_fingerprint
 from kexue_anthology.formats.pdf.merge import CROSS_PART as CROSS_PART
 from kexue_anthology.formats.pdf.tags import finish_part
 
 RUN = 4                 # a run ends after a post whose id hashes to 0 mod RUN: about RUN posts a part
 MAX_RUN = 8
-PARTS_VERSION = "3"     # of the parts' HTML, stylesheets and tags beyond what is hashed; bump on a change
+PARTS_VERSION = "4"     # of the parts' HTML, stylesheets and tags beyond what is hashed; bump on a change
 NUMBERS_PER_FILE = 100
 IN_PROCESS = False      # typeset in this process instead (a test that injects a fault into WeasyPrint)
 
@@ -172,12 +175,24 @@ def cross_part_links(text: str) -> str:
     return _HREF.sub(outward, text)
 
 
+@functools.cache
+def _weasyprint_version() -> str:
+    """WeasyPrint's version, from its installed metadata: this process need not load WeasyPrint
+    (its workers typeset)."""
+    return importlib.metadata.version("weasyprint")
+
+
 def cache_key(text: str, stylesheets: Iterable[str]) -> str:
-    import weasyprint
-    digest = hashlib.sha256(f"{PARTS_VERSION}\0{weasyprint.__version__}\0".encode())
+    # a part's fonts are stubs for the installed faces (formats/pdf/fonts.py)
+    digest = hashlib.sha256(f"{PARTS_VERSION}\0{_weasyprint_version()}\0{installed_fingerprint()}\0".encode())
     for piece in (text, *stylesheets):
         digest.update(hashlib.sha256(piece.encode()).digest())
     return digest.hexdigest()
+
+
+def _warm() -> None:
+    """A worker's start: WeasyPrint loaded, its fonts and stylesheets kept (`typeset.keep`)."""
+    typeset.keep()
 
 
 def typeset_one(html_path: str, pdf_path: str, extra_css: str) -> str | None:
@@ -185,7 +200,8 @@ def typeset_one(html_path: str, pdf_path: str, extra_css: str) -> str | None:
     None, or what WeasyPrint failed with."""
     try:
         typeset.keep()             # fonts and the book's stylesheets parsed once per worker, not per part
-        typeset.write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css)
+        with typeset.as_part():    # font stubs: the merge makes one subset per face (formats/pdf/fonts.py)
+            typeset.write_pdf(Path(html_path), Path(pdf_path), b"part", extra_css=extra_css)
     except typeset.TYPESETTING_FAULTS as e:
         return f"{type(e).__name__}: {str(e)[:200]}"
     finish_part(Path(pdf_path), hashlib.sha256(Path(html_path).read_bytes()).hexdigest()[:8])
@@ -234,6 +250,12 @@ class Typesetter:
                                                                 initializer=_worker_setup, initargs=(os.getpid(),))
         return self._pool
 
+    def warm(self) -> None:
+        """Start a worker now, loading WeasyPrint, so that it is ready when the first part is (one:
+        when every part is cached, the others are never started)."""
+        if not IN_PROCESS:
+            self._workers().submit(_warm)
+
     def job(self, name: str, text: str, stylesheets: list[str], extra_css: str = NO_NUMBERS) -> Job:
         path = self.work / f"{name}.html"
         path.write_text(text, encoding="utf-8")
@@ -257,40 +279,57 @@ class Typesetter:
         job.pdf.write_bytes(data)
         return True
 
-    def run(self, jobs: list[Job], stage: str = "typeset", unit: str = "parts") -> dict[str, str]:
+    def run(self, jobs: list[Job], stage: str = "typeset", unit: str = "parts",
+            done: Callable[[Job], None] | None = None) -> dict[str, str]:
         """Typeset `jobs`; returns the failures, name → what WeasyPrint said.  Each job's PDF is
-        at its `pdf` path afterwards unless it failed."""
+        at its `pdf` path afterwards unless it failed; `done(job)` is called as each is (the
+        cached ones while the others are typeset)."""
         (self.work / "typeset").mkdir(exist_ok=True)
-        pending = []
+        pending: list[Job] = []
+        cached: list[Job] = []
         for job in jobs:
-            if not self._from_cache(job):
-                pending.append(job)
+            (cached if self._from_cache(job) else pending).append(job)
         failed: dict[str, str] = {}
         with progress.task(stage, total=len(pending), unit=unit) as advance:
-            for job, problem in self._typeset(pending, advance):
+            results = self._typeset(pending, advance)
+            if done:
+                for job in cached:
+                    done(job)
+            for job, problem in results:
                 if problem is not None:
                     failed[job.name] = problem
                     continue
                 self.typeset += 1
-                cached = self._cached(job.key)
-                if cached is not None:
+                if done:
+                    done(job)
+                cached_path = self._cached(job.key)
+                if cached_path is not None:
                     try:
                         data = job.pdf.read_bytes()
-                        atomic_write_bytes(cached, data, clean=False)
+                        atomic_write_bytes(cached_path, data, clean=False)
                     except OSError:                # a cache that cannot be written only costs time
                         continue
                     cachelimit.note_written(len(data))
         return failed
 
-    def _typeset(self, jobs: list[Job], advance: Callable[[int], None]) -> Iterable[tuple[Job, str | None]]:
+    def _typeset(self, jobs: list[Job], advance: Callable[[int], None]) -> Iterator[tuple[Job, str | None]]:
+        """Each job submitted now (the costliest first), and the jobs with their outcomes as they end."""
         jobs = [jobs[n] for n in longest_first([job.cost for job in jobs])]
         if IN_PROCESS:
-            for job in jobs:
-                yield job, typeset_one(str(job.html), str(job.pdf), job.extra_css)
-                advance(1)
-            return
+            return self._in_process(jobs, advance)
         pool = self._workers()
         futures = {pool.submit(typeset_one, str(j.html), str(j.pdf), j.extra_css): j for j in jobs}
+        return self._ended(futures, advance)
+
+    @staticmethod
+    def _in_process(jobs: list[Job], advance: Callable[[int], None]) -> Iterator[tuple[Job, str | None]]:
+        for job in jobs:
+            yield job, typeset_one(str(job.html), str(job.pdf), job.extra_css)
+            advance(1)
+
+    @staticmethod
+    def _ended(futures: dict[concurrent.futures.Future[str | None], Job],
+               advance: Callable[[int], None]) -> Iterator[tuple[Job, str | None]]:
         for future in concurrent.futures.as_completed(futures):
             advance(1)
             yield futures[future], future.result()

@@ -5,14 +5,17 @@ the workers that typeset its parts (formats/pdf/parts.py).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from kexue_anthology.formats.pdf import cjk_justify
+from kexue_anthology.formats.pdf.fonts import stub
 
 
 class LocalFetcher:
@@ -106,6 +109,42 @@ class _OpenArrays:
         return self._ffi.new(cdecl, init)
 
 
+_stubbing = False        # while a part is typeset (`as_part`)
+
+
+@contextlib.contextmanager
+def as_part() -> Iterator[None]:
+    """The documents typeset in this block are parts of a book (formats/pdf/parts.py): they
+    embed font stubs for the merge to replace."""
+    global _stubbing
+    _stubbing = True
+    try:
+        yield
+    finally:
+        _stubbing = False
+
+
+def _stub_font_programs() -> None:
+    """A part's font programs as stubs that the merge replaces by one subset per face
+    (formats/pdf/fonts.py `stub`): a part subsets no font of its own.  Any other document
+    this process typesets gets its subsets as ever."""
+    from weasyprint.pdf.fonts import Font
+    original = Font.subset
+    if getattr(original, "stubbed", False):
+        return
+
+    def subset(font: Any, to_unicode: Any, hinting: Any) -> None:
+        plain = not (font.bitmap or font.png or font.svg or font.colr or "fvar" in font.tables)
+        found = stub(font.file_content, font.index) if _stubbing and to_unicode and plain else None
+        if found is None:
+            original(font, to_unicode, hinting)
+        else:
+            font.file_content = found
+
+    subset.stubbed = True  # type: ignore[attr-defined]
+    Font.subset = subset
+
+
 # What WeasyPrint raises on a document it cannot typeset (its own faults included).
 TYPESETTING_FAULTS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
                       RecursionError, ZeroDivisionError, OverflowError)
@@ -114,7 +153,8 @@ TYPESETTING_FAULTS = (ValueError, TypeError, KeyError, IndexError, AttributeErro
 class Kept:
     """What a process that typesets many documents keeps between them: WeasyPrint's font
     configuration and the stylesheets parsed, the book's own (`<link>`ed: parsing them is the
-    largest fixed cost of a part) as well as the user stylesheets."""
+    largest fixed cost of a part) as well as the user stylesheets.  Its documents are parts of
+    a book, merged: their fonts may be stubs (`_stub_font_programs`)."""
 
     def __init__(self) -> None:
         from weasyprint.text.fonts import FontConfiguration
@@ -122,6 +162,7 @@ class Kept:
         self._sheets: dict[str, Any] = {}
         _keep_linked_stylesheets()
         _parse_array_types_once()
+        _stub_font_programs()
 
     def stylesheet(self, text: str) -> Any:
         import weasyprint
