@@ -31,8 +31,9 @@ reading the raw HTML of the math, is given for such a chapter only its heading a
 know of the file (its ids, whether it holds MathML or SVG: `placeholder`), and the file it
 writes is replaced by the cached one.  A first build converts the chapters missing from the cache
 ahead, in `--jobs` pandoc runs side by side (kexue_anthology.formats.epub.batches), then writes the book
-so, in either math mode (with `--math svg` only when asked: the book's run copies every drawing again).  pandoc names the media (the drawings of `--math svg`, the figures) by
-their order in the whole book: a cached chapter names them by their source, and the placeholder
+so, in either math mode (with `--math svg` only when asked: the book's run copies every drawing
+again).  pandoc names the media (the drawings of `--math svg`, the figures) by their order in the
+whole book: a cached chapter names them by their source, and the placeholder
 holds them so that the book's run names them as one run over the whole book does
 (kexue_anthology.formats.epub.chapters).  A chapter shown as plain text is never cached, so
 that it is reported again.
