@@ -17,6 +17,7 @@ With ANTHOLOGY_TIMINGS set, each stage's wall and processor time is recorded (co
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,9 +105,12 @@ def _render(run: Run) -> None:
 def _document(run: Run) -> None:
     cache = Cache(run.engine.cache_dir, "documents")
     asts = {}
-    for post in run.posts:
-        asts[post.id] = document.build(post, cache, run.diagnostics)
-        progress.advance()
+    # pandoc runs in processes of its own: a cold build converts as many posts at once as it draws
+    with concurrent.futures.ThreadPoolExecutor(run.engine.workers()) as pool:
+        made = pool.map(lambda post: document.build(post, cache, run.diagnostics), run.posts)
+        for post, ast in zip(run.posts, made, strict=True):
+            asts[post.id] = ast
+            progress.advance()
     run.asts = asts
 
 
