@@ -128,21 +128,30 @@ def test_jobs_sets_the_mathjax_workers_too(tmp_path):
 @pytest.mark.pandoc
 @pytest.mark.parametrize("jobs", [None, "1"])
 def test_a_build_with_jobs_1_draws_with_one_mathjax_worker(tmp_path, monkeypatch, jobs):
-    """The workers the render stage starts, counted (the PDF itself is not typeset here)."""
+    """The workers the render stage draws with, counted, and every worker started: validate's goes
+    on to draw, so the build starts no more than it draws with (the PDF itself is not typeset here)."""
     content = folder(tmp_path)
-    drawing: list[float] = []
-    real = EngineOptions.worker
+    started: list[float | None] = []
+    drawing: list[object] = []
+    real_worker, real_take = EngineOptions.worker, EngineOptions.take
 
     def counted(self: EngineOptions, timeout: float | None = None):
-        if timeout is not None:              # render's drawing workers; validate's checking one has none
-            drawing.append(timeout)
-        return real(self, timeout)
+        started.append(timeout)
+        return real_worker(self, timeout)
+
+    def taken(self: EngineOptions, timeout: float | None = None):
+        worker = real_take(self, timeout)
+        drawing.append(worker)
+        return worker
     monkeypatch.setattr(EngineOptions, "worker", counted)
+    monkeypatch.setattr(EngineOptions, "take", taken)
     monkeypatch.setattr(PDFEmitter, "write", lambda self, collection, out, options, diagnostics: out)
     status, _, err = run_cli("build", "pdf", content, "--no-cache", "--out", tmp_path / "book.pdf", "-q",
                              *(["--jobs", jobs] if jobs else []))
     assert status == 0, err
-    assert len(drawing) == (1 if jobs else EngineOptions().workers())
+    expected = 1 if jobs else EngineOptions().workers()
+    assert len({id(w) for w in drawing}) == expected
+    assert len(started) == expected and started[0] is None          # the first: validate's, kept to draw
 
 
 ACCEPTED = ["1700000000", " 1700000000 \n", "0", "253402300799"]
