@@ -97,8 +97,9 @@ $(CHECKSTAMP): $(CHECKERS)/package-lock.json
 test: setup system test-system $(CHECKSTAMP)
 	$(BIN)/python -m pytest -q -rs
 
-# The fast tier: pure Python, no Node, pandoc, WeasyPrint, browser, venv or ../shared (markers in pyproject.toml).
-FAST := not (engine or pandoc or weasyprint or browser or package or corpus or oracle)
+# The fast tier: pure Python, no Node, pandoc, WeasyPrint, browser, venv or ../shared, no waiting on file
+# system events (markers in pyproject.toml).
+FAST := not (engine or pandoc or weasyprint or browser or package or corpus or oracle or watch)
 # Lint and types: ruff with the rules in pyproject.toml, mypy --strict over pipeline/.
 lint: $(PYSTAMP)
 	$(BIN)/ruff check .

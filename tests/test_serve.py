@@ -289,6 +289,7 @@ def test_a_failing_rebuild_is_one_line_and_keeps_the_last_good_site(posts, tmp_p
     assert "the build failed; this is the last good site" in inject(good, live.outcome).decode()
 
 
+@pytest.mark.watch
 @pytest.mark.parametrize("how", ["watchfiles", "polling"])
 def test_the_watcher_sees_saves_in_place_and_by_rename_and_skips_the_cache(how, tmp_path):
     from kexue_anthology.cli import serve

@@ -20,6 +20,8 @@ import pytest
 from tests.conftest import ROOT
 from tests.test_serve import Process, _ctrl_c_as_in_a_terminal, fetch, poll
 
+pytestmark = pytest.mark.watch          # real-time waits on file system events: not the fast tier
+
 # No formula: nothing to draw, so the builds take a fraction of a second (a warm cache at once).
 POST = """---
 title: 看守的测试
