@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kexue_anthology.config.settings import Settings
+from kexue_anthology.documents.lazy import Documents
+from kexue_anthology.formats import EMITTERS
+from kexue_anthology.stages import BuildRequest, Run, run_stages
 
 from tests.conftest import DATA, SEEDS
 from tests.helpers import run_cli
@@ -223,3 +227,44 @@ def test_a_page_changed_by_hand_is_written_again(posts, tmp_path, how):
         other.replace(page)
     build("html", posts, site, cache)
     assert page.read_bytes() == right
+
+
+def held_documents(posts: Path, site: Path, cache: Path) -> tuple[set[str], Run]:
+    """The site built in-process: the posts whose documents it read (post id), and the run."""
+    run = Run(paths=[str(posts)], settings=Settings(cache_dir=cache))
+    run.engine.cache_dir = cache
+    run.build = BuildRequest(EMITTERS["html"], site)
+    run_stages(run, "emit")
+    assert isinstance(run.asts, Documents)
+    return {post_id for post_id in run.asts if run.asts.is_held(post_id)}, run
+
+
+def test_a_rebuild_reads_only_the_documents_it_shows_anew(posts, tmp_path):
+    """A cached document is read when its post's page is made again, or to report its links
+    that lead nowhere (at every build); the others are known by their outlines."""
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    build("html", posts, site, cache)
+    read, run = held_documents(posts, site, cache)
+    assert read == {"901", "902"}                    # both have links that lead nowhere
+    codes = [d.code for d in run.diagnostics.items]
+    assert codes.count("dangling-link") == 4
+    edit(posts / SAMPLES[0], "菜谱一览", "今天的菜谱一览")
+    again, run = held_documents(posts, site, cache)
+    edited = {post.id for post in run.posts if "今天的菜谱一览" in post.body.text}
+    assert len(edited) == 1 and again == {"901", "902"} | edited
+    assert [d.code for d in run.diagnostics.items] == codes
+    build("html", posts, tmp_path / "fresh", tmp_path / "fresh-cache")
+    assert tree(site) == tree(tmp_path / "fresh")
+
+
+def test_damaged_cached_documents_and_outlines_are_made_again(posts, tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    build("html", posts, site, cache)
+    entries = [p for p in (cache / "documents").rglob("*.json")]
+    assert len(entries) > 2 * len(list(posts.iterdir()))        # pandoc's answers, documents, outlines
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:40])
+    edit_a_post(posts)
+    build("html", posts, site, cache)
+    build("html", posts, tmp_path / "fresh", tmp_path / "fresh-cache")
+    assert tree(site) == tree(tmp_path / "fresh")

@@ -18,7 +18,7 @@ With ANTHOLOGY_TIMINGS set, each stage's wall and processor time is recorded (co
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.locations import content_folder
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents import document
+from kexue_anthology.documents.lazy import Documents
 from kexue_anthology.documents.pandoc_ast import Document
 from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formats import Emitter
@@ -67,7 +68,7 @@ class Run:
     stats: RunStats = field(default_factory=RunStats)
     numbers: dict[str, number.PostNumbers] = field(default_factory=dict)
     renders: dict[tuple[str, int], render.Render] = field(default_factory=dict)
-    asts: dict[str, Document] = field(default_factory=dict)
+    asts: Mapping[str, Document] = field(default_factory=dict)    # documents.lazy.Documents after the stage
     build: BuildRequest | None = None
     collection: Collection | None = None
     stage: str = ""                        # what the run is doing, for a crash report
@@ -104,12 +105,13 @@ def _render(run: Run) -> None:
 
 def _document(run: Run) -> None:
     cache = Cache(run.engine.cache_dir, "documents")
-    asts = {}
+    by_id = {post.id: post for post in run.posts}
+    asts = Documents(cache, lambda post_id: document.build(by_id[post_id], cache, run.diagnostics))
     # pandoc runs in processes of its own: a cold build converts as many posts at once as it draws
     with concurrent.futures.ThreadPoolExecutor(run.engine.workers()) as pool:
-        made = pool.map(lambda post: document.build(post, cache, run.diagnostics), run.posts)
-        for post, ast in zip(run.posts, made, strict=True):
-            asts[post.id] = ast
+        made = pool.map(lambda post: document.build_lazily(post, cache, run.diagnostics), run.posts)
+        for post, (ast, k) in zip(run.posts, made, strict=True):
+            asts.add(post.id, ast, k)
             progress.advance()
     run.asts = asts
 

@@ -34,10 +34,11 @@ def formula_anchors(post: Post, renders: dict[tuple[str, int], Render]) -> set[s
             if not is_reference(f) and (not drawable(f) or (post.id, f.index) not in renders)}
 
 
-def heading_ids(ast: Document, links: list[Link] | None = None, images: list[Node] | None = None) -> set[str]:
-    """Headings get the blog's ids, their own text (`…/archives/7343#进一步思考与分析`).
-    The links met on the way are added to `links`, the images to `images`: one walk finds all."""
-    seen: set[str] = set()
+def heading_ids(ast: Document, links: list[Link] | None = None, images: list[Node] | None = None) -> list[str]:
+    """Headings get the blog's ids, their own text (`…/archives/7343#进一步思考与分析`): the ids,
+    in order.  The links met on the way are added to `links`, the images to `images`: one walk
+    finds all."""
+    seen: dict[str, None] = {}
     for node in walk(ast["blocks"]):
         kind = node["t"]
         if kind == "Link" and links is not None:
@@ -52,8 +53,8 @@ def heading_ids(ast: Document, links: list[Link] | None = None, images: list[Nod
                 n += 1
                 name = f"{base}-{n}"
             header.attr.id = name
-            seen.add(name)
-    return seen
+            seen[name] = None
+    return list(seen)
 
 
 def scope_heading_ids(blocks: list[Node], post: Post) -> None:

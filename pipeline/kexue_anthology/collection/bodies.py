@@ -31,12 +31,13 @@ from kexue_anthology.collection.links import settle_links
 from kexue_anthology.core.cache import Cache, key
 from kexue_anthology.core.model import Post, drawable, is_reference
 from kexue_anthology.documents import document, pandoc
+from kexue_anthology.documents.lazy import Documents
 from kexue_anthology.documents.pandoc_ast import Document, Inlines, Node, RawBlock, RawInline, Str, tag
 from kexue_anthology.formulas.drawing import Render
 from kexue_anthology.formulas.mathhtml import MathHTML
 
 HTML_ARGS = ["--wrap=none", "--syntax-highlighting=none"]
-BODY_VERSION = 5          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
+BODY_VERSION = 6          # raised whenever the code making a post's HTML from `body_key`'s inputs changes
 
 
 def bodies(collection: Collection, mathhtml: MathHTML, post_link: PostLink, heading_ids: bool = True,
@@ -152,15 +153,28 @@ def body_key(collection: Collection, post: Post, mathhtml: MathHTML, post_link: 
     makes the HTML out of these is `BODY_VERSION` and pandoc's version.  `drawn` keeps each
     drawing's digest for the keys of the other posts (a drawing is shared by every post showing
     its formula)."""
-    ast = json.dumps(collection.asts[post.id]["blocks"], ensure_ascii=False)
-    linked = sorted(set(re.findall(r"/archives/(\d+)", ast)))
+    document, linked = _document_digest(collection, post)
     others = [(other.id, post_link(other, ""), sorted(collection.ids.get(other.id, set())),
                sorted(collection.headings.get(other.id, set())))
               for other in map(collection.by_id, linked) if other is not None]
     return key("body", BODY_VERSION, pandoc.version(), HTML_ARGS, mathhtml.mode, _math_links(mathhtml), heading_ids,
-               top_level, post.id, hashlib.sha256(ast.encode()).hexdigest(), math_digest(collection, post, drawn),
+               top_level, post.id, document, math_digest(collection, post, drawn),
                others, sorted(collection.headings.get(post.id, set())), collection.source_url,
                repr(figures), picture_digest(collection.pictures.get(post.id, {})))
+
+
+def _document_digest(collection: Collection, post: Post) -> tuple[object, list[str]]:
+    """What the post's document as the collection holds it is made of, and the ids of the blog's
+    posts it names.  A cached document is named by its key, which with the post's anchors (its
+    links are mended and unlinked by them) and text (where an unlinked link is written) makes
+    what assembly left of it (kexue_anthology.collection.assemble): no document is read for it."""
+    documents, outline = collection.asts, collection.outlines.get(post.id)
+    k = documents.key(post.id) if isinstance(documents, Documents) else None
+    if k is not None and outline is not None:
+        return (["cached", k, sorted(collection.ids.get(post.id, set())),
+                 hashlib.sha256(post.body.text.encode()).hexdigest()], outline.archives)
+    ast = json.dumps(documents[post.id]["blocks"], ensure_ascii=False)
+    return hashlib.sha256(ast.encode()).hexdigest(), sorted(set(re.findall(r"/archives/(\d+)", ast)))
 
 
 Drawn = dict[int, tuple[Render, bytes]]      # id of a drawing → it (kept alive, so the id stays its) and its digest

@@ -9,10 +9,11 @@ The collection is made by the assemble stage (kexue_anthology.collection.assembl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from kexue_anthology.check.number import PostNumbers
+from kexue_anthology.collection.outline import Outline
 from kexue_anthology.config.project import Project
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
@@ -37,9 +38,12 @@ class Collection:
     series: list[Series]
     numbers: dict[str, PostNumbers]
     renders: dict[tuple[str, int], Render]
-    asts: dict[str, Document] = field(default_factory=dict)
+    asts: Mapping[str, Document] = field(default_factory=dict)    # a cached one read when asked for
+                                            # (kexue_anthology.documents.lazy)
     ids: dict[str, set[str]] = field(default_factory=dict)     # heading, equation, formula ids per post
     headings: dict[str, set[str]] = field(default_factory=dict)    # heading ids per post
+    outlines: dict[str, Outline] = field(default_factory=dict)     # what each document holds, without it
+                                            # (kexue_anthology.collection.outline)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     source_url: str = Project.source_url    # the blog: where a link to a post not in the collection goes
     pictures: dict[str, dict[str, Picture]] = field(default_factory=dict)   # post id → address → image found

@@ -14,26 +14,27 @@ from urllib.parse import unquote
 
 from kexue_anthology.collection.collection import Collection
 from kexue_anthology.collection.links import ARCHIVE, SCHEME
+from kexue_anthology.collection.outline import own_image
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents.locate import LinkLocator
-from kexue_anthology.documents.pandoc_ast import Attr, Image, Link, Node, Span, Str, replace, tag
+from kexue_anthology.documents.pandoc_ast import Attr, Document, Link, Node, Span, Str, replace
 from kexue_anthology.formulas.links import WEB_URL
 
 DANGLING = "dangling-link"
 
 
-def unlink_dangling(collection: Collection, post: Post) -> None:
-    """Every link of `post` that would land nowhere in an output becomes the text the author
-    wrote — `[` its text `](` its target `)` — with a `dangling-link` warning where it stands
-    in the source.  A link lands when its target is a web address (http, https, mailto; also
-    `//host/…`, made https), a post of the collection (`…/archives/ID`), or `#ID` of a heading,
+def unlink_dangling(collection: Collection, post: Post, ast: Document) -> None:
+    """Every link of `post` (its document `ast`) that would land nowhere in an output becomes the
+    text the author wrote — `[` its text `](` its target `)` — with a `dangling-link` warning where
+    it stands in the source.  A link lands when its target is a web address (http, https, mailto;
+    also `//host/…`, made https), a post of the collection (`…/archives/ID`), or `#ID` of a heading,
     an equation or a formula of the post (a fragment written with spaces for the heading's `-`
     is mended).  Other schemes (`javascript:` …) are left to `settle_links`, which drops them."""
-    ast = collection.asts[post.id]
     ids = collection.ids.get(post.id, set())
-    where = LinkLocator(post)
+    where: LinkLocator | None = None
 
     def as_text(node: Node) -> Node | None:
+        nonlocal where
         link = Link.of(node)
         if link is None:
             return None
@@ -41,6 +42,7 @@ def unlink_dangling(collection: Collection, post: Post) -> None:
         problem = dangling(url, ids, link)
         if problem is None:
             return None
+        where = where or LinkLocator(post)
         found = where.find(url)
         start: int | None = None
         shown = "[…]"
@@ -59,32 +61,34 @@ def unlink_dangling(collection: Collection, post: Post) -> None:
 
 
 def dangling(url: str, ids: set[str], link: Link) -> str | None:
-    """Why a link to `url` lands nowhere, or None when it lands (`link` may be mended).  A link
-    holding only an image of the same address is that figure's (kexue_anthology.collection.figures)."""
+    """Why a link to `url` lands nowhere, or None when it lands (`link` is then mended: `landing`)."""
+    problem, target = landing(url, ids, own_image(link))
+    if problem is None and target != url:
+        link.url = target
+    return problem
+
+
+def landing(url: str, ids: set[str], own_image: bool) -> tuple[str | None, str]:
+    """Why a link to `url` lands nowhere (None when it lands), and the target it lands on: `url`,
+    or mended (`//host/…` made https, a fragment made the id it names).  A link holding only an
+    image of the same address (`own_image`) is that figure's (kexue_anthology.collection.figures)."""
     bare = url.strip()
-    if WEB_URL.match(bare) or _own_image(link):
-        return None
+    if WEB_URL.match(bare) or own_image:
+        return None, url
     if bare.startswith("//"):
-        link.url = "https:" + bare
-        return None
+        return None, "https:" + bare
     if ARCHIVE.match(bare):
-        return None                            # the post in the collection, else the blog's page
+        return None, url                       # the post in the collection, else the blog's page
     if SCHEME.match(bare):
-        return None                            # javascript: … lose their target (settle_links)
+        return None, url                       # javascript: … lose their target (settle_links)
     if bare.startswith("#"):
         fragment = unquote(bare[1:])
         for name in (fragment, re.sub(r"\s+", "-", fragment.strip())):
             if name in ids:
-                link.url = "#" + name
-                return None
+                return None, "#" + name
         if not fragment:
-            return "`#` names no anchor"
-        return f"no heading, equation, formula or footnote of this post has the id {fragment!r}"
+            return "`#` names no anchor", url
+        return f"no heading, equation, formula or footnote of this post has the id {fragment!r}", url
     if not bare:
-        return "it has no target"
-    return f"{bare!r} is no web address, no post of the collection and no anchor of this post"
-
-
-def _own_image(link: Link) -> bool:
-    inner = [x for x in link.inlines if tag(x) not in ("Space", "SoftBreak", "LineBreak")]
-    return len(inner) == 1 and tag(inner[0]) == "Image" and Image(inner[0]).url.strip() == link.url.strip()
+        return "it has no target", url
+    return f"{bare!r} is no web address, no post of the collection and no anchor of this post", url

@@ -19,6 +19,7 @@ import base64
 import hashlib
 import html
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -27,7 +28,6 @@ from kexue_anthology.collection.collection import Collection
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Post
 from kexue_anthology.documents.pandoc_ast import (
-    Document,
     Image,
     Link,
     Node,
@@ -61,17 +61,17 @@ class FigureStyle:
     lazy: bool = False
 
 
-def find_pictures(posts: list[Post], asts: dict[str, Document], cache_dir: Path | None, root: Path,
-                  diagnostics: Diagnostics, images: dict[str, list[Node]] | None = None) -> Pictures:
+def find_pictures(posts: list[Post], cache_dir: Path | None, root: Path, diagnostics: Diagnostics,
+                  images: Mapping[str, Sequence[tuple[str, str]]]) -> Pictures:
     """Each image of each post, found (see the module); the warnings are reported here, once a build.
     The images are those `anthology fetch` fetches (kexue_anthology.images.addresses: one finder);
-    `images`: each post's Image elements in document order when a walk already found them."""
+    `images`: each post's, its address and alt text, in the order written (its outline's)."""
     store = ImageStore(cache_dir)
     found: Pictures = {}
     remote: dict[str, str] = {}            # web address → "missing" or "refused"
     for post in posts:
         mine = found.setdefault(post.id, {})
-        for image in post_images(post, asts[post.id], images.get(post.id) if images is not None else None):
+        for image in post_images(post, images.get(post.id, ())):
             address = image.address
             if is_web(address):
                 if is_chrome(address):

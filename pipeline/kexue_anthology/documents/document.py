@@ -63,15 +63,27 @@ def placeholder_prefix(text: str) -> str:
 def build(post: Post, cache: Cache | None = None, diagnostics: Diagnostics | None = None) -> Document:
     """The post's AST; when it cannot be had from pandoc, the failure is reported into
     `diagnostics` and the post gets its `fallback` document."""
+    ast, _ = build_lazily(post, cache, diagnostics, read=True)
+    assert ast is not None
+    return ast
+
+
+def build_lazily(post: Post, cache: Cache | None = None, diagnostics: Diagnostics | None = None,
+         read: bool = False) -> tuple[Document | None, str | None]:
+    """`build`, and the key the document is cached under (None: it is not: a `fallback`, or no
+    cache).  A document the cache holds is not read unless `read` (None in its place): a
+    rebuild reads only those it shows anew (kexue_anthology.documents.lazy)."""
     pandoc.binary()             # no pandoc at all is a setup problem, not this post's
     try:
         source = _Source(post)
+        if cache is not None and not read and cache.has(source.placed):
+            return None, source.placed
         done = cache.get(source.placed) if cache else None
         if isinstance(done, dict) and isinstance(done.get("blocks"), list):
-            return done         # converted before, so neither too deep nor failed: no scan again
+            return done, source.placed   # converted before, so neither too deep nor failed: no scan again
         deep = too_deep(post)
         if not deep:
-            return _convert(post, source, cache)
+            return _convert(post, source, cache), source.placed if cache and cache.root else None
         offset, message = deep
         _report(diagnostics, "too-deep", message, post.body.position(offset))
     except pandoc.PandocError as e:
@@ -79,7 +91,7 @@ def build(post: Post, cache: Cache | None = None, diagnostics: Diagnostics | Non
     except Exception as e:      # one post's failure never stops the others
         _report(diagnostics, "document-failed", f"the post could not be converted ({type(e).__name__}: {e})",
                 post.position)
-    return fallback(post)
+    return fallback(post), None
 
 
 def _report(diagnostics: Diagnostics | None, code: str, message: str, position: Position) -> None:

@@ -11,14 +11,14 @@ the payment codes, the RSS icon) is no figure, should a scrape leave it in a pos
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from kexue_anthology.core.model import Post
 from kexue_anthology.core.sourcetext import Position
 from kexue_anthology.documents.locate import LinkLocator
-from kexue_anthology.documents.pandoc_ast import Document, Image, Node, tag, text, walk
+from kexue_anthology.documents.pandoc_ast import Document, Image, tag, text, walk
 
 CHROME = "/usr/themes/"
 _WEB = re.compile(r"^\s*(?:https?:)?//", re.I)
@@ -54,28 +54,34 @@ def is_chrome(url: str) -> bool:
     return urlsplit(web_url(url)).path.startswith(CHROME)
 
 
-def post_images(post: Post, ast: Document, nodes: list[Node] | None = None) -> list[ImageAddress]:
-    """Every image of one post's document, in the order written (`nodes`: its Image elements, when
-    a walk of the document already found them)."""
+def document_images(ast: Document) -> list[tuple[str, str]]:
+    """Every image of a document: its address and alt text, in the order written."""
+    return [(image.url, text(image.inlines)) for image in map(Image, (n for n in walk(ast["blocks"])
+                                                                      if tag(n) == "Image"))]
+
+
+def post_images(post: Post, images: Sequence[tuple[str, str]]) -> list[ImageAddress]:
+    """Every image of one post's document (`images`: each one's address and alt text in the
+    order written, `document_images`), with the place it is written."""
     found: list[ImageAddress] = []
     where: LinkLocator | None = None
-    for node in nodes if nodes is not None else (n for n in walk(ast["blocks"]) if tag(n) == "Image"):
-        image = Image(node)
+    for url, alt in images:
         where = where or LinkLocator(post)
-        located = where.find(image.url)
+        located = where.find(url)
         start = where.start(located) if located else None
         if start is not None and start > 0 and where.text[start - 1] == "!":
             start -= 1
-        found.append(ImageAddress(image.url, text(image.inlines), post.body.position(start)
-                                  if start is not None else post.position, post.id))
+        found.append(ImageAddress(url, alt, post.body.position(start) if start is not None else post.position,
+                                  post.id))
     return found
 
 
 def web_images(post: Post, ast: Document) -> list[ImageAddress]:
     """The images of one post to fetch: web addresses, not the blog's chrome."""
-    return [image for image in post_images(post, ast) if is_web(image.address) and not is_chrome(image.address)]
+    return [image for image in post_images(post, document_images(ast))
+            if is_web(image.address) and not is_chrome(image.address)]
 
 
-def remote_images(posts: Iterable[Post], asts: dict[str, Document]) -> list[ImageAddress]:
+def remote_images(posts: Iterable[Post], asts: Mapping[str, Document]) -> list[ImageAddress]:
     """Every web image of `posts` (an address shown twice is listed at each of its places)."""
     return [image for post in posts for image in web_images(post, asts[post.id])]

@@ -7,6 +7,7 @@ is a warning at every place a post shows it (`image-refused`, `image-failed`), a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class FetchCounts:
                 f"{self.failed} failed")
 
 
-def fetch_posts(posts: list[Post], asts: dict[str, Document], project: Project, cache_dir: Path,
+def fetch_posts(posts: list[Post], asts: Mapping[str, Document], project: Project, cache_dir: Path,
                 diagnostics: Diagnostics, policy: FetchPolicy | None = None) -> FetchCounts:
     """Fetch every remote image of `posts` (found in their documents `asts`) not yet in the store under
     `cache_dir`; warnings into `diagnostics`."""
