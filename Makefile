@@ -98,8 +98,8 @@ test: setup system test-system $(CHECKSTAMP)
 	$(BIN)/python -m pytest -q -rs
 
 # The fast tier: pure Python, no Node, pandoc, WeasyPrint, browser, venv or ../shared, no waiting on file
-# system events (markers in pyproject.toml).
-FAST := not (engine or pandoc or weasyprint or browser or package or corpus or oracle or watch)
+# system events, no fresh `python -m kexue_anthology` process (markers in pyproject.toml).
+FAST := not (engine or pandoc or weasyprint or browser or package or corpus or oracle or watch or process)
 # Lint and types: ruff with the rules in pyproject.toml, mypy --strict over pipeline/.
 lint: $(PYSTAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,8 @@ cannot write, output whose reader went away, and the three shells' completions a
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from kexue_anthology.cli.main import PIPE_CLOSED, main
 from kexue_anthology.formats.names import NAME_BYTES, slug, slugs
 
 from tests.conftest import ROOT
@@ -154,6 +157,11 @@ def _closed_pipe_run(tmp_path: Path, *argv: str, stderr_too: bool = False) -> tu
     return result.returncode, result.stderr or ""
 
 
+# The real process (marked `process`, the full suite): what its interpreter says at exit and its
+# status, with its standard streams closed, full or a pipe nobody reads; the fast tier runs `main`
+# in-process on the same streams (the `_in_process` tests below) and one real process.
+
+@pytest.mark.process
 @pytest.mark.parametrize("argv", [("completion", "bash"), ("completion", "fish"), ("list",),
                                   ("list", "--format", "json", "-q"), ("init", "--help"), ("--version",)])
 def test_output_nobody_reads_ends_quietly(tmp_path, argv):
@@ -170,6 +178,7 @@ def test_output_and_errors_nobody_reads_end_quietly(tmp_path):
     assert not list(tmp_path.rglob("anthology-crash-*"))
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("shell", ["list >&-", "list <&- >&- 2>&-", "completion bash >&-", "completion zsh >/dev/full",
                                    "list >/dev/full", "list --format json >/dev/full", "--help >/dev/full"])
 def test_closed_or_full_standard_streams_give_no_traceback(tmp_path, shell):
@@ -182,6 +191,7 @@ def test_closed_or_full_standard_streams_give_no_traceback(tmp_path, shell):
     assert not list(tmp_path.rglob("anthology-crash-*"))
 
 
+@pytest.mark.process
 def test_a_pipe_into_head_gives_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "pipeline"), "ANTHOLOGY_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
     command = f"{sys.executable} -m kexue_anthology completion fish | head -c1; {sys.executable} -m kexue_anthology list | head -c1"
@@ -189,6 +199,40 @@ def test_a_pipe_into_head_gives_no_traceback(tmp_path):
     assert result.stdout.startswith("#") and len(result.stdout) == 2
     assert result.stderr.count("Traceback") == 0 and "Exception ignored" not in result.stderr
     assert not list(tmp_path.rglob("anthology-crash-*"))
+
+
+@pytest.fixture
+def away(tmp_path, monkeypatch) -> Path:
+    """A working folder (the bundled sample is what `list` reads there) and a cache of its own."""
+    monkeypatch.setenv("ANTHOLOGY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv", [("completion", "bash"), ("completion", "fish"), ("list",),
+                                  ("list", "--format", "json", "-q")])
+def test_output_nobody_reads_ends_quietly_in_process(away, argv):
+    read, write = os.pipe()
+    os.close(read)                        # the reader is gone before the first byte is written
+    err = io.StringIO()
+    with open(write, "w", encoding="utf-8") as out:
+        status = main(list(argv), out=out, err=err)
+    assert status == PIPE_CLOSED == 141
+    assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue()
+    assert not list(away.rglob("anthology-crash-*"))
+
+
+@pytest.mark.parametrize("argv", [("list",), ("list", "--format", "json"), ("completion", "zsh"), ("--help",)])
+def test_a_full_output_is_one_line_in_process(away, argv):
+    err, out = io.StringIO(), open("/dev/full", "w", encoding="utf-8")
+    try:
+        status = main([*argv, "-q"], out=out, err=err)
+    finally:
+        with contextlib.suppress(OSError):            # what is still buffered cannot be written either
+            out.close()
+    assert status == 2
+    assert err.getvalue() == "anthology: error: the output cannot be written: No space left on device\n"
+    assert not list(away.rglob("anthology-crash-*"))
 
 
 # The words each shell offers after these inputs: the same in bash, zsh and fish.
