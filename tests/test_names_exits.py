@@ -242,25 +242,34 @@ INPUTS = ["anthology ", "anthology b", "anthology build ", "anthology build pdf 
           "anthology init p"]
 
 
-def _bash(script: Path, line: str, cwd: Path) -> list[str]:
-    words = line.split(" ")
-    program = (f"source {script}\nCOMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
-               "_anthology_complete\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
+END = "\x1e"            # ends each line's words where one shell completes several lines
+
+
+def _bash(script: Path, lines: list[str], cwd: Path) -> list[list[str]]:
+    """The words bash's completion offers after each of `lines` (one bash, a fresh COMPREPLY each)."""
+    program = f"source {script}\n"
+    for line in lines:
+        words = line.split(" ")
+        program += (f"COMPREPLY=(); COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
+                    f"_anthology_complete\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\nprintf '{END}\\n'\n")
     result = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], capture_output=True, text=True,
                             timeout=30, cwd=cwd)
     assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+    return _split(result.stdout, len(lines))
 
 
-def _fish(script: Path, line: str, cwd: Path) -> list[str]:
-    result = subprocess.run(["fish", "--no-config", "-c", f"source {script}; complete -C {_fish_quote(line)}"],
-                            capture_output=True, text=True, timeout=30, cwd=cwd)
+def _fish(script: Path, lines: list[str], cwd: Path) -> list[list[str]]:
+    """The words fish offers after each of `lines` (one fish, the lines its arguments)."""
+    result = subprocess.run(["fish", "--no-config", "-c", f"source {script}; for line in $argv; complete -C $line; "
+                             f"echo {END}; end", *lines], capture_output=True, text=True, timeout=30, cwd=cwd)
     assert result.returncode == 0 and not result.stderr, result.stderr
-    return [entry.split("\t")[0] for entry in result.stdout.splitlines()]
+    return [[entry.split("\t")[0] for entry in words] for words in _split(result.stdout, len(lines))]
 
 
-def _fish_quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def _split(output: str, count: int) -> list[list[str]]:
+    blocks = output.split(f"{END}\n")
+    assert len(blocks) == count + 1 and blocks[-1] == "", output
+    return [block.splitlines() for block in blocks[:-1]]
 
 
 # zsh completes only inside its line editor: an interactive zsh in a pseudo-terminal (zsh/zpty) is
@@ -326,13 +335,13 @@ def test_bash_zsh_and_fish_complete_alike(tmp_path):
     (here / "post.md").write_text("", encoding="utf-8")
     (here / "notes.txt").write_text("", encoding="utf-8")
     zsh = _zsh(scripts["zsh"], INPUTS, here, tmp_path / "zsh")
-    for line, zsh_words in zip(INPUTS, zsh, strict=True):
-        bash_words = _bash(scripts["bash"], line, here)
-        fish_words = _fish(scripts["fish"], line, here)
+    bash, fish = _bash(scripts["bash"], INPUTS, here), _fish(scripts["fish"], INPUTS, here)
+    for line, zsh_words, bash_words, fish_words in zip(INPUTS, zsh, bash, fish, strict=True):
         assert bash_words, line
         assert _same(zsh_words) == _same(bash_words), line
         assert _same(fish_words) == _same(bash_words), line
-    assert _same(_bash(scripts["bash"], "anthology ", here)) == sorted(
+    said = dict(zip(INPUTS, bash, strict=True))
+    assert _same(said["anthology "]) == sorted(
         ["check", "build", "list", "import", "fetch", "serve", "init", "new", "help", "completion", "cache"])
-    assert _same(_bash(scripts["bash"], "anthology build pdf --p", here)) == ["--paper", "--project"]
-    assert _same(_bash(scripts["bash"], "anthology list --series build ", here)) == ["notes.txt", "post.md", "posts"]
+    assert _same(said["anthology build pdf --p"]) == ["--paper", "--project"]
+    assert _same(said["anthology list --series build "]) == ["notes.txt", "post.md", "posts"]
