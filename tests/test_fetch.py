@@ -278,7 +278,7 @@ def test_a_few_connections_per_host_and_a_size_limit(tmp_path):
         with lock:
             state["now"] += 1
             state["most"] = max(state["most"], state["now"])
-        time.sleep(0.2)
+        time.sleep(0.1)                                          # long enough for the other one to start
         with lock:
             state["now"] -= 1
         return 200, {}, big if "big" in path else raster("PNG", (8, 8 + int(_name(path)[:-4])))
