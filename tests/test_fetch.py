@@ -278,7 +278,7 @@ def test_a_few_connections_per_host_and_a_size_limit(tmp_path):
         with lock:
             state["now"] += 1
             state["most"] = max(state["most"], state["now"])
-        time.sleep(0.2)
+        time.sleep(0.1)                                          # long enough for the other one to start
         with lock:
             state["now"] -= 1
         return 200, {}, big if "big" in path else raster("PNG", (8, 8 + int(_name(path)[:-4])))
@@ -301,13 +301,16 @@ def _openssl(*args: str | Path, cwd: Path) -> None:
     subprocess.run(["openssl", *map(str, args)], cwd=cwd, check=True, capture_output=True)
 
 
+KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")     # made at once (RSA's take a second)
+
+
 def _certificates(folder: Path) -> Path:
     """A certificate authority (ca.pem) and, signed by it, certificates for images.test and for
     other.test (TLS names, not addresses: the fetcher connects to the address it checked)."""
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+    _openssl("req", "-x509", *KEY, "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
              "-days", "2", "-subj", "/CN=anthology test CA", cwd=folder)
     for name in ("images.test", "other.test"):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+        _openssl("req", *KEY, "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
                  "-subj", f"/CN={name}", cwd=folder)
         (folder / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}\n", encoding="ascii")
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",

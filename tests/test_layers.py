@@ -11,6 +11,8 @@ import ast
 import itertools
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "pipeline" / "kexue_anthology"
@@ -108,15 +110,19 @@ def test_every_room_has_its_layer():
     assert not unplaced, f"rooms of the package not in LAYERS (tests/test_layers.py): {unplaced}; place them"
 
 
-def test_no_import_circle():
-    edges = graph()
+@pytest.fixture(scope="module")
+def edges() -> dict[str, dict[str, int]]:
+    """The package's graph, read once for the tests of this file."""
+    return graph()
+
+
+def test_no_import_circle(edges):
     found = cycle(edges)
     assert found is None, "an import circle:\n  " + "\n  ".join(
         where(a, b, edges[a][b]) for a, b in itertools.pairwise(found))
 
 
-def test_no_import_runs_back_up():
-    edges = graph()
+def test_no_import_runs_back_up(edges):
     upward = [where(module, target, line) + f" ({room(module) or 'the package'} below {room(target)})"
               for module, targets in edges.items() for target, line in targets.items()
               if room(module) in LAYERS and room(target) in LAYERS

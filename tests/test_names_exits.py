@@ -3,6 +3,8 @@ cannot write, output whose reader went away, and the three shells' completions a
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -11,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from kexue_anthology.cli.main import PIPE_CLOSED, main
 from kexue_anthology.formats.names import NAME_BYTES, slug, slugs
 
 from tests.conftest import ROOT
@@ -154,6 +157,11 @@ def _closed_pipe_run(tmp_path: Path, *argv: str, stderr_too: bool = False) -> tu
     return result.returncode, result.stderr or ""
 
 
+# The real process (marked `process`, the full suite): what its interpreter says at exit and its
+# status, with its standard streams closed, full or a pipe nobody reads; the fast tier runs `main`
+# in-process on the same streams (the `_in_process` tests below) and one real process.
+
+@pytest.mark.process
 @pytest.mark.parametrize("argv", [("completion", "bash"), ("completion", "fish"), ("list",),
                                   ("list", "--format", "json", "-q"), ("init", "--help"), ("--version",)])
 def test_output_nobody_reads_ends_quietly(tmp_path, argv):
@@ -170,6 +178,7 @@ def test_output_and_errors_nobody_reads_end_quietly(tmp_path):
     assert not list(tmp_path.rglob("anthology-crash-*"))
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("shell", ["list >&-", "list <&- >&- 2>&-", "completion bash >&-", "completion zsh >/dev/full",
                                    "list >/dev/full", "list --format json >/dev/full", "--help >/dev/full"])
 def test_closed_or_full_standard_streams_give_no_traceback(tmp_path, shell):
@@ -182,6 +191,7 @@ def test_closed_or_full_standard_streams_give_no_traceback(tmp_path, shell):
     assert not list(tmp_path.rglob("anthology-crash-*"))
 
 
+@pytest.mark.process
 def test_a_pipe_into_head_gives_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "pipeline"), "ANTHOLOGY_CACHE": str(tmp_path / "cache"), "TMPDIR": str(tmp_path)}
     command = f"{sys.executable} -m kexue_anthology completion fish | head -c1; {sys.executable} -m kexue_anthology list | head -c1"
@@ -191,6 +201,40 @@ def test_a_pipe_into_head_gives_no_traceback(tmp_path):
     assert not list(tmp_path.rglob("anthology-crash-*"))
 
 
+@pytest.fixture
+def away(tmp_path, monkeypatch) -> Path:
+    """A working folder (the bundled sample is what `list` reads there) and a cache of its own."""
+    monkeypatch.setenv("ANTHOLOGY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv", [("completion", "bash"), ("completion", "fish"), ("list",),
+                                  ("list", "--format", "json", "-q")])
+def test_output_nobody_reads_ends_quietly_in_process(away, argv):
+    read, write = os.pipe()
+    os.close(read)                        # the reader is gone before the first byte is written
+    err = io.StringIO()
+    with open(write, "w", encoding="utf-8") as out:
+        status = main(list(argv), out=out, err=err)
+    assert status == PIPE_CLOSED == 141
+    assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue()
+    assert not list(away.rglob("anthology-crash-*"))
+
+
+@pytest.mark.parametrize("argv", [("list",), ("list", "--format", "json"), ("completion", "zsh"), ("--help",)])
+def test_a_full_output_is_one_line_in_process(away, argv):
+    err, out = io.StringIO(), open("/dev/full", "w", encoding="utf-8")
+    try:
+        status = main([*argv, "-q"], out=out, err=err)
+    finally:
+        with contextlib.suppress(OSError):            # what is still buffered cannot be written either
+            out.close()
+    assert status == 2
+    assert err.getvalue() == "anthology: error: the output cannot be written: No space left on device\n"
+    assert not list(away.rglob("anthology-crash-*"))
+
+
 # The words each shell offers after these inputs: the same in bash, zsh and fish.
 INPUTS = ["anthology ", "anthology b", "anthology build ", "anthology build pdf --p", "anthology check --format ",
           "anthology completion ", "anthology build pdf --paper ", "anthology build epub --series build --ma",
@@ -198,25 +242,34 @@ INPUTS = ["anthology ", "anthology b", "anthology build ", "anthology build pdf 
           "anthology init p"]
 
 
-def _bash(script: Path, line: str, cwd: Path) -> list[str]:
-    words = line.split(" ")
-    program = (f"source {script}\nCOMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
-               "_anthology_complete\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n")
+END = "\x1e"            # ends each line's words where one shell completes several lines
+
+
+def _bash(script: Path, lines: list[str], cwd: Path) -> list[list[str]]:
+    """The words bash's completion offers after each of `lines` (one bash, a fresh COMPREPLY each)."""
+    program = f"source {script}\n"
+    for line in lines:
+        words = line.split(" ")
+        program += (f"COMPREPLY=(); COMP_WORDS=({' '.join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n"
+                    f"_anthology_complete\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\nprintf '{END}\\n'\n")
     result = subprocess.run(["bash", "--norc", "--noprofile", "-c", program], capture_output=True, text=True,
                             timeout=30, cwd=cwd)
     assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+    return _split(result.stdout, len(lines))
 
 
-def _fish(script: Path, line: str, cwd: Path) -> list[str]:
-    result = subprocess.run(["fish", "--no-config", "-c", f"source {script}; complete -C {_fish_quote(line)}"],
-                            capture_output=True, text=True, timeout=30, cwd=cwd)
+def _fish(script: Path, lines: list[str], cwd: Path) -> list[list[str]]:
+    """The words fish offers after each of `lines` (one fish, the lines its arguments)."""
+    result = subprocess.run(["fish", "--no-config", "-c", f"source {script}; for line in $argv; complete -C $line; "
+                             f"echo {END}; end", *lines], capture_output=True, text=True, timeout=30, cwd=cwd)
     assert result.returncode == 0 and not result.stderr, result.stderr
-    return [entry.split("\t")[0] for entry in result.stdout.splitlines()]
+    return [[entry.split("\t")[0] for entry in words] for words in _split(result.stdout, len(lines))]
 
 
-def _fish_quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def _split(output: str, count: int) -> list[list[str]]:
+    blocks = output.split(f"{END}\n")
+    assert len(blocks) == count + 1 and blocks[-1] == "", output
+    return [block.splitlines() for block in blocks[:-1]]
 
 
 # zsh completes only inside its line editor: an interactive zsh in a pseudo-terminal (zsh/zpty) is
@@ -282,13 +335,13 @@ def test_bash_zsh_and_fish_complete_alike(tmp_path):
     (here / "post.md").write_text("", encoding="utf-8")
     (here / "notes.txt").write_text("", encoding="utf-8")
     zsh = _zsh(scripts["zsh"], INPUTS, here, tmp_path / "zsh")
-    for line, zsh_words in zip(INPUTS, zsh, strict=True):
-        bash_words = _bash(scripts["bash"], line, here)
-        fish_words = _fish(scripts["fish"], line, here)
+    bash, fish = _bash(scripts["bash"], INPUTS, here), _fish(scripts["fish"], INPUTS, here)
+    for line, zsh_words, bash_words, fish_words in zip(INPUTS, zsh, bash, fish, strict=True):
         assert bash_words, line
         assert _same(zsh_words) == _same(bash_words), line
         assert _same(fish_words) == _same(bash_words), line
-    assert _same(_bash(scripts["bash"], "anthology ", here)) == sorted(
+    said = dict(zip(INPUTS, bash, strict=True))
+    assert _same(said["anthology "]) == sorted(
         ["check", "build", "list", "import", "fetch", "serve", "init", "new", "help", "completion", "cache"])
-    assert _same(_bash(scripts["bash"], "anthology build pdf --p", here)) == ["--paper", "--project"]
-    assert _same(_bash(scripts["bash"], "anthology list --series build ", here)) == ["notes.txt", "post.md", "posts"]
+    assert _same(said["anthology build pdf --p"]) == ["--paper", "--project"]
+    assert _same(said["anthology list --series build "]) == ["notes.txt", "post.md", "posts"]

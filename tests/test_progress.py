@@ -1,6 +1,8 @@
 """Progress on long runs: one plain line per stage on a pipe (CI), none with -q, a live display
 on a terminal; never on stdout, and not in the streams of a caller that passes its own (the
-tests' `run_cli`).  The command runs as a real process here, its stderr a pipe or a terminal."""
+tests' `run_cli`).  The command's stderr is a real pipe or pseudo-terminal here: each test runs it
+in-process (`main` with no streams of its own, as `python -m kexue_anthology` calls it) and, in the
+full suite (marked `process`), again as a real process."""
 
 from __future__ import annotations
 
@@ -11,8 +13,12 @@ import pty
 import re
 import subprocess
 import sys
+import tempfile
+import threading
+from collections.abc import Callable
 
 import pytest
+from kexue_anthology.cli.main import main
 from kexue_anthology.core import progress
 from rich.console import Console
 
@@ -28,12 +34,12 @@ def environment(**changes: str | None) -> dict[str, str]:
     return env
 
 
-def anthology(*args: object, **env: str | None) -> subprocess.CompletedProcess[str]:
+def process(*args: object, **env: str | None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "kexue_anthology", *map(str, args)], cwd=ROOT, env=environment(**env),
                           capture_output=True, text=True, timeout=600, check=False)
 
 
-def on_terminal(*args: object, **env: str | None) -> tuple[int, str, str]:
+def process_on_terminal(*args: object, **env: str | None) -> tuple[int, str, str]:
     """The command with its stderr on a pseudo-terminal: status, stdout, what the terminal got."""
     master, slave = pty.openpty()
     process = subprocess.Popen([sys.executable, "-m", "kexue_anthology", *map(str, args)], cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -53,6 +59,69 @@ def on_terminal(*args: object, **env: str | None) -> tuple[int, str, str]:
     return process.wait(timeout=600), out, shown.decode(errors="replace")
 
 
+def _in_process(monkeypatch: pytest.MonkeyPatch, args: tuple[object, ...], env: dict[str, str | None],
+                terminal: bool) -> tuple[int, str, str]:
+    """`main` with the process's own stdout (a file) and stderr (a pipe, or a pseudo-terminal's),
+    read on a thread while it runs: status, stdout, what stderr got."""
+    read, write = pty.openpty() if terminal else os.pipe()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(read, 65536)
+            except OSError:                  # EIO: the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out, monkeypatch.context() as m:
+        err = open(write, "w", encoding="utf-8")           # closed below, before the reader is joined
+        try:
+            for name in ("CI", "TERM", "COLUMNS"):
+                m.delenv(name, raising=False)
+            for name, value in env.items():
+                if value is not None:
+                    m.setenv(name, value)
+            m.chdir(ROOT)
+            m.setattr(sys, "stdout", out)
+            m.setattr(sys, "stderr", err)
+            status = main([str(a) for a in args])
+        finally:
+            err.close()
+            reader.join(60)
+            os.close(read)
+        out.seek(0)
+        return status, out.read(), b"".join(chunks).decode(errors="replace")
+
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(params=["in-process", pytest.param("process", marks=pytest.mark.process)])
+def anthology(request, monkeypatch) -> Runner:
+    """The command with its stderr a pipe: (args, **environment) -> its status, stdout and stderr."""
+    if request.param == "process":
+        return process
+
+    def run(*args: object, **env: str | None) -> subprocess.CompletedProcess[str]:
+        status, out, err = _in_process(monkeypatch, args, env, terminal=False)
+        return subprocess.CompletedProcess(args, status, out, err)
+    return run
+
+
+@pytest.fixture(params=["in-process", pytest.param("process", marks=pytest.mark.process)])
+def on_terminal(request, monkeypatch) -> Callable[..., tuple[int, str, str]]:
+    """The command with its stderr on a pseudo-terminal: (args, **environment) -> its status,
+    stdout and what the terminal got."""
+    if request.param == "process":
+        return process_on_terminal
+    return lambda *args, **env: _in_process(monkeypatch, args, env, terminal=True)
+
+
 def stage_lines(err: str) -> list[tuple[str, str | None]]:
     return [(m["stage"], m["count"]) for line in err.splitlines() if (m := LINE.match(line))]
 
@@ -63,7 +132,7 @@ def warned_post(tmp_path):
     return path
 
 
-def test_a_pipe_gets_one_plain_line_per_stage_and_stdout_is_unchanged():
+def test_a_pipe_gets_one_plain_line_per_stage_and_stdout_is_unchanged(anthology):
     result = anthology("list", SEEDS)
     assert result.returncode == 0
     assert stage_lines(result.stderr) == [("read", "39 posts"), ("extract", "39 posts")]
@@ -72,7 +141,7 @@ def test_a_pipe_gets_one_plain_line_per_stage_and_stdout_is_unchanged():
     assert result.stdout == run_cli("list", SEEDS)[1]
 
 
-def test_quiet_prints_only_the_diagnostics_and_the_summary(tmp_path):
+def test_quiet_prints_only_the_diagnostics_and_the_summary(tmp_path, anthology):
     post = warned_post(tmp_path)
     loud, quiet = anthology("list", post), anthology("list", post, "-q")
     assert stage_lines(loud.stderr) == [("read", "1 post"), ("extract", "1 post")]
@@ -91,16 +160,16 @@ def test_a_caller_with_its_own_streams_gets_no_progress():
 @pytest.mark.engine
 def test_check_json_and_github_keep_progress_off_stdout(tmp_path):
     post, cache = warned_post(tmp_path), tmp_path / "cache"
-    result = anthology("check", post, "--format", "json", "--cache-dir", cache)
+    result = process("check", post, "--format", "json", "--cache-dir", cache)
     assert json.loads(result.stdout)["summary"]["formulas"] == 9
     assert stage_lines(result.stderr) == [("read", "1 post"), ("extract", "1 post"), ("validate", "9 formulas")]
-    github = anthology("check", post, "--format", "github", "--cache-dir", cache)
+    github = process("check", post, "--format", "github", "--cache-dir", cache)
     assert "::error file=" in github.stdout and stage_lines(github.stdout) == []
     assert [stage for stage, _ in stage_lines(github.stderr)] == ["read", "extract", "validate"]
-    assert anthology("check", post, "--format", "github", "--cache-dir", cache, "--quiet").stderr == ""
+    assert process("check", post, "--format", "github", "--cache-dir", cache, "--quiet").stderr == ""
 
 
-def test_a_terminal_gets_the_live_display():
+def test_a_terminal_gets_the_live_display(on_terminal):
     status, out, shown = on_terminal("list", SEEDS, TERM="xterm-256color", COLUMNS="100")
     assert status == 0 and out.endswith("39 posts\n")
     assert "\x1b[" in shown and "read" in shown and "extract" in shown and "39 posts" in shown
@@ -108,7 +177,7 @@ def test_a_terminal_gets_the_live_display():
 
 
 @pytest.mark.parametrize("env", [{"TERM": "dumb"}, {"TERM": "xterm", "CI": "true"}])
-def test_a_dumb_terminal_or_ci_gets_plain_lines(env):
+def test_a_dumb_terminal_or_ci_gets_plain_lines(env, on_terminal):
     status, _, shown = on_terminal("list", SEEDS, **env)
     assert status == 0 and "\x1b[" not in shown
     assert stage_lines(shown.replace("\r", "")) == [("read", "39 posts"), ("extract", "39 posts")]
@@ -164,7 +233,7 @@ def test_reporting_changes_nothing_the_stages_make():
     assert [(p.id, len(p.formulas)) for p in shown.posts] == [(p.id, len(p.formulas)) for p in quiet.posts]
 
 
-def test_timings_record_each_stage_wall_and_processor_time(tmp_path):
+def test_timings_record_each_stage_wall_and_processor_time(tmp_path, anthology):
     # ANTHOLOGY_TIMINGS (core/timings.py), what `make bench` reads the cold build's stages from
     target = tmp_path / "timings.jsonl"
     result = anthology("list", SEEDS, "-q", ANTHOLOGY_TIMINGS=str(target))

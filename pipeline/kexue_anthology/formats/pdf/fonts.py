@@ -160,33 +160,37 @@ def _stubbed(data: bytes) -> tuple[str, str] | None:
 
 
 @functools.lru_cache(maxsize=1)
+def _fontconfig() -> tuple[tuple[str, str], ...]:
+    """fontconfig's installed faces, listed once per process for both their uses below: each
+    as (PostScript name, "file\tindex\tversion")."""
+    if not shutil.which("fc-list"):
+        return ()
+    listed = subprocess.run(["fc-list", "-f", "%{postscriptname}\t%{file}\t%{index}\t%{fontversion}\n"],
+                            capture_output=True, text=True).stdout
+    return tuple((name, face) for name, _, face in (line.partition("\t") for line in listed.splitlines()))
+
+
+@functools.lru_cache(maxsize=1)
 def installed_fingerprint() -> str:
     """A digest of the installed fonts (files, faces, versions, sizes): it changes when a font
     does."""
     digest = hashlib.sha256()
-    if shutil.which("fc-list"):
-        listed = subprocess.run(["fc-list", "-f", "%{file}\t%{index}\t%{fontversion}\n"],
-                                capture_output=True, text=True).stdout
-        for line in sorted(set(listed.splitlines())):
-            path = Path(line.split("\t")[0])
-            try:
-                size = path.stat().st_size
-            except OSError:
-                size = -1
-            digest.update(f"{line}\t{size}\n".encode())
+    for line in sorted({face for _, face in _fontconfig()}):
+        path = Path(line.split("\t")[0])
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = -1
+        digest.update(f"{line}\t{size}\n".encode())
     return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=1)
 def installed_faces() -> dict[str, tuple[Path, int]]:
     """fontconfig's faces by PostScript name: the file and the face's index in it."""
-    if not shutil.which("fc-list"):
-        return {}
-    listed = subprocess.run(["fc-list", "-f", "%{postscriptname}\t%{file}\t%{index}\n"],
-                            capture_output=True, text=True)
     faces: dict[str, tuple[Path, int]] = {}
-    for line in listed.stdout.splitlines():
-        name, file, index = [*line.split("\t"), "", "", ""][:3]
+    for name, face in _fontconfig():
+        file, index = [*face.rpartition("\t")[0].split("\t"), ""][:2]      # without the version
         if name and file and index.strip().isdigit():
             faces.setdefault(name, (Path(file), int(index)))
     return faces
