@@ -190,13 +190,9 @@ def math_digest(collection: Collection, post: Post, drawn: Drawn | None = None) 
 
 
 def drawing_digest(drawing: Render) -> bytes:
-    """A digest of all a drawing shows: its size and place, rows, alt text, links, SVG and MathML."""
-    digest = hashlib.sha256(repr((drawing.width, drawing.height, drawing.valign, drawing.margin_bottom,
-                                  drawing.rows, drawing.alt, drawing.links, len(drawing.svg),
-                                  len(drawing.mathml))).encode())
-    digest.update(drawing.svg.encode())
-    digest.update(drawing.mathml.encode())
-    return digest.digest()
+    """A digest of all a drawing shows: its size and place, rows, alt text, links, SVG and MathML
+    (`Render.fingerprint`, kept in the drawing's pack: a rebuild hashes no SVG)."""
+    return drawing.fingerprint()
 
 
 def _place_drawings(collection: Collection, post: Post, mathhtml: MathHTML) -> None:
