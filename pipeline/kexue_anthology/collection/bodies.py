@@ -73,6 +73,10 @@ class Texts(Mapping[str, str]):
             self._made[post_id] = self._load(post_id)
         return self._made[post_id]
 
+    def __contains__(self, post_id: object) -> bool:
+        # Mapping's own reads the text: the search index asks it of every post, to use the fingerprint
+        return post_id in self._made or post_id in self._keys
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._order)
 
