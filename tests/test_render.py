@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import re
 import subprocess
 import sys
@@ -13,6 +13,7 @@ from kexue_anthology.core.model import drawable
 from kexue_anthology.engine.options import EngineOptions
 from kexue_anthology.formulas.formula_text import plain_text
 from kexue_anthology.formulas.mathhtml import MathHTML
+from kexue_anthology.formulas.render import pack, unpack
 from kexue_anthology.stages import Run, run_stages
 
 from tests.conftest import DATA, ROOT
@@ -102,12 +103,12 @@ def test_second_build_draws_nothing_and_a_damaged_drawing_is_redone(tmp_path):
     assert first.drawn == first.distinct > 0
     again = rendered(DATA / "numbering.md", cache_dir=cache)
     assert again.stats.render.drawn == 0 and len(again.renders) == first.formulas
-    packs = list((cache / "renders").rglob("*.json"))
+    packs = list((cache / "renders").rglob("*.bin"))
     assert len(packs) == 1                      # one post: its drawings are one file
-    entry = json.loads(packs[0].read_bytes())
-    damaged = next(iter(entry["value"]))
-    entry["value"][damaged]["svg"] = "<svg"
-    packs[0].write_text(json.dumps(entry), "utf-8")
+    drawings, _ = unpack(packs[0].read_bytes())
+    damaged = next(iter(drawings))
+    drawings[damaged].svg = "<svg"
+    packs[0].write_bytes(pack(drawings))        # `pack` writes what it is given: the damage is read back
     third = rendered(DATA / "numbering.md", cache_dir=cache)
     assert third.stats.render.drawn == 1 and len(third.renders) == first.formulas
     packs[0].write_bytes(packs[0].read_bytes()[:len(packs[0].read_bytes()) // 2])
@@ -239,13 +240,50 @@ def test_a_drawing_two_posts_share_is_stored_once_and_found_from_either(tmp_path
     b = write_post(tmp_path, "b.md", "$E=mc^2$ 与 $b_2$", post_id="pb", title="乙")
     first = rendered(a, b, cache_dir=cache).stats.render
     assert first.drawn == 3 and first.formulas == 4
-    packs = [json.loads(p.read_bytes())["value"] for p in (cache / "renders").rglob("*.json")]
-    assert sorted(len(p) for p in packs) == [2, 2]
-    assert sorted(sum(set(v) == {"in"} for v in p.values()) for p in packs) == [0, 1]   # the shared one named
+    packs = [unpack(p.read_bytes()) for p in (cache / "renders").rglob("*.bin")]
+    assert sorted(len(d) + len(e) for d, e in packs) == [2, 2]
+    assert sorted(len(e) for _, e in packs) == [0, 1]   # the shared one named
     again = rendered(b, cache_dir=cache)            # b alone: its shared drawing read from a's pack
     assert again.stats.render.drawn == 0 and len(again.renders) == 2
     edited = write_post(tmp_path, "a.md", "$a_1$", post_id="pa", title="甲")   # a no longer has it: b takes it over
     assert rendered(edited, b, cache_dir=cache).stats.render.drawn == 0
-    packs = [json.loads(p.read_bytes())["value"] for p in (cache / "renders").rglob("*.json")]
-    assert sorted(len(p) for p in packs) == [1, 2] and not any(set(v) == {"in"} for p in packs for v in p.values())
+    packs = [unpack(p.read_bytes()) for p in (cache / "renders").rglob("*.bin")]
+    assert sorted(len(d) + len(e) for d, e in packs) == [1, 2] and not any(e for _, e in packs)
     assert rendered(b, cache_dir=cache).stats.render.drawn == 0
+
+
+def test_keys_are_the_cache_keys_written_fast():
+    """`_keys` writes `key(engine, tex, display, scope)` itself (the scope's JSON once per change):
+    the same keys, so the same glyph ids in the SVG, as ever."""
+    from kexue_anthology.check.number import number
+    from kexue_anthology.core.cache import key
+    from kexue_anthology.formulas.render import _keys
+    run = run_stages(Run(paths=[str(DATA / "numbering.md")]), "number")
+    post = run.posts[0]
+    post.formulas[0].tex = "\\newcommand{\\v}{\\mathbf{v}} \"引号\" \\\\ \u00e9"   # quotes, a backslash, CJK
+    engine = ("engine", 3)
+    keys, texts, _ = _keys(run.posts, number(run.posts), engine)
+    scope: list[str] = []
+    for f in post.formulas:
+        if (post.id, f.index) in keys:
+            assert keys[(post.id, f.index)] == key(engine, texts[(post.id, f.index)], f.display, scope)
+        if "\\newcommand" in f.tex or "\\def" in f.tex:
+            scope.append(f.tex)
+    assert len(keys) > 3
+
+
+@pytest.mark.engine
+def test_a_pack_keeps_each_drawing_and_its_digest_and_a_changed_drawing_changes_the_digest(tmp_path):
+    from kexue_anthology.collection.bodies import drawing_digest
+    run = rendered(DATA / "numbering.md", cache_dir=tmp_path / "cache")
+    drawings = {str(n): r for n, r in enumerate(run.renders.values())}
+    drawings["elsewhere"] = "another-post"
+    back, elsewhere = unpack(pack(drawings))
+    assert elsewhere == {"elsewhere": "another-post"}
+    assert {k: asdict(r) for k, r in back.items()} == {k: asdict(r) for k, r in drawings.items() if k != "elsewhere"}
+    one = next(iter(back.values()))
+    assert one.digest and drawing_digest(one) == bytes.fromhex(one.digest)
+    changed = dataclasses.replace(one, svg=one.svg.replace("<svg", "<svg data-x=\"1\"", 1), digest="")
+    assert drawing_digest(changed) != drawing_digest(one)
+    assert drawing_digest(dataclasses.replace(one, digest="")) == drawing_digest(one)   # made again: the same
+    assert unpack(pack(drawings)[:-5]) == ({}, {})             # cut short: nothing of it is believed

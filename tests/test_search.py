@@ -238,3 +238,36 @@ def test_the_search_box_and_results_fit_a_phone(corpus_site, tmp_path):
                              capture_output=True, text=True, timeout=120).stdout
         found = re.search(r'<pre id="kx-width">(\d+) (\d+)</pre>', dom)
         assert found and found.group(2) == "390" and int(found.group(1)) <= 390, (page, found and found.groups())
+
+
+def test_an_index_patched_after_edits_is_the_index_made_cold(tmp_path, monkeypatch):
+    """search_files after one post's edit patches the kept parts of the last index (the posts
+    whose entries changed, their terms added and taken away): the same bytes as an index made
+    whole, for a term that goes, one that comes (sorting in), a post left with no words."""
+    from kexue_anthology.formats.html import search
+    made_whole = []
+    monkeypatch.setattr(search, "build_index", lambda *a, **k: made_whole.append(1) or build_index(*a, **k))
+    search_files = search.search_files
+    posts = [post(str(n), f"第{n}篇 笔记", tags=["信息论"] if n % 3 else []) for n in range(40)]
+    texts = {p.id: f"<p>最小熵 post{n} 共同 {'偶数' if n % 2 else '奇数'}</p>" for n, p in enumerate(posts)}
+    url = lambda p: f"posts/{p.id}.html"      # noqa: E731
+    cache = tmp_path / "cache"
+
+    def cold(texts):
+        return index_script(build_index(collection(*posts), texts, url))
+
+    first = search_files(collection(*posts), texts, url, cache)[INDEX_FILE]
+    assert first == cold(texts)
+    edits = [{"7": "<p>全新词语 aardvark zzz 共同</p>"},           # new terms (one sorts first, one last)
+             {"7": "<p>最小熵 post7 共同 偶数</p>", "12": ""},         # back; a post with no text
+             {"0": "<p>只有这里</p>", "39": "<p>最后 post39</p>"}]       # the first and the last post
+    for edit in edits:
+        texts = {**texts, **edit}
+        assert search_files(collection(*posts), texts, url, cache)[INDEX_FILE] == cold(texts)
+    assert len(made_whole) == 1                                 # the edits were patched in
+    # damaged kept parts: made whole again, the same bytes
+    for part in (cache / "search-parts").rglob("*.json"):
+        part.write_text('{"key": "x", "value": {"keys": [], "docs": [], "terms": {}}}', "utf-8")
+    texts = {**texts, "3": "<p>又改了</p>"}
+    assert search_files(collection(*posts), texts, url, cache)[INDEX_FILE] == cold(texts)
+    assert len(made_whole) == 2

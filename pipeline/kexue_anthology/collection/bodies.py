@@ -74,6 +74,10 @@ class Texts(Mapping[str, str]):
             self._made[post_id] = self._load(post_id)
         return self._made[post_id]
 
+    def __contains__(self, post_id: object) -> bool:
+        # Mapping's own reads the text: the search index asks it of every post, to use the fingerprint
+        return post_id in self._made or post_id in self._keys
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._order)
 
@@ -204,13 +208,9 @@ def math_digest(collection: Collection, post: Post, drawn: Drawn | None = None) 
 
 
 def drawing_digest(drawing: Render) -> bytes:
-    """A digest of all a drawing shows: its size and place, rows, alt text, links, SVG and MathML."""
-    digest = hashlib.sha256(repr((drawing.width, drawing.height, drawing.valign, drawing.margin_bottom,
-                                  drawing.rows, drawing.alt, drawing.links, len(drawing.svg),
-                                  len(drawing.mathml))).encode())
-    digest.update(drawing.svg.encode())
-    digest.update(drawing.mathml.encode())
-    return digest.digest()
+    """A digest of all a drawing shows: its size and place, rows, alt text, links, SVG and MathML
+    (`Render.fingerprint`, kept in the drawing's pack: a rebuild hashes no SVG)."""
+    return drawing.fingerprint()
 
 
 def _place_drawings(collection: Collection, post: Post, mathhtml: MathHTML) -> None:

@@ -4,6 +4,7 @@ Core draws it, sizes and the baselines of numbered rows read off the SVG."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import xml.etree.ElementTree as ET
@@ -48,14 +49,31 @@ class Render:
     rows: list[float] = field(default_factory=list)   # per tag: ex from the top to its row's baseline
     alt: str = ""
     links: list[FormulaLink] = field(default_factory=list)
+    digest: str = field(default="", compare=False)     # `fingerprint`, once made (a pack keeps it)
+
+    def fingerprint(self) -> bytes:
+        """A digest of all the drawing shows: its size and place, rows, alt text, links, SVG and
+        MathML.  Made once and kept in the drawing's pack, so that a rebuild does not hash every
+        drawing of the collection again."""
+        if not self.digest:
+            digest = hashlib.sha256(repr((self.width, self.height, self.valign, self.margin_bottom, self.rows,
+                                          self.alt, self.links, len(self.svg), len(self.mathml))).encode())
+            digest.update(self.svg.encode())
+            digest.update(self.mathml.encode())
+            self.digest = digest.hexdigest()
+        return bytes.fromhex(self.digest)
 
     def em(self, ex: float) -> float:
         return round(ex / EX_PER_EM, 4)
 
     @classmethod
     def from_json(cls, value: Any) -> Render | None:
-        """A cached drawing, or None when the entry is damaged or of another shape."""
-        if not (isinstance(value, dict) and set(value) == set(cls.__dataclass_fields__)
+        """A cached drawing, or None when the entry is damaged or of another shape (a `digest`
+        that is there must be one)."""
+        fields = set(cls.__dataclass_fields__)
+        if not (isinstance(value, dict) and set(value) in (fields, fields - {"digest"})
+                and isinstance(value.get("digest", ""), str)
+                and re.fullmatch(r"(?:[0-9a-f]{64})?", value.get("digest", ""))
                 and isinstance(value["svg"], str) and value["svg"].startswith("<svg")
                 and value["svg"].rstrip().endswith("</svg>")
                 and isinstance(value["mathml"], str) and value["mathml"].rstrip().endswith("</math>")):

@@ -17,6 +17,8 @@ emitters set the numbers level with their rows.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import threading
 import xml.etree.ElementTree as ET
@@ -25,7 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kexue_anthology.check.number import PostNumbers, Reference
-from kexue_anthology.core.cache import Cache, key
+from kexue_anthology.core.cache import BlobCache, Cache, key
 from kexue_anthology.core.diagnostics import Diagnostics
 from kexue_anthology.core.model import Formula, Post, drawable, replayable
 from kexue_anthology.engine.client import Request, Worker, fingerprint
@@ -53,6 +55,8 @@ def drawn_tex(f: Formula, refs: list[Reference], linked: bool = True) -> str:
     """The formula with every \\ref/\\eqref replaced by our number, as a link to our anchor
     (MathJax alone cannot resolve a reference to a later formula), or as plain text for
     `linked=False`.  Left as it is when the references written do not match the ones MathJax read."""
+    if "ref" not in f.tex:            # most formulas: no reference to find
+        return f.tex
     found = list(REF.finditer(f.tex))
     if not found or [m.group(2) for m in found] != [r.label for r in refs]:
         return f.tex
@@ -72,17 +76,19 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
            options: EngineOptions) -> tuple[dict[tuple[str, int], Render], RenderStats]:
     """Renders of every drawable formula, by (post id, formula index)."""
     stats = RenderStats()
-    cache = Cache(options.cache_dir, "renders")
+    cache = BlobCache(options.cache_dir, "renders")
     engine = (fingerprint(), DRAWING_VERSION)
-    keys, texts, alts, wanted = _keys(posts, numbers, engine)
+    keys, texts, wanted = _keys(posts, numbers, engine)
     known: dict[str, Render] = {}                     # every drawing the packs read hold
     home: dict[str, str] = {}                         # key → the post whose pack holds its drawing
     held: dict[str, dict[str, str]] = {}              # post id → its pack as read: key → the post holding it
     read: set[str] = set()
+    rewrite: set[str] = set()                         # posts whose drawings were read from the JSON form
 
     def read_pack(post_id: str) -> dict[str, str]:
         read.add(post_id)
-        drawings, elsewhere = _read_pack(cache.get(pack_key(engine, post_id)))
+        drawings, elsewhere, old = _read_post_pack(cache, engine, post_id)
+        rewrite.update([post_id] if old else [])
         for k, drawing in drawings.items():
             known.setdefault(k, drawing)
             home.setdefault(k, post_id)
@@ -106,9 +112,10 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
     drawn: dict[str, Render] = {}
     try:
         if missing:
-            _draw(posts, texts, alts, missing, drawn, diagnostics, options)
+            _draw(posts, texts, _alts(posts, numbers, missing), missing, drawn, diagnostics, options)
     finally:                          # also when stopped: what was drawn is kept
         known.update(drawn)
+        held.update((post_id, {}) for post_id in rewrite & set(held))
         _write_packs(cache, engine, wanted, known, home, held)
     stats.drawn = len(missing)
     stats.cached = stats.distinct - stats.drawn
@@ -116,29 +123,47 @@ def render(posts: list[Post], numbers: dict[str, PostNumbers], diagnostics: Diag
     return renders, stats
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+_STRING = json.encoder.encode_basestring          # a str as json.dumps(…, ensure_ascii=False) writes it
+
+
 def _keys(posts: list[Post], numbers: dict[str, PostNumbers], engine: tuple[str, int]) -> tuple[
-        dict[tuple[str, int], str], dict[tuple[str, int], str], dict[str, str], dict[str, dict[str, None]]]:
+        dict[tuple[str, int], str], dict[tuple[str, int], str], dict[str, dict[str, None]]]:
     """Each drawable formula's cache key and every formula's TeX as drawn, by (post id, index);
-    each key's alt text (from its first formula); each post's keys, in order."""
+    each post's keys, in order.  A key is `key(engine, tex, display, scope)`, its JSON written
+    here with the scope's made once per change of scope: json.dumps of a long scope for each of
+    the collection's formulas was most of a rebuild's drawing stage."""
     keys: dict[tuple[str, int], str] = {}
     texts: dict[tuple[str, int], str] = {}
-    alts: dict[str, str] = {}
     wanted: dict[str, dict[str, None]] = {}
+    head = "[" + _JSON(list(engine)) + ", "
     for post in posts:
         scope: list[str] = []
+        tail = ", " + _JSON(scope) + "]"
         refs = numbers[post.id].refs if post.id in numbers else {}
         own = wanted.setdefault(post.id, {})
         for f in post.formulas:
             tex = drawn_tex(f, refs.get(f.index, []))
             texts[(post.id, f.index)] = tex
             if drawable(f):
-                k = key(engine, tex, f.display, scope)
+                written = head + _STRING(tex) + (", true" if f.display else ", false") + tail
+                k = hashlib.sha256(written.encode()).hexdigest()
                 keys[(post.id, f.index)] = k
                 own[k] = None
-                alts.setdefault(k, drawn_tex(f, refs.get(f.index, []), linked=False))
             if DEFINES.search(f.tex):
                 scope.append(f.tex)
-    return keys, texts, alts, wanted
+                tail = ", " + _JSON(scope) + "]"
+    return keys, texts, wanted
+
+
+def _alts(posts: list[Post], numbers: dict[str, PostNumbers], missing: dict[str, tuple[str, int]]) -> dict[str, str]:
+    """The alt text of each drawing to make: its first formula's TeX with references as plain text."""
+    formulas = {(post.id, f.index): f for post in posts for f in post.formulas}
+    return {k: drawn_tex(formulas[where], numbers[where[0]].refs.get(where[1], []) if where[0] in numbers else [],
+                         linked=False) for k, where in missing.items()}
+
+
+PACK_FORM = 2     # of a pack's bytes (`pack`); drawings kept in the form before it are read once (`_json_pack_key`)
 
 
 def pack_key(engine: tuple[str, int], post_id: str) -> str:
@@ -147,7 +172,65 @@ def pack_key(engine: tuple[str, int], post_id: str) -> str:
     the formulas it changed: the pack holds each drawing under its own key, and is rewritten
     whenever the post's drawings change.  A drawing the post shares with another is held by
     one pack only, the others name that post (`{"in": post id}`)."""
+    return key("drawings of a post", engine, post_id, PACK_FORM)
+
+
+def _json_pack_key(engine: tuple[str, int], post_id: str) -> str:
+    """Where the JSON form of a post's pack was (read, never written: the drawings are the same)."""
     return key("drawings of a post", engine, post_id)
+
+
+def pack(drawings: dict[str, Render | str]) -> bytes:
+    """A post's pack: one line of JSON, each drawing's key with its measures, alt text, links,
+    `digest` and the lengths of its SVG and MathML in bytes (or `{"in": post id}` for a drawing
+    another post holds), then the SVG and MathML of each, one after the other.  Not one JSON
+    document: parsing 27 MB of escaped SVG strings was most of a warm build's drawing stage,
+    and the digest spares the body keys hashing them (collection/bodies.py)."""
+    head: dict[str, Any] = {}
+    strings: list[bytes] = []
+    for k, drawing in drawings.items():
+        if isinstance(drawing, str):
+            head[k] = {"in": drawing}
+            continue
+        drawing.fingerprint()
+        svg, mathml = drawing.svg.encode(), drawing.mathml.encode()
+        head[k] = {**{name: value for name, value in asdict(drawing).items() if name not in ("svg", "mathml")},
+                   "bytes": [len(svg), len(mathml)]}
+        strings += [svg, mathml]
+    return json.dumps(head, ensure_ascii=False).encode() + b"\n" + b"".join(strings)
+
+
+def unpack(data: bytes | None) -> tuple[dict[str, Render], dict[str, str]]:
+    """`pack` read back: the post's drawings by key, and the posts holding its other ones; a
+    damaged drawing counts as missing, a pack whose lengths do not add up as empty."""
+    if not data:
+        return {}, {}
+    line, _, strings = data.partition(b"\n")
+    try:
+        head = json.loads(line)
+    except ValueError:
+        return {}, {}
+    drawings: dict[str, Render] = {}
+    elsewhere: dict[str, str] = {}
+    at = 0
+    for k, v in head.items() if isinstance(head, dict) else ():
+        if isinstance(v, dict) and set(v) == {"in"} and isinstance(v["in"], str):
+            elsewhere[k] = v["in"]
+            continue
+        sizes = v.pop("bytes", None) if isinstance(v, dict) else None
+        if not (isinstance(sizes, list) and len(sizes) == 2 and all(isinstance(n, int) and n >= 0 for n in sizes)):
+            return {}, {}
+        try:
+            svg = strings[at:at + sizes[0]].decode()
+            mathml = strings[at + sizes[0]:at + sizes[0] + sizes[1]].decode()
+        except UnicodeDecodeError:
+            svg = mathml = ""
+        at += sizes[0] + sizes[1]
+        if (drawing := Render.from_json({**v, "svg": svg, "mathml": mathml})) is not None:
+            drawings[k] = drawing
+    if at != len(strings):
+        return {}, {}
+    return drawings, elsewhere
 
 
 def _write_packs(cache: Cache, engine: tuple[str, int], wanted: dict[str, dict[str, None]],
@@ -157,12 +240,22 @@ def _write_packs(cache: Cache, engine: tuple[str, int], wanted: dict[str, dict[s
     for post_id, own in wanted.items():
         layout = {k: home.setdefault(k, post_id) for k in own if k in known}
         if layout != held[post_id]:
-            cache.put(pack_key(engine, post_id), {k: asdict(known[k]) if where == post_id else {"in": where}
-                                                  for k, where in layout.items()})
+            cache.put_bytes(pack_key(engine, post_id), pack({k: known[k] if where == post_id else where
+                                                             for k, where in layout.items()}))
+
+
+def _read_post_pack(cache: BlobCache, engine: tuple[str, int], post_id: str) -> tuple[
+        dict[str, Render], dict[str, str], bool]:
+    """A post's pack (`unpack`), else its pack of the JSON form (then True: to be written anew)."""
+    drawings, elsewhere = unpack(cache.get_bytes(pack_key(engine, post_id)))
+    if drawings or elsewhere or cache.root is None:
+        return drawings, elsewhere, False
+    drawings, elsewhere = _read_pack(Cache(cache.root.parent, cache.root.name).get(_json_pack_key(engine, post_id)))
+    return drawings, elsewhere, bool(drawings or elsewhere)
 
 
 def _read_pack(value: Any) -> tuple[dict[str, Render], dict[str, str]]:
-    """A post's cached drawings by key, and the posts holding its other ones; a damaged
+    """A post's cached drawings by key in the JSON form, and the posts holding its other ones; a damaged
     drawing or pack counts as missing."""
     drawings: dict[str, Render] = {}
     elsewhere: dict[str, str] = {}

@@ -106,21 +106,26 @@ def build_index(collection: Collection, texts: Mapping[str, str], url: Callable[
     docs: list[list[object]] = []
     postings: defaultdict[str, list[int]] = defaultdict(list)
     for number, post in enumerate(collection.posts):
-        k = _post_key(post, texts, url, fingerprint)
-        found = cache.get(k) if cache else None
-        if isinstance(found, list) and len(found) == 2:
-            doc, held = found
-        else:
-            title = plain_title(post.title)
-            text = index_text(texts.get(post.id, ""), post)
-            doc = [title, post.date or "", post.series or "", list(post.tags), url(post), text]
-            held = sorted(terms(" ".join([title, post.series or "", " ".join(post.tags), text])))
-            if cache:
-                cache.put(k, [doc, held])
+        doc, held = _entry(post, texts, url, cache, _post_key(post, texts, url, fingerprint))
         docs.append(doc)
         for term in held:
             postings[term].append(number)
     return {"docs": docs, "terms": dict(sorted(postings.items()))}
+
+
+def _entry(post: Post, texts: Mapping[str, str], url: Callable[[Post], str], cache: Cache | None,
+           k: str) -> tuple[list[object], list[str]]:
+    """A post's entry in the index and its terms, sorted: from the `cache` under `k`, else made (and kept)."""
+    found = cache.get(k) if cache else None
+    if isinstance(found, list) and len(found) == 2:
+        return found[0], found[1]
+    title = plain_title(post.title)
+    text = index_text(texts.get(post.id, ""), post)
+    doc: list[object] = [title, post.date or "", post.series or "", list(post.tags), url(post), text]
+    held = sorted(terms(" ".join([title, post.series or "", " ".join(post.tags), text])))
+    if cache:
+        cache.put(k, [doc, held])
+    return doc, held
 
 
 def _post_key(post: Post, texts: Mapping[str, str], url: Callable[[Post], str],
@@ -144,12 +149,21 @@ def index_script(index: dict[str, Any]) -> bytes:
     Both are string literals because a browser reads a long string far faster than it parses
     the same data written as JavaScript objects and arrays."""
     digits = [_base36(n) for n in range(len(index["docs"]) + 1)]      # every difference there can be
-    lines = "".join(f"\n{term} {','.join(map(digits.__getitem__, map(sub, numbers, [0, *numbers[:-1]])))}"
-                    for term, numbers in index["terms"].items())
-    docs = json.dumps(index["docs"], ensure_ascii=False, separators=(",", ":"))
+    return _script([_doc_json(doc) for doc in index["docs"]],
+                   {term: ",".join(map(digits.__getitem__, map(sub, numbers, [0, *numbers[:-1]])))
+                    for term, numbers in index["terms"].items()})
+
+
+def _doc_json(doc: list[object]) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def _script(docs: list[str], postings: Mapping[str, str]) -> bytes:
+    """`index_script` from its parts: each post's entry as JSON, each term's posts as written (sorted by term)."""
+    lines = "".join(f"\n{term} {posts}" for term, posts in postings.items())
     return ("/* kexue-anthology search index: written by `anthology build html` */\n"
-            f"window.KX_SEARCH={{docs:JSON.parse({_js_string(docs)}),terms:{_js_string(lines + chr(10))}}};\n"
-            ).encode()
+            f"window.KX_SEARCH={{docs:JSON.parse({_js_string('[' + ','.join(docs) + ']')}),"
+            f"terms:{_js_string(lines + chr(10))}}};\n").encode()
 
 
 def _js_string(text: str) -> str:
@@ -184,7 +198,81 @@ def search_files(collection: Collection, texts: Mapping[str, str], url: Callable
     cache = BlobCache(cache_dir, "search")
     index = cache.get_bytes(digest.hexdigest())
     if index is None:
-        index = index_script(build_index(collection, texts, url, Cache(cache_dir, "search-posts"), fingerprint))
+        index = _index_again(collection, texts, url, cache_dir, fingerprint)
         cache.put_bytes(digest.hexdigest(), index)
     return {INDEX_FILE: index,
             SCRIPT_FILE: (TEMPLATES / "html" / "search.js").read_bytes()}
+
+
+def _index_again(collection: Collection, texts: Mapping[str, str], url: Callable[[Post], str],
+                 cache_dir: Path | None, fingerprint: Callable[[str], str] | None) -> bytes:
+    """The index script, made from the last index of the same posts (its parts: each post's
+    `_post_key`, entry as JSON and each term's posts as written, one cache entry) with the
+    entries of the posts whose key changed patched in, so that a rebuild after an edit costs
+    what the edit changed; made whole (`build_index`) when there is no such index or when many
+    posts changed.  The same bytes either way (`_script`)."""
+    entries = Cache(cache_dir, "search-posts")
+    kept = Cache(cache_dir, "search-parts")
+    posts = collection.posts
+    where = key("search-parts", INDEX_VERSION, [post.id for post in posts])
+    keys = [_post_key(post, texts, url, fingerprint) for post in posts]
+    parts = kept.get(where)
+    patched = _patch(parts, keys, posts, texts, url, entries) if parts is not None else None
+    if patched is None:
+        index = build_index(collection, texts, url, entries, fingerprint)
+        script = index_script(index)
+        digits = [_base36(n) for n in range(len(posts) + 1)]
+        patched = {"keys": keys, "docs": [_doc_json(doc) for doc in index["docs"]],
+                   "terms": {term: ",".join(map(digits.__getitem__, map(sub, numbers, [0, *numbers[:-1]])))
+                             for term, numbers in index["terms"].items()}}
+    else:
+        script = _script(patched["docs"], patched["terms"])
+    kept.put(where, patched)
+    return script
+
+
+def _patch(parts: Any, keys: list[str], posts: list[Post], texts: Mapping[str, str], url: Callable[[Post], str],
+           entries: Cache) -> dict[str, Any] | None:
+    """The kept `parts` with the changed posts' entries and terms in their place, or None when
+    they cannot be had that way (damaged, of other posts, a changed post's old entry gone, many changed)."""
+    if not (isinstance(parts, dict) and set(parts) == {"keys", "docs", "terms"} and isinstance(parts["keys"], list)
+            and len(parts["keys"]) == len(keys) == len(parts["docs"]) and isinstance(parts["terms"], dict)
+            and all(isinstance(doc, str) for doc in parts["docs"])
+            and all(isinstance(posts, str) for posts in parts["terms"].values())):
+        return None
+    changed = [n for n, (was, now) in enumerate(zip(parts["keys"], keys, strict=True)) if was != now]
+    if len(changed) > max(8, len(keys) // 8):
+        return None
+    terms_of: dict[str, str] = parts["terms"]
+    added = False
+    for n in changed:
+        old = entries.get(parts["keys"][n])
+        if not (isinstance(old, list) and len(old) == 2 and isinstance(old[1], list)):
+            return None
+        doc, held = _entry(posts[n], texts, url, entries, keys[n])
+        parts["docs"][n] = _doc_json(doc)
+        was, now = set(old[1]), set(held)
+        for term in was ^ now:
+            try:
+                numbers = _numbers(terms_of.get(term, ""))
+            except ValueError:
+                return None
+            numbers = sorted(set(numbers) - {n}) if term in was else sorted({*numbers, n})
+            added |= term not in terms_of
+            if numbers:
+                terms_of[term] = ",".join(map(_base36, map(sub, numbers, [0, *numbers[:-1]])))
+            else:
+                del terms_of[term]
+        parts["keys"][n] = keys[n]
+    if added:
+        parts["terms"] = dict(sorted(terms_of.items()))
+    return parts
+
+
+def _numbers(written: str) -> list[int]:
+    """A term's posts as `index_script` writes them (differences in base 36), as numbers."""
+    numbers, at = [], 0
+    for step in written.split(",") if written else ():
+        at += int(step, 36)
+        numbers.append(at)
+    return numbers
