@@ -153,9 +153,7 @@ def documents(run: Run) -> None:
     """The posts' documents (the document stage) straight after extract, nothing validated, numbered
     or drawn: what `anthology fetch` finds the images in, as the build will (the build's own document
     stage then takes them from the cache)."""
-    run.stage = "document"
-    with timings.stage("document"), progress.task("document", len(run.posts), "posts"):
-        _document(run)
+    _stage(run, "document", _document)
 
 
 def run_stages(run: Run, until: str, start: str = "read") -> Run:
@@ -166,18 +164,23 @@ def run_stages(run: Run, until: str, start: str = "read") -> Run:
             raise ValueError(f"no stage {name!r}; stages: {', '.join(names)}")
     try:
         for name, stage in STAGES[names.index(start): names.index(until) + 1]:
-            run.stage = name
-            unit, size = _SIZES.get(name, ("", None))
-            with timings.stage(name) as counts, progress.task(name, size(run) if size else None, unit):
-                stage(run)
-                if name == "render" and run.stats.render:
-                    counts.update(drawn=run.stats.render.drawn, distinct=run.stats.render.distinct,
-                                  workers=run.engine.workers())
-                elif name in ("validate", "render", "document"):
-                    counts.update({unit or "items": size(run) if size else 0})
+            _stage(run, name, stage)
     finally:
         run.engine.release()
     return run
+
+
+def _stage(run: Run, name: str, stage: Callable[[Run], None]) -> None:
+    """One stage run, its progress shown and its time recorded with what it counted."""
+    run.stage = name
+    unit, size = _SIZES.get(name, ("", None))
+    with timings.stage(name) as counts, progress.task(name, size(run) if size else None, unit):
+        stage(run)
+        if name == "render" and run.stats.render:
+            counts.update(drawn=run.stats.render.drawn, distinct=run.stats.render.distinct,
+                          workers=run.engine.workers())
+        elif name in ("validate", "render", "document"):
+            counts.update({unit or "items": size(run) if size else 0})
 
 
 def _posts(run: Run) -> int:
