@@ -155,13 +155,13 @@ class EPUBEmitter(Emitter):
                     return cache_key("epub-skeleton", context, css, hashlib.sha256(cover).hexdigest(), cover_name,
                                      hashlib.sha256(book.source(blocks).encode("utf-8")).hexdigest())
 
-                quick = _edited(collection, book, mathhtml, files, cached, front, skeleton, skeletons, store)
+                quick = _edited(collection, groups, book, mathhtml, files, cached, front, skeleton, skeletons, store)
                 if quick is not None:
-                    whole, converted, names = quick
+                    whole, converted, names, skeleton_key = quick
                     for post_id, chapter in converted.items():
                         store.put(keys[post_id], chapter, work)
                     store.books.put_bytes(book_key, whole)
-                    skeletons.put(skeleton({**cached, **converted}), book_key, names)
+                    skeletons.put(skeleton_key, book_key, names)
                     write_if_changed(out, whole)
                     return out
                 # drawings as files (`--math svg`): the book's own run copies every drawing again, so
@@ -221,17 +221,21 @@ def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files
         {src: name for name, src in sources.items()}
 
 
-def _edited(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: dict[str, str],
+def _edited(collection: Collection, groups: list[tuple[str | None, list[Post]]], book: EPUBWriter,
+            mathhtml: MathHTML, files: dict[str, str],
             cached: dict[str, Chapter], front: Front, skeleton: Callable[[dict[str, Chapter]], str],
-            skeletons: Skeletons, store: ChapterStore) -> tuple[bytes, dict[str, Chapter], dict[str, str]] | None:
+            skeletons: Skeletons,
+            store: ChapterStore) -> tuple[bytes, dict[str, Chapter], dict[str, str], str] | None:
     """The book when the posts not in `cached` can be written in a small book of their own and
     the book around them is as it was (kexue_anthology.formats.epub.rebuild): its bytes, each
-    chapter converted (post id → as cached) and the media's names; None when not."""
-    converted = _converted(collection, book, mathhtml, files, cached, front)
+    chapter converted (post id → as cached), the media's names and the skeleton's key; None
+    when not."""
+    converted = _converted(collection, groups, book, mathhtml, files, cached, front)
     if converted is None:
         return None
     chapters = {**cached, **converted}
-    found = skeletons.get(skeleton(chapters))
+    skeleton_key = skeleton(chapters)
+    found = skeletons.get(skeleton_key)
     last = store.books.get_bytes(found[0]) if found is not None else None
     if found is None or last is None:
         return None
@@ -248,19 +252,19 @@ def _edited(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files:
                 data = named(chapters[by_file.pop(entry.name)], names).encode("utf-8")
             except KeyError:
                 return None
-            if data != entry.content():
+            if data != entry.content:
                 replace[entry.name] = data
     if by_file or comment != MARK.encode():
         return None
-    return rezip.written(entries, replace, comment), converted, names
+    return rezip.written(entries, replace, comment), converted, names, skeleton_key
 
 
-def _converted(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: dict[str, str],
-               cached: dict[str, Chapter], front: Front) -> dict[str, Chapter] | None:
+def _converted(collection: Collection, groups: list[tuple[str | None, list[Post]]], book: EPUBWriter,
+               mathhtml: MathHTML, files: dict[str, str], cached: dict[str, Chapter],
+               front: Front) -> dict[str, Chapter] | None:
     """The chapter of each post not in `cached` (post id → as cached), written in a small book
     (kexue_anthology.formats.epub.rebuild.small_book) as the run over the whole book writes
     it; None when it might not be."""
-    groups = collection.groups()
     heads = {post.id: _head(post, book.depth) for post in collection.posts}
     full = {post.id: _chapter(collection, post, mathhtml, book.depth) for post in collection.posts
             if post.id not in cached}

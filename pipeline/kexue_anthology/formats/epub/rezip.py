@@ -32,10 +32,7 @@ class Entry:
     data: bytes           # as stored (deflated or not)
     central: bytes        # the central directory record
     method: int
-    crc: int
-
-    def content(self) -> bytes:
-        return zlib.decompress(self.data, -15) if self.method == _DEFLATED else self.data
+    content: bytes        # the data as it is in the file
 
 
 def read(book: bytes) -> tuple[list[Entry], bytes]:
@@ -73,11 +70,10 @@ def _read(book: bytes) -> tuple[list[Entry], bytes]:
         local = book[header:header + _LOCAL.size + local_fields[10] + local_fields[11]]
         data = book[header + len(local):header + len(local) + compressed]
         name = central[_CENTRAL.size:_CENTRAL.size + n].decode("utf-8" if flags & 0x800 else "cp437")
-        entry = Entry(name, local, data, central, method, crc)
-        content = entry.content()
+        content = zlib.decompress(data, -15) if method == _DEFLATED else data
         if len(data) != compressed or len(content) != size_ or zlib.crc32(content) != crc:
             raise BadZip(f"{name} is damaged")
-        entries.append(entry)
+        entries.append(Entry(name, local, data, central, method, content))
         offset = header + len(local) + compressed
     if offset != start or at != end:
         raise BadZip("bytes outside the entries")
