@@ -37,6 +37,12 @@ whole book: a cached chapter names them by their source, and the placeholder
 holds them so that the book's run names them as one run over the whole book does
 (kexue_anthology.formats.epub.chapters).  A chapter shown as plain text is never cached, so
 that it is reported again.
+
+A rebuild after edits that leave the book around the edited chapters as it was (the same
+placeholders, metadata, stylesheet and cover: the same skeleton) runs no pandoc over the whole
+book: the edited chapters are written in a small book of their own and put into the last book
+made around that skeleton, nothing else deflated again (kexue_anthology.formats.epub.rebuild,
+kexue_anthology.formats.epub.rezip).
 """
 
 from __future__ import annotations
