@@ -42,8 +42,15 @@ def stand_in(head: list[Node], blocks: list[Node]) -> list[Node]:
     """A chapter not converted in this batch: its heading (`head`) and an empty span for each
     id of its text (`blocks`) that pandoc records as a link target — the elements' ids and
     those of raw HTML tags."""
-    ids: dict[str, None] = {}
     own = {Attr(node["c"][_ATTR_AT[tag(node)]]).id for node in head if tag(node) in _ATTR_AT}
+    spans = "".join(f'<span id="{ident}"></span>' for ident in element_ids(blocks) if ident not in own)
+    return [*head, RawBlock.new("html", f"<div>{spans}</div>")] if spans else list(head)
+
+
+def element_ids(blocks: list[Node]) -> list[str]:
+    """Each id of `blocks` that pandoc records as a link target, once, in order: the elements'
+    ids and those of raw HTML tags."""
+    ids: dict[str, None] = {}
     for node in walk(blocks):
         kind = tag(node)
         if kind in _ATTR_AT:
@@ -51,8 +58,7 @@ def stand_in(head: list[Node], blocks: list[Node]) -> list[Node]:
         elif kind in ("RawBlock", "RawInline") and node["c"][0] in ("html", "html5", "html4"):
             for ident in _RAW_ID.findall(node["c"][1]):
                 ids.setdefault(ident)
-    spans = "".join(f'<span id="{ident}"></span>' for ident in ids if ident and ident not in own)
-    return [*head, RawBlock.new("html", f"<div>{spans}</div>")] if spans else list(head)
+    return [ident for ident in ids if ident]
 
 
 def run_side_by_side(batches: list[list[Post]], convert: Callable[[int, list[Post]], dict[str, T]],

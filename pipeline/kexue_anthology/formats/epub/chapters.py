@@ -157,6 +157,11 @@ def chapter_key(collection: Collection, post: Post, mathhtml: MathHTML, context:
     return cache_key("epub-chapter", context, body, post.title, post_meta(post))
 
 
+def chapter_ids(chapter: Chapter) -> list[str]:
+    """Every id of a cached chapter's file, as often as it is there."""
+    return _ID.findall(chapter.text)
+
+
 def placeholder(post: Post, chapter: Chapter) -> list[Node]:
     """For a chapter taken from the cache, what pandoc must still see of the file's content
     after its heading (the contents are made of it) — every id (a link from another chapter to
@@ -164,7 +169,7 @@ def placeholder(post: Post, chapter: Chapter) -> list[Node]:
     accessibility_metadata reads, and its media in the order and pass pandoc met them — in
     raw HTML; the file pandoc writes for it is then replaced."""
     xhtml = chapter.text
-    ids = "".join(f'<span id="{ident}"></span>' for ident in dict.fromkeys(_ID.findall(xhtml))
+    ids = "".join(f'<span id="{ident}"></span>' for ident in dict.fromkeys(chapter_ids(chapter))
                   if ident != post_anchor(post))
     marks = "".join(f"{name}></{name[1:]}>" for name in ("<math", "<svg") if name in xhtml)
     for mark, html in ((PLACEHOLDER, f"<span {PLACEHOLDER}></span>"), (FIGURE, f"{FIGURE}</figure>"),

@@ -37,6 +37,12 @@ whole book: a cached chapter names them by their source, and the placeholder
 holds them so that the book's run names them as one run over the whole book does
 (kexue_anthology.formats.epub.chapters).  A chapter shown as plain text is never cached, so
 that it is reported again.
+
+A rebuild after edits that leave the book around the edited chapters as it was (the same
+placeholders, metadata, stylesheet and cover: the same skeleton) runs no pandoc over the whole
+book: the edited chapters are written in a small book of their own and put into the last book
+made around that skeleton, nothing else deflated again (kexue_anthology.formats.epub.rebuild,
+kexue_anthology.formats.epub.rezip).
 """
 
 from __future__ import annotations
@@ -75,19 +81,22 @@ from kexue_anthology.formats.base import Emitter, Option, positive
 from kexue_anthology.formats.common import build_date
 from kexue_anthology.formats.cover import cover_image, draw_cover
 from kexue_anthology.formats.epub import batches as epub_batches
+from kexue_anthology.formats.epub import rezip
 from kexue_anthology.formats.epub.accessibility import accessibility_metadata, meta_string
 from kexue_anthology.formats.epub.chapters import (
     Chapter,
     ChapterStore,
     Misplaced,
     chapter_files,
+    chapter_ids,
     chapter_key,
     digest,
     named,
     normalized,
     placeholder,
 )
-from kexue_anthology.formats.epub.xhtml import well_formed
+from kexue_anthology.formats.epub.rebuild import Skeletons, own_ids, renamed, small_book
+from kexue_anthology.formats.epub.xhtml import NotXML, well_formed
 from kexue_anthology.formats.fonts import cjk_serif_font
 from kexue_anthology.formats.ids import book_id
 from kexue_anthology.formats.templates import environment, post_meta
@@ -142,16 +151,35 @@ class EPUBEmitter(Emitter):
             if whole is None or not zipfile.is_zipfile(io.BytesIO(whole)):
                 cached = {post.id: chapter for post in collection.posts
                           if (chapter := store.chapter(keys[post.id], work)) is not None}
+                skeletons = Skeletons(options.cache_dir)
+
+                def skeleton(chapters: dict[str, Chapter]) -> str:
+                    """The key of the book's run with every chapter its placeholder: all but
+                    the chapter files come from it."""
+                    blocks = _blocks(groups, {post.id: [*_head(post, depth), *placeholder(post, chapters[post.id])]
+                                              for post in collection.posts})
+                    return cache_key("epub-skeleton", context, css, hashlib.sha256(cover).hexdigest(), cover_name,
+                                     hashlib.sha256(book.source(blocks).encode("utf-8")).hexdigest())
+
+                quick = _edited(collection, groups, book, mathhtml, files, cached, front, skeleton, skeletons, store)
+                if quick is not None:
+                    whole, converted, names, skeleton_key = quick
+                    for post_id, chapter in converted.items():
+                        store.put(keys[post_id], chapter, work)
+                    store.books.put_bytes(book_key, whole)
+                    skeletons.put(skeleton_key, book_key, names)
+                    write_if_changed(out, whole)
+                    return out
                 # drawings as files (`--math svg`): the book's own run copies every drawing again, so
                 # batches ahead cost more than they save unless asked for (`--jobs N`)
                 jobs = options.jobs or (1 if mathhtml.mode == "svg" else min(2, os.cpu_count() or 1))
                 ahead = _ahead(collection, book, mathhtml, files, cached, front, jobs)
                 done = {**cached, **ahead}
                 try:
-                    made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
+                    made, fell_back, names = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 except Misplaced:          # never seen: the book is written whole instead
                     done = {}
-                    made, fell_back = _written(collection, book, mathhtml, files, done, front, diagnostics)
+                    made, fell_back, names = _written(collection, book, mathhtml, files, done, front, diagnostics)
                 for post in collection.posts:
                     if post.id not in cached and post.id not in fell_back:
                         chapter = ahead.get(post.id) or made.get(post.id)
@@ -160,16 +188,21 @@ class EPUBEmitter(Emitter):
                 whole = (work / "book.epub").read_bytes()
                 if not fell_back:          # a post shown as plain text is reported again by the next build
                     store.books.put_bytes(book_key, whole)
+                    every = {**cached, **ahead, **made}
+                    if all(post.id in every for post in collection.posts):
+                        skeletons.put(skeleton(every), book_key, names)
             write_if_changed(out, whole)
         return out
 
 
 def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: dict[str, str],
-             done: dict[str, Chapter], front: Front, diagnostics: Diagnostics) -> tuple[dict[str, Chapter], set[str]]:
+             done: dict[str, Chapter], front: Front,
+             diagnostics: Diagnostics) -> tuple[dict[str, Chapter], set[str], dict[str, str]]:
     """The book written into its work folder (`book.epub`), the chapters of `done` (post id →
     the chapter file made before) taken as they are, the front matter (`front`) set in: each
-    chapter converted in this run, as cached (None: its media's sources are not known), and the
-    posts shown as plain text because pandoc failed on them."""
+    chapter converted in this run, as cached (None: its media's sources are not known), the
+    posts shown as plain text because pandoc failed on them, and the media's names (source →
+    pandoc's `fileN.ext`)."""
     chapters = {post.id: [*_head(post, book.depth), *placeholder(post, done[post.id])] if post.id in done
                 else _chapter(collection, post, mathhtml, book.depth) for post in collection.posts}
     groups = collection.groups()
@@ -190,7 +223,85 @@ def _written(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files
                if (chapter := done.get(post.id)) is not None}
     made, sources = _title_chapters(target, spliced, front)
     return {post.id: chapter for post in collection.posts if post.id not in done
-            if (chapter := normalized(made[files[post.id]], sources, chapters[post.id])) is not None}, fell_back
+            if (chapter := normalized(made[files[post.id]], sources, chapters[post.id])) is not None}, fell_back, \
+        {src: name for name, src in sources.items()}
+
+
+def _edited(collection: Collection, groups: list[tuple[str | None, list[Post]]], book: EPUBWriter,
+            mathhtml: MathHTML, files: dict[str, str],
+            cached: dict[str, Chapter], front: Front, skeleton: Callable[[dict[str, Chapter]], str],
+            skeletons: Skeletons,
+            store: ChapterStore) -> tuple[bytes, dict[str, Chapter], dict[str, str], str] | None:
+    """The book when the posts not in `cached` can be written in a small book of their own and
+    the book around them is as it was (kexue_anthology.formats.epub.rebuild): its bytes, each
+    chapter converted (post id → as cached), the media's names and the skeleton's key; None
+    when not."""
+    converted = _converted(collection, groups, book, mathhtml, files, cached, front)
+    if converted is None:
+        return None
+    chapters = {**cached, **converted}
+    skeleton_key = skeleton(chapters)
+    found = skeletons.get(skeleton_key)
+    last = store.books.get_bytes(found[0]) if found is not None else None
+    if found is None or last is None:
+        return None
+    names = found[1]
+    try:
+        entries, comment = rezip.read(last)
+    except rezip.BadZip:
+        return None
+    by_file = {files[post.id]: post.id for post in collection.posts}
+    replace: dict[str, bytes] = {}
+    for entry in entries:
+        if entry.name in by_file:
+            try:
+                data = named(chapters[by_file.pop(entry.name)], names).encode("utf-8")
+            except KeyError:
+                return None
+            if data != entry.content:
+                replace[entry.name] = data
+    if by_file or comment != MARK.encode():
+        return None
+    return rezip.written(entries, replace, comment), converted, names, skeleton_key
+
+
+def _converted(collection: Collection, groups: list[tuple[str | None, list[Post]]], book: EPUBWriter,
+               mathhtml: MathHTML, files: dict[str, str], cached: dict[str, Chapter],
+               front: Front) -> dict[str, Chapter] | None:
+    """The chapter of each post not in `cached` (post id → as cached), written in a small book
+    (kexue_anthology.formats.epub.rebuild.small_book) as the run over the whole book writes
+    it; None when it might not be."""
+    heads = {post.id: _head(post, book.depth) for post in collection.posts}
+    full = {post.id: _chapter(collection, post, mathhtml, book.depth) for post in collection.posts
+            if post.id not in cached}
+    if not full:
+        return {}
+    parts = {f"#part-{n}": _header(1, f"part-{n}", name, ["part"]) for n, (name, _) in enumerate(groups, 1)
+             if name is not None}
+    ids: dict[str, list[str]] = {anchor: [anchor[1:]] for anchor in parts}
+    for post in collection.posts:
+        chapter = cached.get(post.id)
+        ids[post.id] = (own_ids(heads[post.id], full[post.id][len(heads[post.id]):]) if chapter is None
+                        else [post_anchor(post), *dict.fromkeys(chapter_ids(chapter))])
+    plan = small_book(groups, files, full, heads, parts, ids)
+    if plan is None:
+        return None
+    blocks, mapping = plan
+    target = book.work / "edited.epub"
+    try:
+        book.write(blocks, target)
+        made, sources = _title_chapters(target, {}, front, write=False)
+    except (pandoc.PandocError, NotXML):
+        return None
+    small = {whole: part for part, whole in mapping.items()}
+    converted: dict[str, Chapter] = {}
+    for post_id, chapter_blocks in full.items():
+        text = renamed(made.get(small[files[post_id]], ""), mapping)
+        chapter = normalized(text, sources, chapter_blocks) if text else None
+        if chapter is None or text is None or f'id="{ids[post_id][0]}"' not in text:
+            return None
+        converted[post_id] = chapter
+    return converted
 
 
 def _ahead(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: dict[str, str],
@@ -263,12 +374,15 @@ class EPUBWriter:
         self.env = dict(os.environ, SOURCE_DATE_EPOCH=str(int(when.timestamp())))
         self.posts, self.cover = posts, cover
 
-    def write(self, blocks: list[Node], target: Path) -> None:
-        source = target.with_suffix(".json")
+    def source(self, blocks: list[Node]) -> str:
+        """pandoc's input for the book of `blocks`."""
         content = json.dumps(blocks, ensure_ascii=False)
         meta = json.dumps({**self.meta, **accessibility_metadata(content)}, ensure_ascii=False)
-        source.write_text(f'{{"pandoc-api-version": {json.dumps(pandoc.api_version())}, "meta": {meta}, '
-                          f'"blocks": {content}}}', encoding="utf-8")
+        return f'{{"pandoc-api-version": {json.dumps(pandoc.api_version())}, "meta": {meta}, "blocks": {content}}}'
+
+    def write(self, blocks: list[Node], target: Path) -> None:
+        source = target.with_suffix(".json")
+        source.write_text(self.source(blocks), encoding="utf-8")
         pandoc.run([str(source), "--from=json", "--to=epub3", f"--output={target}",
                     f"--css={self.work / 'book.css'}", f"--epub-cover-image={self.work / self.cover}",
                     f"--split-level={self.depth}", "--toc", f"--toc-depth={self.depth}", "--wrap=none",
