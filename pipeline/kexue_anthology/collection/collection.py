@@ -55,6 +55,8 @@ class Collection:
         found = self._index()[1].get(id(post))
         if found is not None and any(p is post for p in found.parts):
             return found
+        if not any(p.id == post.id for s in self.series for p in s.parts):
+            return None                 # no part of any series is it (nor equal to it: the ids differ)
         return next((s for s in self.series if post in s.parts), None)
 
     def neighbours(self, post: Post) -> tuple[Post | None, Post | None]:
