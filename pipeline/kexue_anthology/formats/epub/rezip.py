@@ -26,7 +26,7 @@ class BadZip(ValueError):
 
 
 @dataclass
-class Entry:
+class ZipEntry:
     name: str
     local: bytes          # the local header, with the name and extra field
     data: bytes           # as stored (deflated or not)
@@ -35,7 +35,7 @@ class Entry:
     content: bytes        # the data as it is in the file
 
 
-def read(book: bytes) -> tuple[list[Entry], bytes]:
+def read(book: bytes) -> tuple[list[ZipEntry], bytes]:
     """The entries of `book` in order, each one's data checked, and the zip's comment."""
     try:
         return _read(book)
@@ -43,7 +43,7 @@ def read(book: bytes) -> tuple[list[Entry], bytes]:
         raise BadZip(str(e)) from None
 
 
-def _read(book: bytes) -> tuple[list[Entry], bytes]:
+def _read(book: bytes) -> tuple[list[ZipEntry], bytes]:
     end = book.rfind(b"PK\x05\x06")
     if end < 0:
         raise BadZip("no end record")
@@ -52,7 +52,7 @@ def _read(book: bytes) -> tuple[list[Entry], bytes]:
     if (disk, disk_dir) != (0, 0) or count_disk != count or len(comment) != comment_length \
             or start + size != end or count == 0xFFFF:
         raise BadZip("not a zip of one part as zipfile writes it")
-    entries: list[Entry] = []
+    entries: list[ZipEntry] = []
     at, offset = start, 0
     for _ in range(count):
         c = _CENTRAL.unpack_from(book, at)
@@ -73,14 +73,14 @@ def _read(book: bytes) -> tuple[list[Entry], bytes]:
         content = zlib.decompress(data, -15) if method == _DEFLATED else data
         if len(data) != compressed or len(content) != size_ or zlib.crc32(content) != crc:
             raise BadZip(f"{name} is damaged")
-        entries.append(Entry(name, local, data, central, method, content))
+        entries.append(ZipEntry(name, local, data, central, method, content))
         offset = header + len(local) + compressed
     if offset != start or at != end:
         raise BadZip("bytes outside the entries")
     return entries, comment
 
 
-def written(entries: list[Entry], replace: dict[str, bytes], comment: bytes) -> bytes:
+def written(entries: list[ZipEntry], replace: dict[str, bytes], comment: bytes) -> bytes:
     """The zip of `entries`, those named in `replace` with that data instead, and `comment`."""
     out = bytearray()
     central = bytearray()
