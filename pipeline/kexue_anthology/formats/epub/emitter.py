@@ -161,7 +161,10 @@ class EPUBEmitter(Emitter):
                     return cache_key("epub-skeleton", context, css, hashlib.sha256(cover).hexdigest(), cover_name,
                                      hashlib.sha256(book.source(blocks).encode("utf-8")).hexdigest())
 
-                quick = _edited(collection, groups, book, mathhtml, files, cached, front, skeleton, skeletons, store)
+                # a first build (or one after many edits) converts the chapters in batches below, not twice
+                few = len(collection.posts) - len(cached) <= max(_FEW_EDITED, len(collection.posts) // 8)
+                quick = _edited(collection, groups, book, mathhtml, files, cached, front, skeleton, skeletons,
+                                store) if few else None
                 if quick is not None:
                     whole, converted, names, skeleton_key = quick
                     for post_id, chapter in converted.items():
@@ -172,7 +175,7 @@ class EPUBEmitter(Emitter):
                     return out
                 # drawings as files (`--math svg`): the book's own run copies every drawing again, so
                 # batches ahead cost more than they save unless asked for (`--jobs N`)
-                jobs = options.jobs or (1 if mathhtml.mode == "svg" else min(2, os.cpu_count() or 1))
+                jobs = options.jobs or (1 if mathhtml.mode != "mathml" else min(2, os.cpu_count() or 1))
                 ahead = _ahead(collection, book, mathhtml, files, cached, front, jobs)
                 done = {**cached, **ahead}
                 try:
@@ -332,6 +335,7 @@ def _ahead(collection: Collection, book: EPUBWriter, mathhtml: MathHTML, files: 
 
 EMITTER = EPUBEmitter()
 FIGURES = FigureStyle("images/")        # pandoc, run in the work folder, puts each in the book and its manifest
+_FEW_EDITED = 8           # at most so many changed chapters (or an eighth of the book) are tried in a small book
 EPUB_VERSION = 10         # raised whenever what a chapter file or the book is made of changes here
 
 
