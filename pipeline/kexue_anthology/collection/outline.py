@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,14 +41,14 @@ def outline(ast: Document) -> Outline:
                    archives=sorted(set(_ARCHIVE.findall(json.dumps(ast["blocks"], ensure_ascii=False)))))
 
 
-def outlines(posts: Sequence[Post], asts: Mapping[str, Document], cache: Cache | None,
+def outlines(posts: Sequence[Post], asts: Documents, cache: Cache | None,
              walked: set[str] | None = None) -> dict[str, Outline]:
     """Each post's outline: from the cache for a document read from it only when asked for (its
     key names it), else made (and kept) from the document, whose headings' ids it sets (the
     post's id is added to `walked`)."""
     found: dict[str, Outline] = {}
     for post in posts:
-        k = asts.key(post.id) if isinstance(asts, Documents) else None
+        k = asts.key(post.id)
         entry = key("outline", OUTLINE_VERSION, k) if k is not None and cache is not None else None
         known = _outline(cache.get(entry)) if entry is not None and cache is not None else None
         if known is None:

@@ -148,10 +148,20 @@ def index_script(index: dict[str, Any]) -> bytes:
     posts as differences, 3, 7, 8 → 3, 4, 1, in base 36) that the page searches with indexOf.
     Both are string literals because a browser reads a long string far faster than it parses
     the same data written as JavaScript objects and arrays."""
+    return _script(*_parts(index))
+
+
+def _parts(index: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """What `_script` writes the index from: each post's entry as JSON, each term's posts as written."""
     digits = [_base36(n) for n in range(len(index["docs"]) + 1)]      # every difference there can be
-    return _script([_doc_json(doc) for doc in index["docs"]],
-                   {term: ",".join(map(digits.__getitem__, map(sub, numbers, [0, *numbers[:-1]])))
-                    for term, numbers in index["terms"].items()})
+    return ([_doc_json(doc) for doc in index["docs"]],
+            {term: _posting(numbers, digits.__getitem__) for term, numbers in index["terms"].items()})
+
+
+def _posting(numbers: list[int], digit: Callable[[int], str] | None = None) -> str:
+    """A term's posts (ascending numbers) as the index writes them: differences in base 36
+    (`digit`: `_base36`, or a table of it)."""
+    return ",".join(map(digit or _base36, map(sub, numbers, [0, *numbers[:-1]])))
 
 
 def _doc_json(doc: list[object]) -> str:
@@ -219,14 +229,9 @@ def _index_again(collection: Collection, texts: Mapping[str, str], url: Callable
     parts = kept.get(where)
     patched = _patch(parts, keys, posts, texts, url, entries) if parts is not None else None
     if patched is None:
-        index = build_index(collection, texts, url, entries, fingerprint)
-        script = index_script(index)
-        digits = [_base36(n) for n in range(len(posts) + 1)]
-        patched = {"keys": keys, "docs": [_doc_json(doc) for doc in index["docs"]],
-                   "terms": {term: ",".join(map(digits.__getitem__, map(sub, numbers, [0, *numbers[:-1]])))
-                             for term, numbers in index["terms"].items()}}
-    else:
-        script = _script(patched["docs"], patched["terms"])
+        docs, postings = _parts(build_index(collection, texts, url, entries, fingerprint))
+        patched = {"keys": keys, "docs": docs, "terms": postings}
+    script = _script(patched["docs"], patched["terms"])
     kept.put(where, patched)
     return script
 
@@ -260,7 +265,7 @@ def _patch(parts: Any, keys: list[str], posts: list[Post], texts: Mapping[str, s
             numbers = sorted(set(numbers) - {n}) if term in was else sorted({*numbers, n})
             added |= term not in terms_of
             if numbers:
-                terms_of[term] = ",".join(map(_base36, map(sub, numbers, [0, *numbers[:-1]])))
+                terms_of[term] = _posting(numbers)
             else:
                 del terms_of[term]
         parts["keys"][n] = keys[n]
