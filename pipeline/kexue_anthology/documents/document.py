@@ -69,7 +69,7 @@ def build(post: Post, cache: Cache | None = None, diagnostics: Diagnostics | Non
 
 
 def build_lazily(post: Post, cache: Cache | None = None, diagnostics: Diagnostics | None = None,
-         read: bool = False) -> tuple[Document | None, str | None]:
+                 read: bool = False) -> tuple[Document | None, str | None]:
     """`build`, and the key the document is cached under (None: it is not: a `fallback`, or no
     cache).  A document the cache holds is not read unless `read` (None in its place): a
     rebuild reads only those it shows anew (kexue_anthology.documents.lazy)."""
